@@ -1,0 +1,33 @@
+// Shared jest settings: swc transform with legacy decorators + decorator metadata (as tsc's
+// experimentalDecorators/emitDecoratorMetadata), reflect-metadata loaded first, and workspace
+// packages mapped to their sources so tests need no build (CLI tests use the built dist).
+const path = require('node:path');
+
+module.exports = (dir) => ({
+  displayName: path.basename(dir),
+  rootDir: dir,
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
+  setupFiles: [require.resolve('reflect-metadata')],
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+        },
+        module: { type: 'commonjs' },
+        sourceMaps: 'inline',
+      },
+    ],
+  },
+  moduleNameMapper: {
+    '^@pipeline-invocation/(core|storage|observability|invoker|worker|handler-perspective-api)$':
+      '<rootDir>/../$1/src/index.ts',
+    '^@pipeline-invocation/invoker/testing$': '<rootDir>/../invoker/src/testing/index.ts',
+    '^@pipeline-invocation/storage/dynamodb$': '<rootDir>/../storage/src/dynamodb/index.ts',
+  },
+  testTimeout: 30000,
+});

@@ -1,0 +1,174 @@
+import type { z } from 'zod';
+
+/**
+ * Base class of every error this project raises. Across packages identify errors by
+ * {@link PipelineInvocationError.name} (or {@link isPipelineError}), never `instanceof`:
+ * two copies of core may be installed side by side.
+ */
+export class PipelineInvocationError extends Error {
+  override name = 'PipelineInvocationError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The request (or a handler payload) failed validation. Maps to status 400. */
+export class InvalidRequestError extends PipelineInvocationError {
+  override name = 'InvalidRequestError';
+  /** The validation issues, as data (zod's issue objects: `path`, `code`, `message`). */
+  readonly issues: readonly z.core.$ZodIssue[];
+  constructor(message: string, issues: readonly z.core.$ZodIssue[] = [], options?: ErrorOptions) {
+    super(message, options);
+    this.issues = issues;
+  }
+}
+
+/** No registered handler answers to `serviceName`. Maps to status 404. */
+export class UnknownServiceError extends PipelineInvocationError {
+  override name = 'UnknownServiceError';
+  constructor(
+    readonly serviceName: string,
+    readonly availableServices: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    const list = availableServices.length > 0 ? availableServices.join(', ') : '(none registered)';
+    super(
+      `Unknown service "${serviceName}". Registered services: ${list}. ` +
+        'Install the handler plugin that provides it and add it to your package.json dependencies.',
+      options,
+    );
+  }
+}
+
+/** Two registrants claimed the same service name. Maps to status 409. */
+export class DuplicateServiceError extends PipelineInvocationError {
+  override name = 'DuplicateServiceError';
+  constructor(
+    readonly serviceName: string,
+    readonly existingSource: string,
+    readonly newSource: string,
+  ) {
+    super(
+      `Service "${serviceName}" is registered twice: by ${existingSource} and by ${newSource}. ` +
+        'Remove one of them (or pass { override: true } in a test that replaces it on purpose).',
+    );
+  }
+}
+
+/** A run with the same idempotency key is still running. Maps to status 409. */
+export class RunConflictError extends PipelineInvocationError {
+  override name = 'RunConflictError';
+  constructor(
+    readonly idempotencyKey: string,
+    readonly runId: string,
+  ) {
+    super(
+      `A run with idempotency key "${idempotencyKey}" is still RUNNING (run ${runId}). ` +
+        'Wait for it to finish, or use another key.',
+    );
+  }
+}
+
+/** The run record could not be written after retries (it was kept in the outbox). Maps to 503. */
+export class MetadataWriteError extends PipelineInvocationError {
+  override name = 'MetadataWriteError';
+  constructor(
+    readonly service: string,
+    readonly originalError: unknown,
+    detail = '',
+  ) {
+    super(
+      `Could not write the run record of "${service}": ${describe(originalError)}.${detail ? ` ${detail}` : ''}`,
+      { cause: originalError },
+    );
+  }
+}
+
+/** Tracking (W&B or metrics) failed. Logged, never fails a run. */
+export class ObservabilityError extends PipelineInvocationError {
+  override name = 'ObservabilityError';
+  constructor(
+    readonly service: string,
+    readonly component: 'wandb' | 'metrics',
+    readonly originalError: unknown,
+  ) {
+    super(`${component} tracking failed for "${service}": ${describe(originalError)}`, {
+      cause: originalError,
+    });
+  }
+}
+
+/** A plugin package could not be imported. Maps to status 500. */
+export class PluginLoadError extends PipelineInvocationError {
+  override name = 'PluginLoadError';
+  constructor(
+    readonly packageName: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Could not load handler plugin "${packageName}": ${reason}`, options);
+  }
+}
+
+/** A plugin supports a contract range that excludes ours. Maps to status 500. */
+export class IncompatiblePluginError extends PipelineInvocationError {
+  override name = 'IncompatiblePluginError';
+  constructor(
+    readonly packageName: string,
+    readonly pluginContract: string,
+    readonly hostContract: string,
+  ) {
+    super(
+      `Handler plugin "${packageName}" supports contract ${pluginContract}, but this host ` +
+        `implements contract ${hostContract}. Install a version of "${packageName}" built for contract ${hostContract}.`,
+    );
+  }
+}
+
+/** A handler did not finish within its time limit. Maps to status 504. */
+export class HandlerTimeoutError extends PipelineInvocationError {
+  override name = 'HandlerTimeoutError';
+  constructor(
+    readonly service: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Handler "${service}" did not finish within ${timeoutMs} ms and was aborted.`);
+  }
+}
+
+/**
+ * The one table from error name to status code (tRPC-style). Handler failures are 500;
+ * anything not listed is 500 too.
+ */
+export const ERROR_STATUS_CODES: Readonly<Record<string, number>> = Object.freeze({
+  InvalidRequestError: 400,
+  UnknownServiceError: 404,
+  DuplicateServiceError: 409,
+  RunConflictError: 409,
+  PluginLoadError: 500,
+  IncompatiblePluginError: 500,
+  MetadataWriteError: 503,
+  HandlerTimeoutError: 504,
+});
+
+/** Status code for any thrown value, by error name (see {@link ERROR_STATUS_CODES}). */
+export function statusCodeForError(error: unknown): number {
+  const name = error instanceof Error ? error.name : undefined;
+  return (name && ERROR_STATUS_CODES[name]) || 500;
+}
+
+/** Whether `error` is one of ours with the given name (works across copies of core). */
+export function isPipelineError<N extends string>(error: unknown, name: N): error is Error & { name: N } {
+  return error instanceof Error && error.name === name;
+}
+
+/** A short, safe description of any thrown value. */
+export function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * @packageDocumentation
+ * The handler plugin contract of pipeline-invocation: models, errors, the DI registry and
+ * the interfaces (run store, tracker) the invoker composes.
+ */
+import 'reflect-metadata';
+
+export { CONTRACT_VERSION, isContractCompatible } from './version';
+export * from './errors';
+export { JsonObjectSchema, type JsonObject } from './models/json-object';
+export {
+  IntegrationRequestSchema,
+  IntegrationPayloadSchema,
+  RunTypeSchema,
+  parseIntegrationRequest,
+  parseWith,
+  type IntegrationRequest,
+  type IntegrationPayload,
+  type RunType,
+} from './models/request';
+export {
+  RunExecutionMetadataSchema,
+  RunStatusSchema,
+  IntegrationResponseSchema,
+  DEFAULT_METADATA_TABLE_NAME,
+  type RunExecutionMetadata,
+  type RunStatus,
+  type IntegrationResponse,
+} from './models/run-record';
+export type { PipelineHandler, RunContext, HandlerResult, Logger, LogFields, MetricsSink, Clock } from './contract';
+export { systemClock } from './contract';
+export type { RunStore, BeginResult, ListRunsQuery, RunPage, Tracker, TrackedRunStart } from './store';
+export { noopTracker } from './store';
+export { RUN_STORE, TRACKER, LOGGER, CLOCK, RUN_CONTEXT } from './tokens';
+export {
+  pipelineHandler,
+  getHandlerDefinition,
+  type PipelineHandlerOptions,
+  type HandlerDefinition,
+  type HandlerClass,
+} from './registry/handler-decorator';
+export {
+  definePlugin,
+  isPipelinePlugin,
+  explainNotAPlugin,
+  PLUGIN_BRAND,
+  type PipelinePlugin,
+  type PluginDefinition,
+} from './registry/plugin';
+export {
+  PipelineHandlerRegistry,
+  type HandlerFactory,
+  type HandlerSource,
+  type RegisterOptions,
+  type ResolvedHandler,
+} from './registry/registry';
+export { newRunId, runIdTime } from './run-id';
+export { inject, injectable, container as rootContainer, type DependencyContainer } from 'tsyringe';

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { JsonObjectSchema } from './json-object';
+
+/** Life cycle of a run record. */
+export const RunStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CRASHED']);
+/** `RUNNING` until the handler ends, then one of the final states. */
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+/** The DynamoDB table name the original wrote to; kept as the default. */
+export const DEFAULT_METADATA_TABLE_NAME = 'integration_run_metadata';
+
+/**
+ * The record of one run. The first six fields are the original's (`metadata` stays a JSON
+ * string); the rest are ours. Timestamps are UTC ISO-8601.
+ */
+export const RunExecutionMetadataSchema = z.object({
+  service: z.string().min(1),
+  /** When the run started (UTC ISO-8601). */
+  timestamp: z.iso.datetime(),
+  status_code: z.number().int(),
+  body: z.string(),
+  metadata_table_name: z.string(),
+  /** The handler's own metadata (and logged metrics), as a JSON string. */
+  metadata: z.string(),
+  /** Time-ordered unique id (ULID). */
+  run_id: z.string().min(1),
+  status: RunStatusSchema,
+  run_type: z.string().optional(),
+  started_at: z.iso.datetime(),
+  ended_at: z.iso.datetime().optional(),
+  duration_ms: z.number().nonnegative().optional(),
+  handler_package: z.string(),
+  handler_version: z.string(),
+  request_metadata: JsonObjectSchema,
+  idempotency_key: z.string().optional(),
+  error: z.object({ name: z.string(), message: z.string() }).optional(),
+});
+
+/** A run record; see {@link RunExecutionMetadataSchema}. */
+export type RunExecutionMetadata = z.infer<typeof RunExecutionMetadataSchema>;
+
+/** What the router returns for every request, success or not. */
+export const IntegrationResponseSchema = z.object({
+  service: z.string(),
+  /** UTC ISO-8601. */
+  timestamp: z.iso.datetime(),
+  status_code: z.number().int(),
+  body: z.string(),
+});
+
+/** See {@link IntegrationResponseSchema}. */
+export type IntegrationResponse = z.infer<typeof IntegrationResponseSchema>;

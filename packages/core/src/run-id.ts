@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32, as ULID specifies
+let lastTime = -1;
+let lastRandom: number[] = [];
+
+/**
+ * A new run id: a ULID (26 characters, sorts by creation time). Ids made in the same
+ * millisecond by this process increase monotonically; across processes the 80 random bits
+ * make a collision practically impossible.
+ */
+export function newRunId(nowMs: number = Date.now()): string {
+  if (nowMs <= lastTime) {
+    incrementRandom();
+  } else {
+    lastTime = nowMs;
+    lastRandom = [...randomBytes(16)].map((b) => b & 31);
+  }
+  let time = '';
+  let t = lastTime;
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return time + lastRandom.map((d) => ALPHABET[d]).join('');
+}
+
+function incrementRandom(): void {
+  for (let i = lastRandom.length - 1; i >= 0; i--) {
+    if (lastRandom[i]! < 31) {
+      lastRandom[i]!++;
+      return;
+    }
+    lastRandom[i] = 0;
+  }
+}
+
+/** The creation time (ms since epoch) encoded in a run id made by {@link newRunId}. */
+export function runIdTime(runId: string): number {
+  let ms = 0;
+  for (const char of runId.slice(0, 10)) ms = ms * 32 + ALPHABET.indexOf(char);
+  return ms;
+}

@@ -1,0 +1,90 @@
+import {
+  DuplicateServiceError,
+  ERROR_STATUS_CODES,
+  HandlerTimeoutError,
+  IncompatiblePluginError,
+  InvalidRequestError,
+  MetadataWriteError,
+  ObservabilityError,
+  PipelineInvocationError,
+  PluginLoadError,
+  RunConflictError,
+  UnknownServiceError,
+  isPipelineError,
+  statusCodeForError,
+} from '../src';
+
+describe('errors', () => {
+  it('UnknownServiceError names the service and lists the registered ones', () => {
+    const error = new UnknownServiceError('nope', ['a', 'b']);
+    expect(error).toBeInstanceOf(PipelineInvocationError);
+    expect(error.name).toBe('UnknownServiceError');
+    expect(error.serviceName).toBe('nope');
+    expect(error.availableServices).toEqual(['a', 'b']);
+    expect(error.message).toContain('"nope"');
+    expect(error.message).toContain('a, b');
+    expect(new UnknownServiceError('x', []).message).toContain('(none registered)');
+  });
+
+  it('MetadataWriteError keeps the original error as cause', () => {
+    const original = new Error('table missing');
+    const error = new MetadataWriteError('svc', original, 'Kept in the outbox.');
+    expect(error.service).toBe('svc');
+    expect(error.originalError).toBe(original);
+    expect(error.cause).toBe(original);
+    expect(error.message).toBe('Could not write the run record of "svc": table missing. Kept in the outbox.');
+  });
+
+  it('ObservabilityError carries service, component and cause', () => {
+    const error = new ObservabilityError('svc', 'wandb', 'HTTP 403');
+    expect([error.name, error.service, error.component, error.cause]).toEqual([
+      'ObservabilityError',
+      'svc',
+      'wandb',
+      'HTTP 403',
+    ]);
+    expect(error.message).toContain('wandb tracking failed for "svc": HTTP 403');
+  });
+
+  it('DuplicateServiceError names both registrants', () => {
+    const error = new DuplicateServiceError('svc', 'pkg-a@1.0.0', 'pkg-b@2.0.0');
+    expect(error.message).toContain('pkg-a@1.0.0');
+    expect(error.message).toContain('pkg-b@2.0.0');
+    expect(error.serviceName).toBe('svc');
+  });
+
+  it('PluginLoadError and IncompatiblePluginError name the package and versions', () => {
+    const cause = new Error('Cannot find module');
+    const load = new PluginLoadError('pkg', 'import failed', { cause });
+    expect([load.packageName, load.cause]).toEqual(['pkg', cause]);
+    const incompatible = new IncompatiblePluginError('pkg', '^2.0.0', '1.0.0');
+    expect(incompatible.message).toContain('^2.0.0');
+    expect(incompatible.message).toContain('1.0.0');
+    expect([incompatible.pluginContract, incompatible.hostContract]).toEqual(['^2.0.0', '1.0.0']);
+  });
+
+  it('HandlerTimeoutError and RunConflictError carry their fields', () => {
+    expect(new HandlerTimeoutError('svc', 50).message).toContain('50 ms');
+    const conflict = new RunConflictError('key-1', 'RUN1');
+    expect([conflict.idempotencyKey, conflict.runId]).toEqual(['key-1', 'RUN1']);
+  });
+
+  it('maps every error to one status code through a single table', () => {
+    expect(statusCodeForError(new InvalidRequestError('bad'))).toBe(400);
+    expect(statusCodeForError(new UnknownServiceError('x', []))).toBe(404);
+    expect(statusCodeForError(new DuplicateServiceError('x', 'a', 'b'))).toBe(409);
+    expect(statusCodeForError(new RunConflictError('k', 'r'))).toBe(409);
+    expect(statusCodeForError(new Error('handler failed'))).toBe(500);
+    expect(statusCodeForError(new MetadataWriteError('x', 'down'))).toBe(503);
+    expect(statusCodeForError(new HandlerTimeoutError('x', 1))).toBe(504);
+    expect(statusCodeForError('a string')).toBe(500);
+    expect(Object.isFrozen(ERROR_STATUS_CODES)).toBe(true);
+  });
+
+  it('identifies errors by name, so a copy from another core still matches', () => {
+    const foreign = Object.assign(new Error('x'), { name: 'UnknownServiceError' });
+    expect(isPipelineError(foreign, 'UnknownServiceError')).toBe(true);
+    expect(statusCodeForError(foreign)).toBe(404);
+    expect(isPipelineError(new Error('x'), 'UnknownServiceError')).toBe(false);
+  });
+});

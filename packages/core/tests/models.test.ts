@@ -1,0 +1,134 @@
+import {
+  IntegrationPayloadSchema,
+  IntegrationRequestSchema,
+  InvalidRequestError,
+  RunExecutionMetadataSchema,
+  IntegrationResponseSchema,
+  parseIntegrationRequest,
+} from '../src';
+
+function invalid(input: unknown): InvalidRequestError {
+  try {
+    parseIntegrationRequest(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    return error as InvalidRequestError;
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be refused`);
+}
+
+describe('IntegrationRequest', () => {
+  it('accepts the documented shape and keeps every field', () => {
+    const request = parseIntegrationRequest({
+      service: 'ml_inference_perspective_api',
+      payload: { run_type: 'backfill', backfill_period: 'days', backfill_duration: 2 },
+      metadata: { request_id: '123' },
+    });
+    expect(request).toEqual({
+      service: 'ml_inference_perspective_api',
+      payload: { run_type: 'backfill', backfill_period: 'days', backfill_duration: 2 },
+      metadata: { request_id: '123' },
+    });
+  });
+
+  it('defaults metadata (and payload) to empty objects', () => {
+    expect(parseIntegrationRequest({ service: 's', payload: { a: 1 } }).metadata).toEqual({});
+    expect(parseIntegrationRequest({ service: 's' }).payload).toEqual({});
+  });
+
+  it('trims the service name', () => {
+    expect(parseIntegrationRequest({ service: '  svc ', payload: {} }).service).toBe('svc');
+  });
+
+  it.each([
+    ['a missing service', { payload: {} }, 'service'],
+    ['an empty service', { service: '', payload: {} }, 'service must not be empty'],
+    ['a blank service', { service: '   ', payload: {} }, 'service must not be empty'],
+    ['a numeric service', { service: 42, payload: {} }, 'service must be a string'],
+    ['an array payload', { service: 's', payload: [1, 2] }, 'payload'],
+    ['a string payload', { service: 's', payload: 'run' }, 'payload'],
+    ['a null payload', { service: 's', payload: null }, 'payload'],
+    ['an array metadata', { service: 's', payload: {}, metadata: [] }, 'metadata'],
+    ['an extra field', { service: 's', payload: {}, payloads: {} }, 'payloads'],
+    ['a __proto__ key', JSON.parse('{"service":"s","payload":{"__proto__":{"x":1}}}'), '__proto__'],
+    ['a constructor key', { service: 's', metadata: { constructor: 1 } }, 'constructor'],
+  ])('refuses %s and names the field', (_label, input, fragment) => {
+    const error = invalid(input);
+    expect(error.message).toContain('Invalid integration request');
+    expect(error.message).toContain(fragment);
+    expect(error.issues.length).toBeGreaterThan(0);
+    expect(error.name).toBe('InvalidRequestError');
+  });
+
+  it.each([null, undefined, 'text', 12, [], true])('refuses the non-object request %p', (input) => {
+    expect(invalid(input).issues[0]?.code).toBe('invalid_type');
+  });
+
+  it('names every bad field at once', () => {
+    const error = invalid({ service: '', payload: [], metadata: 'x' });
+    const paths = error.issues.map((issue) => issue.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['service', 'payload', 'metadata']));
+  });
+
+  it('never pollutes Object.prototype', () => {
+    invalid(JSON.parse('{"service":"s","payload":{"__proto__":{"polluted":true}}}'));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('exports the schema for callers who validate themselves', () => {
+    expect(IntegrationRequestSchema.safeParse({ service: 's', payload: {} }).success).toBe(true);
+  });
+});
+
+describe('IntegrationPayload', () => {
+  it('requires run_type prod or backfill and keeps other fields', () => {
+    expect(IntegrationPayloadSchema.parse({ run_type: 'prod', extra: 1 })).toEqual({ run_type: 'prod', extra: 1 });
+    expect(IntegrationPayloadSchema.safeParse({ run_type: 'daily' }).success).toBe(false);
+    expect(IntegrationPayloadSchema.safeParse({}).success).toBe(false);
+  });
+});
+
+describe('RunExecutionMetadata', () => {
+  const record = {
+    service: 's',
+    timestamp: '2026-11-21T10:00:00.000Z',
+    status_code: 200,
+    body: 'ok',
+    metadata_table_name: 'integration_run_metadata',
+    metadata: '{}',
+    run_id: '01JABCDEFGHJKMNPQRSTVWXYZ0',
+    status: 'SUCCEEDED',
+    started_at: '2026-11-21T10:00:00.000Z',
+    ended_at: '2026-11-21T10:00:01.000Z',
+    duration_ms: 1000,
+    handler_package: 'pkg',
+    handler_version: '1.0.0',
+    request_metadata: {},
+  };
+
+  it('accepts a complete record and an error object on failure', () => {
+    expect(RunExecutionMetadataSchema.parse(record)).toEqual(record);
+    const failed = { ...record, status: 'FAILED', error: { name: 'Error', message: 'boom' } };
+    expect(RunExecutionMetadataSchema.parse(failed).error).toEqual({ name: 'Error', message: 'boom' });
+  });
+
+  it.each([
+    ['status_code', 200.5],
+    ['status', 'DONE'],
+    ['timestamp', '2026-11-21-10:00:00'],
+    ['metadata', { not: 'a string' }],
+    ['duration_ms', -1],
+  ])('refuses a wrong %s', (field, value) => {
+    const result = RunExecutionMetadataSchema.safeParse({ ...record, [field]: value });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual([field]);
+  });
+});
+
+describe('IntegrationResponse', () => {
+  it('has the four router fields', () => {
+    const response = { service: 's', timestamp: '2026-11-21T10:00:00Z', status_code: 404, body: 'no' };
+    expect(IntegrationResponseSchema.parse(response)).toEqual(response);
+    expect(IntegrationResponseSchema.safeParse({ ...response, status_code: '404' }).success).toBe(false);
+  });
+});
