@@ -77,10 +77,9 @@ export class MetadataWriteError extends PipelineInvocationError {
     readonly originalError: unknown,
     detail = '',
   ) {
-    super(
-      `Could not write the run record of "${service}": ${describe(originalError)}.${detail ? ` ${detail}` : ''}`,
-      { cause: originalError },
-    );
+    super(`Could not write the run record of "${service}": ${describe(originalError)}.${detail ? ` ${detail}` : ''}`, {
+      cause: originalError,
+    });
   }
 }
 
