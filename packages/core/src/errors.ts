@@ -83,6 +83,22 @@ export class MetadataWriteError extends PipelineInvocationError {
   }
 }
 
+/**
+ * The run store cannot be used (unreachable, missing table, not a database, newer schema).
+ * Maps to status 503. `fix` says what to do about it.
+ */
+export class RunStoreError extends PipelineInvocationError {
+  override name = 'RunStoreError';
+  constructor(
+    readonly store: string,
+    message: string,
+    readonly fix: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${store}: ${message}. ${fix}`, options);
+  }
+}
+
 /** Tracking (W&B or metrics) failed. Logged, never fails a run. */
 export class ObservabilityError extends PipelineInvocationError {
   override name = 'ObservabilityError';
@@ -147,6 +163,7 @@ export const ERROR_STATUS_CODES: Readonly<Record<string, number>> = Object.freez
   PluginLoadError: 500,
   IncompatiblePluginError: 500,
   MetadataWriteError: 503,
+  RunStoreError: 503,
   HandlerTimeoutError: 504,
 });
 

@@ -9,6 +9,7 @@ import {
   PipelineInvocationError,
   PluginLoadError,
   RunConflictError,
+  RunStoreError,
   UnknownServiceError,
   isPipelineError,
   statusCodeForError,
@@ -63,6 +64,12 @@ describe('errors', () => {
     expect([incompatible.pluginContract, incompatible.hostContract]).toEqual(['^2.0.0', '1.0.0']);
   });
 
+  it('RunStoreError names the store and the fix', () => {
+    const error = new RunStoreError('sqlite:/tmp/runs.db', 'file is not a database', 'Move it away.');
+    expect(error.message).toBe('sqlite:/tmp/runs.db: file is not a database. Move it away.');
+    expect([error.store, error.fix]).toEqual(['sqlite:/tmp/runs.db', 'Move it away.']);
+  });
+
   it('HandlerTimeoutError and RunConflictError carry their fields', () => {
     expect(new HandlerTimeoutError('svc', 50).message).toContain('50 ms');
     const conflict = new RunConflictError('key-1', 'RUN1');
@@ -77,6 +84,7 @@ describe('errors', () => {
     expect(statusCodeForError(new Error('handler failed'))).toBe(500);
     expect(statusCodeForError(new MetadataWriteError('x', 'down'))).toBe(503);
     expect(statusCodeForError(new HandlerTimeoutError('x', 1))).toBe(504);
+    expect(statusCodeForError(new RunStoreError('sqlite:/x.db', 'locked', 'retry'))).toBe(503);
     expect(statusCodeForError('a string')).toBe(500);
     expect(Object.isFrozen(ERROR_STATUS_CODES)).toBe(true);
   });

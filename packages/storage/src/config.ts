@@ -1,0 +1,43 @@
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_METADATA_TABLE_NAME, parseWith } from '@pipeline-invocation/core';
+
+/**
+ * Storage configuration, read from the environment:
+ * - `PIPELINE_STORE`: `sqlite` (default), `dynamodb` or `memory`.
+ * - `PIPELINE_HOME`: folder for the SQLite file and the outbox (default `.pipeline` in the
+ *   working directory).
+ * - `PIPELINE_DYNAMODB_TABLE`: table name (default `integration_run_metadata`).
+ * - AWS region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`)
+ *   come from the standard AWS chain.
+ */
+export const StorageConfigSchema = z.object({
+  kind: z.enum(['sqlite', 'dynamodb', 'memory'], {
+    error: 'PIPELINE_STORE must be "sqlite", "dynamodb" or "memory"',
+  }),
+  home: z.string().min(1),
+  dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, {
+    error: 'PIPELINE_DYNAMODB_TABLE must be 3-255 characters of letters, digits, "_", "-" or "."',
+  }),
+});
+
+/** See {@link StorageConfigSchema}. */
+export type StorageConfig = z.infer<typeof StorageConfigSchema>;
+
+/** Read and check the storage configuration from `env`. */
+export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): StorageConfig {
+  return parseWith(
+    StorageConfigSchema,
+    {
+      kind: env.PIPELINE_STORE || 'sqlite',
+      home: resolve(cwd, env.PIPELINE_HOME || '.pipeline'),
+      dynamodbTable: env.PIPELINE_DYNAMODB_TABLE || DEFAULT_METADATA_TABLE_NAME,
+    },
+    'Invalid storage configuration',
+  );
+}
+
+/** Where the SQLite run store lives. */
+export const sqliteFile = (config: Pick<StorageConfig, 'home'>) => join(config.home, 'runs.db');
+/** Where records that could not be written wait. */
+export const outboxFile = (config: Pick<StorageConfig, 'home'>) => join(config.home, 'outbox.jsonl');

@@ -1,0 +1,256 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  RunStoreError,
+  type BeginResult,
+  type ListRunsQuery,
+  type RunExecutionMetadata,
+  type RunPage,
+  type RunStore,
+} from '@pipeline-invocation/core';
+import { BLOCKING_STATUSES } from '../query';
+import { INDEXES } from './table';
+
+/** Options of {@link DynamoRunStore.fromEnvironment}. */
+export interface DynamoRunStoreOptions {
+  tableName: string;
+  /** Extra client configuration (region, endpoint, credentials); the standard AWS chain fills the rest. */
+  client?: DynamoDBClientConfig;
+}
+
+/** Partition-key prefix of idempotency lock items (kept apart from service partitions). */
+const LOCK_PREFIX = '#idempotency#';
+const LOCK_SORT_KEY = '#lock';
+
+type Item = RunExecutionMetadata & { entity: 'run' };
+
+/**
+ * Run records in DynamoDB. Key: `service` + `run_id` (ULID), so records never collide.
+ * Idempotency uses a lock item per key written with a conditional put (no transactions, which
+ * DynamoDB-compatible test servers lack). Transient errors and throttling are retried by the
+ * SDK's standard retry strategy.
+ */
+export class DynamoRunStore implements RunStore {
+  readonly description: string;
+
+  constructor(
+    readonly client: DynamoDBClient,
+    readonly tableName: string,
+  ) {
+    this.description = `dynamodb:${tableName}`;
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  private readonly doc: DynamoDBDocumentClient;
+
+  /**
+   * A store whose client takes region, credentials and endpoint from the standard AWS chain
+   * (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, profiles, roles).
+   */
+  static fromEnvironment(options: DynamoRunStoreOptions): DynamoRunStore {
+    const client = new DynamoDBClient({ maxAttempts: 4, retryMode: 'standard', ...options.client });
+    return new DynamoRunStore(client, options.tableName);
+  }
+
+  async begin(record: RunExecutionMetadata): Promise<BeginResult> {
+    const key = record.idempotency_key;
+    if (key) {
+      const existing = await this.lock(key, record);
+      if (existing) return { ok: false, existing };
+    }
+    await this.send(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.item(record),
+          ConditionExpression: 'attribute_not_exists(run_id)',
+        }),
+      ),
+    );
+    return { ok: true };
+  }
+
+  /** Take the lock of `key` for `record`, or return the run that holds it. */
+  private async lock(key: string, record: RunExecutionMetadata): Promise<RunExecutionMetadata | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await this.send(() =>
+          this.doc.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: {
+                service: LOCK_PREFIX + key,
+                run_id: LOCK_SORT_KEY,
+                owner_run_id: record.run_id,
+                owner_status: record.status,
+                owner_service: record.service,
+              },
+              ConditionExpression: 'attribute_not_exists(service) OR NOT owner_status IN (:running, :succeeded)',
+              ExpressionAttributeValues: { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED' },
+            }),
+          ),
+        );
+        return undefined;
+      } catch (error) {
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      }
+      const lock = await this.send(() =>
+        this.doc.send(
+          new GetCommand({
+            TableName: this.tableName,
+            Key: { service: LOCK_PREFIX + key, run_id: LOCK_SORT_KEY },
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      const owner = lock.Item as { owner_run_id: string; owner_service: string } | undefined;
+      if (!owner) continue; // released in between: try again
+      const existing = await this.getByKey(owner.owner_service, owner.owner_run_id);
+      if (existing && BLOCKING_STATUSES.has(existing.status)) return existing;
+      if (existing === undefined) return { ...record, run_id: owner.owner_run_id, status: 'RUNNING' };
+    }
+    throw new RunStoreError(this.description, `idempotency key "${key}" is contended`, 'Retry the invocation.');
+  }
+
+  async finish(record: RunExecutionMetadata): Promise<void> {
+    await this.send(() => this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(record) })));
+    if (record.idempotency_key) {
+      await this.send(() =>
+        this.doc
+          .send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { service: LOCK_PREFIX + record.idempotency_key, run_id: LOCK_SORT_KEY },
+              UpdateExpression: 'SET owner_status = :status',
+              ConditionExpression: 'owner_run_id = :run',
+              ExpressionAttributeValues: { ':status': record.status, ':run': record.run_id },
+            }),
+          )
+          .catch((error: Error) => {
+            if (error.name !== 'ConditionalCheckFailedException') throw error; // another run holds it now
+          }),
+      );
+    }
+  }
+
+  async latest(service: string): Promise<RunExecutionMetadata | undefined> {
+    return (await this.list({ service, limit: 1 })).items[0];
+  }
+
+  async get(runId: string): Promise<RunExecutionMetadata | undefined> {
+    const page = await this.send(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: INDEXES.byRunId,
+          KeyConditionExpression: 'run_id = :id',
+          ExpressionAttributeValues: { ':id': runId },
+        }),
+      ),
+    );
+    const item = page.Items?.find((i) => i.entity === 'run');
+    return item ? strip(item as Item) : undefined;
+  }
+
+  private async getByKey(service: string, runId: string): Promise<RunExecutionMetadata | undefined> {
+    const result = await this.send(() =>
+      this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: { service, run_id: runId }, ConsistentRead: true }),
+      ),
+    );
+    return result.Item ? strip(result.Item as Item) : undefined;
+  }
+
+  /** Newest first; follows `LastEvaluatedKey` until the page is full (filters can thin a page). */
+  async list(query: ListRunsQuery): Promise<RunPage> {
+    const base: QueryCommandInput = { TableName: this.tableName, ScanIndexForward: false };
+    const values: Record<string, unknown> = {};
+    let keyCondition: string;
+    if (query.service) {
+      keyCondition = 'service = :service';
+      values[':service'] = query.service;
+      if (query.status) {
+        base.FilterExpression = '#status = :status';
+        base.ExpressionAttributeNames = { '#status': 'status' };
+        values[':status'] = query.status;
+      }
+    } else if (query.status) {
+      base.IndexName = INDEXES.byStatus;
+      keyCondition = '#status = :status';
+      base.ExpressionAttributeNames = { '#status': 'status' };
+      values[':status'] = query.status;
+    } else {
+      base.IndexName = INDEXES.all;
+      keyCondition = 'entity = :entity';
+      values[':entity'] = 'run';
+    }
+    if (query.cursor) {
+      keyCondition += ' AND run_id < :cursor';
+      values[':cursor'] = query.cursor;
+    }
+    const items: RunExecutionMetadata[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    let more = true;
+    while (items.length <= query.limit && more) {
+      const page = await this.send(() =>
+        this.doc.send(
+          new QueryCommand({
+            ...base,
+            KeyConditionExpression: keyCondition,
+            ExpressionAttributeValues: values,
+            Limit: query.limit + 1 - items.length,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      items.push(...(page.Items ?? []).map((i) => strip(i as Item)));
+      startKey = page.LastEvaluatedKey;
+      more = startKey !== undefined;
+    }
+    const pageItems = items.slice(0, query.limit);
+    const last = pageItems.at(-1);
+    return items.length > query.limit && last ? { items: pageItems, nextCursor: last.run_id } : { items: pageItems };
+  }
+
+  async ping(): Promise<void> {
+    await this.list({ limit: 1 });
+  }
+
+  async close(): Promise<void> {
+    this.doc.destroy();
+    this.client.destroy();
+  }
+
+  private item(record: RunExecutionMetadata): Item {
+    return { ...record, entity: 'run' };
+  }
+
+  /** Run a call, turning a missing table into an error that names the fix. */
+  private async send<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if ((error as Error).name === 'ResourceNotFoundException') {
+        throw new RunStoreError(
+          this.description,
+          `the table "${this.tableName}" does not exist`,
+          'Create it with `pipeline storage init` (or set PIPELINE_DYNAMODB_TABLE to an existing table).',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+function strip(item: Item): RunExecutionMetadata {
+  const { entity: _entity, ...record } = item;
+  return record as RunExecutionMetadata;
+}

@@ -1,0 +1,7 @@
+/**
+ * @packageDocumentation
+ * The DynamoDB run store. Import `@pipeline-invocation/storage/dynamodb` only when you use it:
+ * it loads the AWS SDK (`@aws-sdk/client-dynamodb`, `@aws-sdk/lib-dynamodb`, optional peers).
+ */
+export { DynamoRunStore, type DynamoRunStoreOptions } from './dynamo-store';
+export { createRunTable, runTableDefinition, runTableSnippets, INDEXES, type CreateTableOutcome } from './table';

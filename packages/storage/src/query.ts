@@ -1,0 +1,30 @@
+import type { ListRunsQuery, RunExecutionMetadata, RunPage } from '@pipeline-invocation/core';
+
+/** Statuses that block a new run with the same idempotency key. */
+export const BLOCKING_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'SUCCEEDED']);
+
+/** The newest run with `key` that blocks a new one (RUNNING or SUCCEEDED), if any. */
+export function findIdempotentRun(
+  runs: Iterable<RunExecutionMetadata>,
+  key: string | undefined,
+): RunExecutionMetadata | undefined {
+  if (!key) return undefined;
+  let found: RunExecutionMetadata | undefined;
+  for (const run of runs) {
+    if (run.idempotency_key === key && BLOCKING_STATUSES.has(run.status) && (!found || run.run_id > found.run_id)) {
+      found = run;
+    }
+  }
+  return found;
+}
+
+/** Filter, order (newest first) and page records held in memory. The cursor is the last run id. */
+export function pageOf(runs: RunExecutionMetadata[], query: ListRunsQuery): RunPage {
+  const matching = runs
+    .filter((r) => (!query.service || r.service === query.service) && (!query.status || r.status === query.status))
+    .filter((r) => !query.cursor || r.run_id < query.cursor)
+    .sort((a, b) => b.run_id.localeCompare(a.run_id));
+  const items = matching.slice(0, query.limit).map((r) => structuredClone(r));
+  const last = items.at(-1);
+  return matching.length > query.limit && last ? { items, nextCursor: last.run_id } : { items };
+}

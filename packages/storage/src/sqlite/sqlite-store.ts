@@ -1,0 +1,193 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  RunStoreError,
+  type BeginResult,
+  type ListRunsQuery,
+  type RunExecutionMetadata,
+  type RunPage,
+  type RunStore,
+} from '@pipeline-invocation/core';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+
+/** Options of {@link SqliteRunStore}. */
+export interface SqliteRunStoreOptions {
+  /** How long a writer waits for another process's lock before failing (ms). Default 10 000. */
+  busyTimeoutMs?: number;
+}
+
+type Row = { record: string };
+
+/**
+ * Run records in an embedded SQLite file (WAL mode, busy timeout, versioned schema).
+ * Several processes may write to one file at once.
+ */
+export class SqliteRunStore implements RunStore {
+  readonly description: string;
+  private readonly db: Database.Database;
+  private readonly statements: ReturnType<SqliteRunStore['prepare']>;
+  private readonly beginTx: Database.Transaction<(record: RunExecutionMetadata) => BeginResult>;
+
+  /**
+   * Open (creating when missing) the database at `file`.
+   *
+   * @throws RunStoreError naming the file when it is not a SQLite database or its schema is
+   *   newer than this code; the file is never recreated.
+   */
+  constructor(
+    readonly file: string,
+    options: SqliteRunStoreOptions = {},
+  ) {
+    this.file = resolve(file);
+    this.description = `sqlite:${this.file}`;
+    mkdirSync(dirname(this.file), { recursive: true });
+    try {
+      this.db = new Database(this.file, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    } catch (error) {
+      throw this.wrap(error);
+    }
+    this.statements = this.prepare();
+    this.beginTx = this.db.transaction((record: RunExecutionMetadata): BeginResult => {
+      if (record.idempotency_key) {
+        const row = this.statements.blocking.get(record.idempotency_key) as Row | undefined;
+        if (row) return { ok: false, existing: JSON.parse(row.record) };
+      }
+      this.statements.insert.run(this.row(record));
+      return { ok: true };
+    });
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new RunStoreError(
+        this.description,
+        `the schema version is ${version}, newer than this version of @pipeline-invocation/storage understands (${SCHEMA_VERSION})`,
+        'Upgrade @pipeline-invocation/storage, or point PIPELINE_HOME at another folder.',
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        })
+        .immediate();
+    }
+  }
+
+  private prepare() {
+    return {
+      insert: this.db.prepare(
+        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record)',
+      ),
+      upsert: this.db.prepare(
+        `INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record)
+         ON CONFLICT (run_id) DO UPDATE SET service = excluded.service, status = excluded.status,
+           idempotency_key = excluded.idempotency_key, record = excluded.record`,
+      ),
+      blocking: this.db.prepare(
+        "SELECT record FROM runs WHERE idempotency_key = ? AND status IN ('RUNNING', 'SUCCEEDED') ORDER BY run_id DESC LIMIT 1",
+      ),
+      get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
+      latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
+    };
+  }
+
+  private row(record: RunExecutionMetadata) {
+    return {
+      run_id: record.run_id,
+      service: record.service,
+      status: record.status,
+      idempotency_key: record.idempotency_key ?? null,
+      record: JSON.stringify(record),
+    };
+  }
+
+  async begin(record: RunExecutionMetadata): Promise<BeginResult> {
+    return this.guard(() => this.beginTx.immediate(record));
+  }
+
+  async finish(record: RunExecutionMetadata): Promise<void> {
+    this.guard(() => this.statements.upsert.run(this.row(record)));
+  }
+
+  async latest(service: string): Promise<RunExecutionMetadata | undefined> {
+    return this.guard(() => parse(this.statements.latest.get(service) as Row | undefined));
+  }
+
+  async get(runId: string): Promise<RunExecutionMetadata | undefined> {
+    return this.guard(() => parse(this.statements.get.get(runId) as Row | undefined));
+  }
+
+  async list(query: ListRunsQuery): Promise<RunPage> {
+    const filters: Array<[string, string | undefined]> = [
+      ['service = ?', query.service],
+      ['status = ?', query.status],
+      ['run_id < ?', query.cursor],
+    ];
+    const used = filters.filter(([, value]) => value !== undefined && value !== '');
+    const where = used.map(([clause]) => clause);
+    const params = used.map(([, value]) => value);
+    const sql = `SELECT record FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY run_id DESC LIMIT ?`;
+    const rows = this.guard(() => this.db.prepare(sql).all(...params, query.limit + 1) as Row[]);
+    const items = rows.slice(0, query.limit).map((r) => JSON.parse(r.record) as RunExecutionMetadata);
+    const last = items.at(-1);
+    return rows.length > query.limit && last ? { items, nextCursor: last.run_id } : { items };
+  }
+
+  async ping(): Promise<void> {
+    this.guard(() => this.db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.db?.open) this.db.close();
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw this.wrap(error);
+    }
+  }
+
+  private wrap(error: unknown): unknown {
+    if (error instanceof Error && error.name === 'RunStoreError') return error;
+    const code = (error as { code?: string } | undefined)?.code ?? '';
+    const message = error instanceof Error ? error.message : String(error);
+    if (code === 'SQLITE_NOTADB' || /not a database/i.test(message)) {
+      return new RunStoreError(
+        this.description,
+        'the file is not a SQLite database',
+        'Move the file away or set PIPELINE_HOME to another folder; it is never overwritten.',
+        { cause: error },
+      );
+    }
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      return new RunStoreError(
+        this.description,
+        'the database stayed locked by another process past the busy timeout',
+        'Retry, or find the process holding the lock.',
+        { cause: error },
+      );
+    }
+    if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'EACCES') {
+      return new RunStoreError(
+        this.description,
+        `the database cannot be written (${message})`,
+        'Check the permissions and free space of PIPELINE_HOME.',
+        { cause: error },
+      );
+    }
+    return error;
+  }
+}
+
+function parse(row: Row | undefined): RunExecutionMetadata | undefined {
+  return row ? (JSON.parse(row.record) as RunExecutionMetadata) : undefined;
+}

@@ -1,0 +1,19 @@
+import { MemoryRunStore } from '../src';
+import { runStoreContract } from './helpers/contract';
+import { runningRecord } from './helpers/records';
+
+runStoreContract('memory', async () => new MemoryRunStore());
+
+describe('MemoryRunStore', () => {
+  it('copies records in and out, so a caller cannot change what is stored', async () => {
+    const store = new MemoryRunStore();
+    const record = runningRecord();
+    await store.begin(record);
+    (record.request_metadata as { request_id: string }).request_id = 'changed';
+    const read = await store.get(record.run_id);
+    expect(read?.request_metadata.request_id).toBe('r-1');
+    read!.body = 'mutated';
+    expect((await store.get(record.run_id))?.body).toBe('');
+    expect(store.all()).toHaveLength(1);
+  });
+});

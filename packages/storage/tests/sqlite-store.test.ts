@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
+import { runStoreContract } from './helpers/contract';
+import { runningRecord } from './helpers/records';
+import { tempDir } from './helpers/temp';
+
+const dir = tempDir();
+let n = 0;
+runStoreContract('sqlite', async () => new SqliteRunStore(join(dir, `contract-${++n}`, 'runs.db')));
+
+describe('SqliteRunStore', () => {
+  it('creates the folder and file on first use, in WAL mode, at the current schema version', async () => {
+    const file = join(dir, 'fresh', 'nested', 'runs.db');
+    const store = new SqliteRunStore(file);
+    await store.begin(runningRecord());
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it('keeps records across reopenings', async () => {
+    const file = join(dir, 'reopen.db');
+    const record = runningRecord();
+    const first = new SqliteRunStore(file);
+    await first.begin(record);
+    await first.close();
+    const second = new SqliteRunStore(file);
+    expect(await second.get(record.run_id)).toEqual(record);
+    await second.close();
+  });
+
+  it('refuses a file that is not a database, naming it, and leaves it untouched', () => {
+    const file = join(dir, 'not-a-db.db');
+    const content = 'these are my notes, not a database\n'.repeat(200);
+    writeFileSync(file, content);
+    expect(() => new SqliteRunStore(file)).toThrow(
+      expect.objectContaining({ name: 'RunStoreError', message: expect.stringContaining(file) }),
+    );
+    expect(() => new SqliteRunStore(file)).toThrow('not a SQLite database');
+    expect(require('node:fs').readFileSync(file, 'utf8')).toBe(content);
+  });
+
+  it('refuses a schema newer than it understands', async () => {
+    const file = join(dir, 'future.db');
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => new SqliteRunStore(file)).toThrow(/schema version is 2, newer than .* understands \(1\)/);
+  });
+
+  it('records every run when 20 processes write at once (unique run ids, none lost)', async () => {
+    const file = join(dir, 'concurrent.db');
+    new SqliteRunStore(file).close();
+    const script = `
+      const { SqliteRunStore } = require('@pipeline-invocation/storage');
+      const { newRunId } = require('@pipeline-invocation/core');
+      const store = new SqliteRunStore(process.argv[1]);
+      (async () => {
+        for (let i = 0; i < 5; i++) {
+          const now = new Date().toISOString();
+          const record = { service: 'svc', timestamp: now, status_code: 0, body: '', metadata_table_name: 't',
+            metadata: '{}', run_id: newRunId(), status: 'RUNNING', started_at: now, handler_package: 'p',
+            handler_version: '1', request_metadata: {} };
+          await store.begin(record);
+          await store.finish({ ...record, status: 'SUCCEEDED', status_code: 200 });
+        }
+        await store.close();
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const exits = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<number | null>((resolve) => {
+            const child = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'ignore', 'inherit'] });
+            child.on('exit', resolve);
+          }),
+      ),
+    );
+    expect(exits).toEqual(Array(20).fill(0));
+    const store = new SqliteRunStore(file);
+    const page = await store.list({ limit: 1000 });
+    expect(page.items).toHaveLength(100);
+    expect(new Set(page.items.map((r) => r.run_id)).size).toBe(100);
+    expect(page.items.every((r) => r.status === 'SUCCEEDED')).toBe(true);
+    await store.close();
+  }, 60_000);
+});
+
+describe('storage configuration', () => {
+  it('defaults to SQLite under .pipeline in the working directory', async () => {
+    const config = storageConfigFromEnv({}, dir);
+    expect(config).toEqual({ kind: 'sqlite', home: join(dir, '.pipeline'), dynamodbTable: 'integration_run_metadata' });
+    const store = await createRunStore(config);
+    expect(store.description).toBe(`sqlite:${sqliteFile(config)}`);
+    await store.close();
+  });
+
+  it('names the variable and the accepted values when PIPELINE_STORE is wrong', () => {
+    expect(() => storageConfigFromEnv({ PIPELINE_STORE: 'postgres' }, dir)).toThrow(
+      'PIPELINE_STORE must be "sqlite", "dynamodb" or "memory"',
+    );
+    expect(() => storageConfigFromEnv({ PIPELINE_DYNAMODB_TABLE: 'x' }, dir)).toThrow('PIPELINE_DYNAMODB_TABLE');
+  });
+
+  it('makes an in-memory store when asked', async () => {
+    const store = await createRunStore(storageConfigFromEnv({ PIPELINE_STORE: 'memory' }, dir));
+    expect(store.description).toBe('memory');
+  });
+});
