@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
@@ -43,7 +43,7 @@ describe('SqliteRunStore', () => {
       expect.objectContaining({ name: 'RunStoreError', message: expect.stringContaining(file) }),
     );
     expect(() => new SqliteRunStore(file)).toThrow('not a SQLite database');
-    expect(require('node:fs').readFileSync(file, 'utf8')).toBe(content);
+    expect(readFileSync(file, 'utf8')).toBe(content);
   });
 
   it('refuses a schema newer than it understands', async () => {
