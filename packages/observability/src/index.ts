@@ -1,0 +1,13 @@
+/**
+ * @packageDocumentation
+ * Observability for pipeline-invocation: W&B tracking isolated in worker threads, an offline
+ * mode, structured logs (pino), secret redaction and the per-run metrics sink.
+ */
+export { Redactor, REDACTED, SECRET_ENV_VARS, isSecretKey } from './redact';
+export { createLogger, parseLogLevel, silentLogger, LOG_LEVELS, type LogLevel, type LoggerOptions } from './logger';
+export { RunMetrics } from './metrics';
+export { trackingConfigFromEnv, type TrackingConfig, type TrackingMode } from './config';
+export { createTracker } from './tracker/create-tracker';
+export { WandbTracker, type WandbTrackerOptions } from './tracker/wandb-tracker';
+export { OfflineTracker } from './tracker/offline-tracker';
+export { RecordingTracker, type TrackerCall } from './tracker/recording-tracker';

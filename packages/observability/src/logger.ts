@@ -1,0 +1,118 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { LogFields, Logger } from '@pipeline-invocation/core';
+import { Redactor } from './redact';
+
+/** Log levels, lowest first. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Default: `LOG_LEVEL`, else `info`. */
+  level?: LogLevel;
+  /** `json` (default when not a TTY) or `pretty` (default on a TTY). */
+  format?: 'json' | 'pretty';
+  /** Where lines go; default stderr (stdout is for results). */
+  destination?: NodeJS.WritableStream;
+  /** Secrets to redact; default from `process.env`. */
+  redactor?: Redactor;
+  /** Fields on every line. */
+  bindings?: LogFields;
+}
+
+/**
+ * A structured logger (pino, JSON lines on stderr) that redacts secrets from every message and
+ * field. On a TTY it prints short human lines instead.
+ *
+ * @throws TypeError when `LOG_LEVEL` is not a known level.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? parseLogLevel(process.env.LOG_LEVEL);
+  const destination = options.destination ?? process.stderr;
+  const isTty = (destination as NodeJS.WriteStream).isTTY === true;
+  const format = options.format ?? (isTty ? 'pretty' : 'json');
+  const stream = format === 'pretty' ? prettyStream(destination) : destination;
+  const base = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  const redactor = options.redactor ?? new Redactor();
+  return new PinoLogger(options.bindings ? base.child(redactor.redact(options.bindings)) : base, redactor);
+}
+
+/** Parse `LOG_LEVEL` (empty means `info`). */
+export function parseLogLevel(value: string | undefined): LogLevel {
+  if (!value) return 'info';
+  const level = value.toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
+  throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${value}")`);
+}
+
+class PinoLogger implements Logger {
+  constructor(
+    private readonly pino: pino.Logger,
+    private readonly redactor: Redactor,
+  ) {}
+  debug(message: string, fields?: LogFields) {
+    this.write('debug', message, fields);
+  }
+  info(message: string, fields?: LogFields) {
+    this.write('info', message, fields);
+  }
+  warn(message: string, fields?: LogFields) {
+    this.write('warn', message, fields);
+  }
+  error(message: string, fields?: LogFields) {
+    this.write('error', message, fields);
+  }
+  child(bindings: LogFields): Logger {
+    return new PinoLogger(this.pino.child(this.redactor.redact(bindings)), this.redactor);
+  }
+  private write(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: LogFields) {
+    if (!this.pino.isLevelEnabled(level)) return;
+    const text = this.redactor.redactString(message);
+    if (fields) this.pino[level](this.redactor.redact(fields), text);
+    else this.pino[level](text);
+  }
+}
+
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
+
+/** Turns pino's JSON lines into `HH:MM:SS LEVEL message key=value` for people. */
+function prettyStream(destination: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        try {
+          const { level, time, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+          const clock = typeof time === 'string' ? time.slice(11, 19) : '';
+          const extras = Object.entries(fields)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ');
+          destination.write(
+            `${clock} ${(LEVEL_NAMES[level as number] ?? '').padEnd(5)} ${msg ?? ''}${extras ? `  ${extras}` : ''}\n`,
+          );
+        } catch {
+          destination.write(`${line}\n`);
+        }
+      }
+      done();
+    },
+  });
+}
+
+/** A logger that writes nothing (tests, embedding). */
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};

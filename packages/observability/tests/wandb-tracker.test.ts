@@ -1,0 +1,110 @@
+import { ObservabilityError } from '@pipeline-invocation/core';
+import { Redactor, WandbTracker, createLogger, trackingConfigFromEnv } from '../src';
+import { Capture } from './helpers/capture';
+import { record } from './helpers/records';
+import { startFakeWandb, type FakeWandb } from './helpers/wandb-server';
+
+const KEY = 'wandb-secret-key-0123456789';
+let server: FakeWandb;
+beforeEach(async () => {
+  server = await startFakeWandb();
+});
+afterEach(async () => {
+  await server.stop();
+});
+
+function tracker(env: Record<string, string> = {}, timeoutMs = 3000) {
+  const logs = new Capture();
+  const config = trackingConfigFromEnv({
+    WANDB_API_KEY: KEY,
+    WANDB_BASE_URL: server.baseUrl,
+    PIPELINE_WANDB_TIMEOUT_MS: String(timeoutMs),
+    ...env,
+  });
+  const redactor = new Redactor({ WANDB_API_KEY: KEY });
+  const logger = createLogger({ destination: logs, format: 'json', level: 'debug', redactor });
+  return { tracker: new WandbTracker({ config, redactor, logger }), logs, config };
+}
+
+async function track(t: WandbTracker, rec = record(), payload: Record<string, unknown> = { run_type: 'prod' }) {
+  await t.start({ record: { ...rec, status: 'RUNNING' }, payload });
+  t.log(rec.run_id, { posts_labelled: 10 }, 0);
+  t.log(rec.run_id, { posts_labelled: 20, failed: 1 }, 1);
+  await t.finish(rec);
+  return rec;
+}
+
+describe('WandbTracker against a W&B-protocol server on loopback', () => {
+  it('sends metrics with the right project, run name and config, then finishes with the exit code', async () => {
+    const { tracker: t } = tracker();
+    const rec = await track(t, record(), { run_type: 'prod', api_key: 'payload-secret-value', limit: 5 });
+    const run = server.runs.get(`svc_a/${rec.run_id.toLowerCase()}`);
+    expect(run).toBeDefined();
+    expect(run!.displayName).toBe(rec.run_id);
+    expect(run!.entity).toBe('test-entity');
+    expect(run!.config).toMatchObject({
+      run_type: 'prod',
+      limit: 5,
+      api_key: '[REDACTED]',
+      handler_package: 'pkg',
+      handler_version: '1.2.3',
+    });
+    expect(run!.history.map((h) => h.posts_labelled)).toEqual(expect.arrayContaining([10, 20]));
+    expect(run!.summary).toMatchObject({ status_code: 200, duration_ms: 42, status: 'SUCCEEDED', failed: 1 });
+    expect(run!.complete).toBe(true);
+    expect(run!.exitCode).toBe(0);
+    expect(t.disabledReason).toBeUndefined();
+  });
+
+  it('uses WANDB_PROJECT and WANDB_ENTITY when set', async () => {
+    const { tracker: t } = tracker({ WANDB_PROJECT: 'shared', WANDB_ENTITY: 'team' });
+    const rec = await track(t);
+    expect(server.runs.get(`shared/${rec.run_id.toLowerCase()}`)?.entity).toBe('team');
+  });
+
+  it('puts two services in two projects (the original logged both into the first)', async () => {
+    const { tracker: t } = tracker();
+    await track(t, record({ service: 'svc_a' }));
+    await track(t, record({ service: 'svc_b', status: 'FAILED', status_code: 500 }));
+    const projects = [...server.runs.values()].map((r) => [r.project, r.exitCode]);
+    expect(projects).toEqual([
+      ['svc_a', 0],
+      ['svc_b', 1],
+    ]);
+  });
+
+  it('survives an upsert answered 403: the process lives, one warning, W&B off afterwards', async () => {
+    server.mode = 'reject-upsert';
+    const { tracker: t, logs } = tracker();
+    const started = Date.now();
+    await track(t);
+    await track(t);
+    expect(Date.now() - started).toBeLessThan(3000 + 2000);
+    expect(t.disabledReason).toBeInstanceOf(ObservabilityError);
+    expect(t.disabledReason).toMatchObject({ component: 'wandb', service: 'svc_a' });
+    const warnings = logs.lines().filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]!.msg)).toContain('W&B tracking is off for the rest of this process');
+    expect(String(warnings[0]!.fix)).toContain('WANDB_API_KEY');
+    expect(server.requests.filter((r) => r.body.includes('UpsertBucket'))).toHaveLength(1);
+  });
+
+  it.each(['fail', 'silent'] as const)(
+    'bounds a server that answers %s: done within the timeout plus 2 s',
+    async (mode) => {
+      server.mode = mode;
+      const { tracker: t } = tracker({}, 1500);
+      const started = Date.now();
+      await track(t);
+      expect(Date.now() - started).toBeLessThan(1500 + 2000);
+      expect(t.disabledReason?.message).toMatch(/did not answer init within 1500 ms|exited|error/);
+    },
+  );
+
+  it('never sends the API key anywhere but the authorization header', async () => {
+    const { tracker: t, logs } = tracker();
+    await track(t, record(), { token: KEY, note: `uses ${KEY}` });
+    for (const r of server.requests) expect(r.body).not.toContain(KEY);
+    expect(logs.text).not.toContain(KEY);
+  });
+});
