@@ -26,7 +26,7 @@ describe('createLogger', () => {
   it('prints short human lines in pretty format', () => {
     const out = new Capture();
     createLogger({ destination: out, format: 'pretty' }).info('hello', { n: 2 });
-    expect(out.text).toMatch(/^\d\d:\d\d:\d\d INFO  hello {2}n=2\n$/);
+    expect(out.text).toMatch(/^\d\d:\d\d:\d\d INFO {2}hello {2}n=2\n$/);
   });
 
   it('reads LOG_LEVEL and names the accepted values when it is wrong', () => {
