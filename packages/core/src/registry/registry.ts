@@ -114,6 +114,11 @@ export class PipelineHandlerRegistry {
     return this.entries.has(service);
   }
 
+  /** The payload schema of `service`, if it declared one. */
+  payloadSchemaOf(service: string): z.ZodType | undefined {
+    return this.entries.get(service)?.payload;
+  }
+
   /** Who registered `service`, or `undefined`. */
   sourceOf(service: string): HandlerSource | undefined {
     return this.entries.get(service)?.source;

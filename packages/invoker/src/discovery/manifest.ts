@@ -1,0 +1,151 @@
+// Reads plugin manifests from package.json files only. This module is on the path of
+// `pipeline list`, which must stay about as fast as starting node: it imports node:fs and
+// node:path and nothing else (no zod, no core, no plugin code).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, parse as parsePath, resolve } from 'node:path';
+
+/** The `pipelineInvocation` field a plugin package declares in its package.json. */
+export interface PluginManifestField {
+  /** Semver range of core's CONTRACT_VERSION the plugin supports. */
+  contract: string;
+  /** The services it provides. */
+  services: string[];
+}
+
+/** A plugin package found through the host's dependencies. */
+export interface DiscoveredPlugin {
+  readonly packageName: string;
+  readonly version: string;
+  readonly contract: string;
+  readonly services: readonly string[];
+  /** Folder of the package. */
+  readonly dir: string;
+  /** The parsed package.json (to find its entry point when it is loaded). */
+  readonly packageJson: Record<string, unknown>;
+}
+
+/** A declared dependency whose manifest is malformed: reported, never loaded. */
+export interface DiscoveryProblem {
+  readonly packageName: string;
+  readonly message: string;
+}
+
+/** What discovery found. */
+export interface Discovery {
+  /** The host package.json it read, or `undefined` when none was found. */
+  readonly hostPackageJson: string | undefined;
+  readonly plugins: readonly DiscoveredPlugin[];
+  readonly problems: readonly DiscoveryProblem[];
+}
+
+/** Options of {@link discoverPlugins}. */
+export interface DiscoveryOptions {
+  /** Folder whose package.json is the host's (default: nearest package.json from the working directory). */
+  root?: string;
+  /** Only these package names. */
+  include?: readonly string[];
+  /** Never these package names. */
+  exclude?: readonly string[];
+}
+
+/** The nearest folder at or above `from` that holds a package.json. */
+export function findHostRoot(from: string = process.cwd()): string | undefined {
+  let dir = resolve(from);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * Find the installed plugin packages among the host's `dependencies` and `devDependencies`
+ * by reading their package.json files (looked up in node_modules folders the way Node does).
+ * Never scans node_modules and never imports plugin code.
+ */
+export function discoverPlugins(options: DiscoveryOptions = {}): Discovery {
+  const root = options.root ? resolve(options.root) : findHostRoot();
+  if (!root || !existsSync(join(root, 'package.json')))
+    return { hostPackageJson: undefined, plugins: [], problems: [] };
+  const hostFile = join(root, 'package.json');
+  const host = readJson(hostFile) ?? {};
+  const names = new Set([...Object.keys(asRecord(host.dependencies)), ...Object.keys(asRecord(host.devDependencies))]);
+  const include = options.include && new Set(options.include);
+  const exclude = new Set(options.exclude ?? []);
+  const plugins: DiscoveredPlugin[] = [];
+  const problems: DiscoveryProblem[] = [];
+  for (const name of [...names].sort()) {
+    if ((include && !include.has(name)) || exclude.has(name)) continue;
+    const dir = findPackageDir(root, name);
+    const packageJson = dir && readJson(join(dir, 'package.json'));
+    if (!dir || !packageJson || packageJson.pipelineInvocation === undefined) continue;
+    const problem = checkManifest(packageJson.pipelineInvocation);
+    if (problem) {
+      problems.push({
+        packageName: name,
+        message: `invalid "pipelineInvocation" field in its package.json: ${problem}`,
+      });
+      continue;
+    }
+    const field = packageJson.pipelineInvocation as PluginManifestField;
+    plugins.push({
+      packageName: name,
+      version: typeof packageJson.version === 'string' ? packageJson.version : '0.0.0',
+      contract: field.contract,
+      services: [...field.services],
+      dir,
+      packageJson,
+    });
+  }
+  return { hostPackageJson: hostFile, plugins, problems };
+}
+
+function findPackageDir(root: string, name: string): string | undefined {
+  let dir = root;
+  const top = parsePath(dir).root;
+  for (;;) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dir === top) return undefined;
+    dir = dirname(dir);
+  }
+}
+
+/** Why a manifest field is malformed, or `undefined`. */
+export function checkManifest(field: unknown): string | undefined {
+  if (field === null || typeof field !== 'object' || Array.isArray(field)) {
+    return 'it must be an object { "contract": "<semver range>", "services": ["..."] }';
+  }
+  const { contract, services } = field as Record<string, unknown>;
+  if (typeof contract !== 'string' || contract.trim() === '')
+    return '"contract" must be a semver range such as "^1.0.0"';
+  if (!Array.isArray(services) || services.length === 0) return '"services" must be a non-empty array of service names';
+  const bad = services.find((s) => typeof s !== 'string' || s.trim() === '');
+  if (bad !== undefined) return `"services" has an invalid entry ${JSON.stringify(bad)}`;
+  return undefined;
+}
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  try {
+    return asRecord(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * Map service name to the plugins that claim it; a service with two claimants is a
+ * conflict the invoker reports by naming both.
+ */
+export function servicesOf(plugins: readonly DiscoveredPlugin[]): Map<string, DiscoveredPlugin[]> {
+  const map = new Map<string, DiscoveredPlugin[]>();
+  for (const plugin of plugins) {
+    for (const service of plugin.services) map.set(service, [...(map.get(service) ?? []), plugin]);
+  }
+  return map;
+}

@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import semver from 'semver';
+import {
+  CONTRACT_VERSION,
+  IncompatiblePluginError,
+  PluginLoadError,
+  describe,
+  explainNotAPlugin,
+  type PipelinePlugin,
+} from '@pipeline-invocation/core';
+import type { DiscoveredPlugin } from './manifest';
+
+/**
+ * Check that a manifest's contract range accepts our CONTRACT_VERSION (before any code of the
+ * plugin is imported).
+ *
+ * @throws IncompatiblePluginError with both versions.
+ */
+export function checkContract(plugin: Pick<DiscoveredPlugin, 'packageName' | 'contract'>): void {
+  if (!semver.validRange(plugin.contract) || !semver.satisfies(CONTRACT_VERSION, plugin.contract)) {
+    throw new IncompatiblePluginError(plugin.packageName, plugin.contract, CONTRACT_VERSION);
+  }
+}
+
+/**
+ * Import a discovered plugin package (CommonJS or ES module) and return its branded plugin
+ * object.
+ *
+ * @throws IncompatiblePluginError when its contract range excludes ours.
+ * @throws PluginLoadError when it cannot be imported or does not default-export a plugin.
+ */
+export async function loadPlugin(plugin: DiscoveredPlugin): Promise<PipelinePlugin> {
+  checkContract(plugin);
+  const entry = entryPoint(plugin);
+  let namespace: unknown;
+  try {
+    namespace = await import(pathToFileURL(entry).href);
+  } catch (error) {
+    throw new PluginLoadError(plugin.packageName, `importing ${entry} failed: ${describe(error)}`, { cause: error });
+  }
+  const candidate = unwrapDefault(namespace);
+  const problem = explainNotAPlugin(candidate);
+  if (problem) throw new PluginLoadError(plugin.packageName, problem);
+  return candidate as PipelinePlugin;
+}
+
+/** The default export, through CommonJS interop layers (`module.exports.default`). */
+function unwrapDefault(namespace: unknown): unknown {
+  let value = (namespace as { default?: unknown } | undefined)?.default ?? namespace;
+  for (let i = 0; i < 2 && explainNotAPlugin(value) && value && typeof value === 'object' && 'default' in value; i++) {
+    value = (value as { default: unknown }).default;
+  }
+  return value;
+}
+
+/** The file `import(packageName)` would load, from its package.json `exports` or `main`. */
+export function entryPoint(plugin: Pick<DiscoveredPlugin, 'dir' | 'packageJson'>): string {
+  const { exports, main } = plugin.packageJson as { exports?: unknown; main?: unknown };
+  const target = exportTarget(exports);
+  if (target) return join(plugin.dir, target);
+  return join(plugin.dir, typeof main === 'string' ? main : 'index.js');
+}
+
+const CONDITIONS = ['node', 'import', 'require', 'default'];
+
+function exportTarget(exports: unknown): string | undefined {
+  if (typeof exports === 'string') return exports;
+  if (Array.isArray(exports)) return exports.map(exportTarget).find(Boolean);
+  if (exports === null || typeof exports !== 'object') return undefined;
+  const map = exports as Record<string, unknown>;
+  if ('.' in map) return exportTarget(map['.']);
+  for (const condition of CONDITIONS) {
+    if (condition in map) {
+      const found = exportTarget(map[condition]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

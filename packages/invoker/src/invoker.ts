@@ -1,0 +1,316 @@
+import { existsSync } from 'node:fs';
+import {
+  CLOCK,
+  DuplicateServiceError,
+  LOGGER,
+  PipelineHandlerRegistry,
+  PluginLoadError,
+  RUN_STORE,
+  TRACKER,
+  UnknownServiceError,
+  describe,
+  parseIntegrationRequest,
+  rootContainer,
+  statusCodeForError,
+  systemClock,
+  type Clock,
+  type DependencyContainer,
+  type HandlerClass,
+  type IntegrationRequest,
+  type IntegrationResponse,
+  type Logger,
+  type PipelinePlugin,
+  type RunExecutionMetadata,
+  type RunStore,
+  type Tracker,
+} from '@pipeline-invocation/core';
+import { Outbox, createRunStore, outboxFile, storageConfigFromEnv } from '@pipeline-invocation/storage';
+import { Redactor, createLogger, createTracker, trackingConfigFromEnv } from '@pipeline-invocation/observability';
+import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
+import { loadPlugin } from './discovery/plugin-loader';
+import { Executor, type InvokeOptions } from './executor';
+import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
+
+/** Configuration of {@link createInvoker}; everything is optional. */
+export interface InvokerConfig {
+  /** Folder of the host package.json whose dependencies are searched for plugins (default: nearest to cwd). */
+  root?: string;
+  /** Discover installed plugins from package.json dependencies (default true). */
+  discover?: boolean;
+  /** Only these plugin packages. */
+  include?: string[];
+  /** Never these plugin packages. */
+  exclude?: string[];
+  /** Plugin objects given directly (for bundled apps); installed at once. */
+  plugins?: PipelinePlugin[];
+  /** Handler classes given directly (tests). */
+  handlers?: HandlerClass[];
+  /** Register your own collaborators in the invoker's container. */
+  register?: (container: DependencyContainer) => void;
+  /** Run store (default: from PIPELINE_STORE, SQLite under PIPELINE_HOME). */
+  store?: RunStore;
+  /** Tracker (default: from WANDB_* variables). */
+  tracker?: Tracker;
+  logger?: Logger;
+  clock?: Clock;
+  /** Where records wait when the store cannot take them (default `$PIPELINE_HOME/outbox.jsonl`); `false`: none. */
+  outbox?: Outbox | false;
+  /** Environment to read configuration from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Default handler timeout in ms (default: `PIPELINE_TIMEOUT_MS`, else none). */
+  timeoutMs?: number;
+  /** A RUNNING run older than this (ms) no longer blocks its idempotency key (default 6 h). */
+  staleAfterMs?: number;
+  /** Delays between store write attempts (ms; default [1000, 2000], as the original). */
+  storeRetryDelaysMs?: number[];
+}
+
+/** A service and who provides it. */
+export interface ServiceInfo {
+  readonly service: string;
+  readonly package: string;
+  readonly version: string;
+}
+
+interface Runtime {
+  readonly store: RunStore;
+  readonly tracker: Tracker;
+  readonly outbox: Outbox | undefined;
+  readonly executor: Executor;
+  readonly tableName: string;
+}
+
+/**
+ * The composition root: a registry, a DI container, the run store, the tracker and the
+ * installed plugins. Create one with {@link createInvoker}; close it when done.
+ */
+export class Invoker {
+  readonly registry = new PipelineHandlerRegistry();
+  readonly container: DependencyContainer = rootContainer.createChildContainer();
+  readonly logger: Logger;
+  readonly redactor: Redactor;
+  private readonly discovered: Map<string, DiscoveredPlugin[]>;
+  /** Manifest problems of declared dependencies (reported by `pipeline list` and `doctor`). */
+  readonly discoveryProblems: readonly DiscoveryProblem[];
+  private readonly loads = new Map<string, Promise<void>>();
+  private runtime: Promise<Runtime> | undefined;
+
+  constructor(private readonly config: InvokerConfig = {}) {
+    const env = config.env ?? process.env;
+    this.redactor = new Redactor(env);
+    this.logger = config.logger ?? createLogger({ redactor: this.redactor });
+    const discovery =
+      config.discover === false
+        ? { plugins: [], problems: [] }
+        : discoverPlugins({ root: config.root, include: config.include, exclude: config.exclude });
+    this.discovered = servicesOf(discovery.plugins);
+    this.discoveryProblems = discovery.problems;
+    for (const plugin of config.plugins ?? []) this.install(plugin, { package: '(explicit plugin)', version: '0.0.0' });
+    for (const handler of config.handlers ?? []) this.registry.registerClass(handler);
+    this.container.register(LOGGER, { useValue: this.logger });
+    this.container.register(CLOCK, { useValue: config.clock ?? systemClock });
+    config.register?.(this.container);
+  }
+
+  /** Every service this invoker can run (installed plugins from their manifests, plus explicit ones), sorted. */
+  listServices(): string[] {
+    return [...new Set([...this.registry.listServices(), ...this.discovered.keys()])].sort();
+  }
+
+  /** Services with the package that provides each (a service claimed twice is listed twice). */
+  describeServices(): ServiceInfo[] {
+    const rows: ServiceInfo[] = [];
+    for (const service of this.listServices()) {
+      const claims = this.discovered.get(service);
+      if (claims && !this.registry.has(service)) {
+        rows.push(...claims.map((p) => ({ service, package: p.packageName, version: p.version })));
+      } else {
+        const source = this.registry.sourceOf(service)!;
+        rows.push({ service, package: source.package, version: source.version });
+      }
+    }
+    return rows;
+  }
+
+  /**
+   * Run `service` with `payload` and return the run's record. A handler that fails or times
+   * out does not throw: its record says FAILED / TIMED_OUT (status 500 / 504).
+   *
+   * @throws InvalidRequestError, UnknownServiceError, IncompatiblePluginError, PluginLoadError,
+   *   DuplicateServiceError, RunConflictError, MetadataWriteError.
+   * @example
+   * const record = await invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
+   */
+  async invokePipelineHandler(
+    service: string,
+    payload: unknown,
+    requestMetadata: unknown = {},
+    options: InvokeOptions = {},
+  ): Promise<RunExecutionMetadata> {
+    const request = parseIntegrationRequest({ service, payload, metadata: requestMetadata });
+    return this.run(request, options);
+  }
+
+  /**
+   * The executor: run a request. `overrides` accepts the original library's three
+   * collaborators as plain functions, for callers who do not use DI.
+   */
+  async runIntegrationRequest(
+    request: IntegrationRequest | unknown,
+    overrides: SeedCollaborators & InvokeOptions = {},
+  ): Promise<RunExecutionMetadata> {
+    const parsed = parseIntegrationRequest(request);
+    const { trackRun, loadMetadata, writeMetadata, ...options } = overrides;
+    if (!trackRun && !loadMetadata && !writeMetadata) return this.run(parsed, options);
+    await this.ensureService(parsed.service);
+    const runtime = await this.ready();
+    const adapted = adaptCollaborators(runtime.store, runtime.tracker, { trackRun, loadMetadata, writeMetadata });
+    return this.executorFor(adapted.store, adapted.tracker, undefined, runtime.tableName).execute(parsed, options);
+  }
+
+  /**
+   * The router: never throws. Every outcome, including invalid input and unknown services,
+   * becomes `{service, timestamp, status_code, body}` (status codes from core's table).
+   */
+  async routeAndRunIntegrationRequest(request: unknown, options: InvokeOptions = {}): Promise<IntegrationResponse> {
+    try {
+      const record = await this.run(parseIntegrationRequest(request), options);
+      return {
+        service: record.service,
+        timestamp: record.ended_at ?? record.timestamp,
+        status_code: record.status_code,
+        body: record.body,
+      };
+    } catch (error) {
+      const service = (request as { service?: unknown } | null)?.service;
+      return {
+        service: typeof service === 'string' ? service : '',
+        timestamp: new Date().toISOString(),
+        status_code: statusCodeForError(error),
+        body: this.redactor.redactString(describe(error)),
+      };
+    }
+  }
+
+  /** The run store in use (opened on first use). */
+  async store(): Promise<RunStore> {
+    return (await this.ready()).store;
+  }
+
+  /** The outbox in use, if any. */
+  async outbox(): Promise<Outbox | undefined> {
+    return (await this.ready()).outbox;
+  }
+
+  /** Make sure `service` is installed, importing its plugin now if needed. */
+  async ensureService(service: string): Promise<void> {
+    if (this.registry.has(service)) return;
+    const claims = this.discovered.get(service);
+    if (!claims) throw new UnknownServiceError(service, this.listServices());
+    if (claims.length > 1) {
+      const [a, b] = claims;
+      throw new DuplicateServiceError(service, `${a!.packageName}@${a!.version}`, `${b!.packageName}@${b!.version}`);
+    }
+    const plugin = claims[0]!;
+    let load = this.loads.get(plugin.packageName);
+    if (!load) {
+      load = loadPlugin(plugin).then((loaded) => {
+        this.install(loaded, { package: plugin.packageName, version: plugin.version });
+        const missing = plugin.services.filter((s) => !this.registry.has(s));
+        if (missing.length) {
+          throw new PluginLoadError(
+            plugin.packageName,
+            `its manifest declares ${missing.join(', ')} but its plugin object has no handler for ${missing.length > 1 ? 'them' : 'it'}`,
+          );
+        }
+      });
+      this.loads.set(plugin.packageName, load);
+    }
+    await load;
+  }
+
+  /** Release the store and the tracker. */
+  async close(): Promise<void> {
+    if (!this.runtime) return;
+    const { store, tracker } = await this.runtime;
+    await Promise.allSettled([tracker.close(), store.close()]);
+    this.runtime = undefined;
+  }
+
+  private install(plugin: PipelinePlugin, source: { package: string; version: string }): void {
+    this.registry.installPlugin(plugin, { source });
+    plugin.register?.(this.container);
+  }
+
+  private async run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
+    await this.ensureService(request.service);
+    const runtime = await this.ready();
+    if (runtime.outbox && existsSync(runtime.outbox.file)) await this.replayOutbox(runtime);
+    return runtime.executor.execute(request, options);
+  }
+
+  private async replayOutbox({ outbox, store }: Runtime): Promise<void> {
+    try {
+      const result = await outbox!.flush(store);
+      if (result.written) this.logger.info(`wrote ${result.written} record(s) from the outbox to ${store.description}`);
+      if (result.remaining)
+        this.logger.warn(`${result.remaining} record(s) still wait in ${outbox!.file}: ${describe(result.error)}`);
+    } catch (error) {
+      this.logger.warn(`could not replay the outbox ${outbox!.file}: ${describe(error)}`);
+    }
+  }
+
+  private ready(): Promise<Runtime> {
+    this.runtime ??= this.open().catch((error) => {
+      this.runtime = undefined;
+      throw error;
+    });
+    return this.runtime;
+  }
+
+  private async open(): Promise<Runtime> {
+    const env = this.config.env ?? process.env;
+    const storage = storageConfigFromEnv(env);
+    const store = this.config.store ?? (await createRunStore(storage));
+    const tracker =
+      this.config.tracker ??
+      createTracker(trackingConfigFromEnv(env), { logger: this.logger, redactor: this.redactor });
+    const outbox = this.config.outbox === false ? undefined : (this.config.outbox ?? new Outbox(outboxFile(storage)));
+    const tableName = storage.kind === 'dynamodb' ? storage.dynamodbTable : 'integration_run_metadata';
+    this.container.register(RUN_STORE, { useValue: store });
+    this.container.register(TRACKER, { useValue: tracker });
+    return { store, tracker, outbox, tableName, executor: this.executorFor(store, tracker, outbox, tableName) };
+  }
+
+  private executorFor(store: RunStore, tracker: Tracker, outbox: Outbox | undefined, tableName: string): Executor {
+    const env = this.config.env ?? process.env;
+    const envTimeout = env.PIPELINE_TIMEOUT_MS ? Number(env.PIPELINE_TIMEOUT_MS) : undefined;
+    return new Executor({
+      registry: this.registry,
+      container: this.container,
+      store,
+      tracker,
+      logger: this.logger,
+      clock: this.config.clock ?? systemClock,
+      outbox,
+      tableName,
+      redactor: this.redactor,
+      storeRetryDelaysMs: this.config.storeRetryDelaysMs,
+      staleAfterMs: this.config.staleAfterMs,
+      defaultTimeoutMs: this.config.timeoutMs ?? (Number.isFinite(envTimeout) ? envTimeout : undefined),
+    });
+  }
+}
+
+/**
+ * Create an invoker: discovers the plugins installed in the host project (from package.json
+ * only), and opens the store and tracker the environment configures on first use.
+ *
+ * @example
+ * const invoker = createInvoker();
+ * const record = await invoker.invokePipelineHandler('my_service', { run_type: 'prod' });
+ * await invoker.close();
+ */
+export function createInvoker(config: InvokerConfig = {}): Invoker {
+  return new Invoker(config);
+}

@@ -1,0 +1,384 @@
+import { MemoryRunStore, RecordingTracker, createTestInvoker } from '../src/testing';
+import type { RunExecutionMetadata, RunStore } from '@pipeline-invocation/core';
+import { FaultyHandler, GREETING, GreetHandler } from './helpers/handlers';
+
+const withGreeting = { register: (c: any) => c.register(GREETING, { useValue: 'Hello' }) };
+
+describe('invokePipelineHandler', () => {
+  it('runs the handler with its collaborators injected and returns the SUCCEEDED record', async () => {
+    const { invoker, store, tracker } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    const progress: [number, number][] = [];
+    const record = await invoker.invokePipelineHandler(
+      'greet',
+      { run_type: 'prod', name: 'Ada' },
+      { request_id: 'r-1', caller: 'test' },
+      { onProgress: (d, t) => progress.push([d, t]) },
+    );
+    expect(record).toMatchObject({
+      service: 'greet',
+      status: 'SUCCEEDED',
+      status_code: 200,
+      body: 'Hello, Ada',
+      run_type: 'prod',
+      metadata_table_name: 'integration_run_metadata',
+      handler_package: '(inline)',
+      request_metadata: { request_id: 'r-1', caller: 'test' },
+      idempotency_key: 'r-1',
+    });
+    expect(JSON.parse(record.metadata)).toEqual({ same_context: true, previous: null, metrics: { greeted: 1 } });
+    expect(record.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(record.ended_at!)).toBeGreaterThanOrEqual(Date.parse(record.started_at));
+    expect(progress).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+    expect(store.all()).toEqual([record]);
+    expect(tracker.calls.map((c) => c.type)).toEqual(['start', 'log', 'finish']);
+    expect(tracker.finished).toEqual([record]);
+  });
+
+  it('writes a RUNNING record before the handler starts, so a crashed run stays visible', async () => {
+    let seenWhileRunning: RunExecutionMetadata[] = [];
+    const store = new MemoryRunStore();
+    const { invoker } = createTestInvoker({
+      store,
+      handlers: [FaultyHandler],
+      register: (c) => c.register(GREETING, { useValue: '' }),
+    });
+    const original = FaultyHandler.prototype.handle;
+    FaultyHandler.prototype.handle = async function (this: FaultyHandler, event, context) {
+      seenWhileRunning = store.all();
+      return original.call(this, event, context);
+    };
+    try {
+      await invoker.invokePipelineHandler('faulty', { mode: 'fine' });
+    } finally {
+      FaultyHandler.prototype.handle = original;
+    }
+    expect(seenWhileRunning.map((r) => r.status)).toEqual(['RUNNING']);
+    expect(store.all().map((r) => r.status)).toEqual(['SUCCEEDED']);
+  });
+
+  it('gives the handler the previous run of its service', async () => {
+    const { invoker } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    const first = await invoker.invokePipelineHandler('greet', { run_type: 'prod', name: 'a' });
+    const second = await invoker.invokePipelineHandler('greet', { run_type: 'prod', name: 'b' });
+    expect(JSON.parse(second.metadata).previous).toBe(first.run_id);
+  });
+
+  it.each([
+    ['throw', 'Error', 'Handler failed: disk on fire'],
+    ['throw-string', 'NonErrorThrown', 'Handler failed: a plain string'],
+    ['wrong-shape', 'InvalidHandlerResult', 'not { statusCode: integer, body: string'],
+  ])(
+    'records a handler that fails (%s) as FAILED with status 500 instead of throwing',
+    async (mode, errorName, body) => {
+      const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler] });
+      const record = await invoker.invokePipelineHandler('faulty', { mode });
+      expect(record).toMatchObject({ status: 'FAILED', status_code: 500, error: { name: errorName } });
+      expect(record.body).toContain(body);
+      expect(store.all()).toEqual([record]);
+    },
+  );
+
+  it('records a handler that returns an error status as FAILED with its own code', async () => {
+    const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'status-500' });
+    expect(record).toMatchObject({ status: 'FAILED', status_code: 500, body: 'upstream said no' });
+  });
+
+  it('never turns an error raised inside a handler into UnknownServiceError (the original did for KeyError)', async () => {
+    const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'key-error' });
+    expect(record).toMatchObject({ status: 'FAILED', error: { name: 'KeyError' } });
+  });
+
+  it.each(['never', 'slow-but-cooperative'])(
+    'times out a handler that does not finish (%s): TIMED_OUT, 504, signal aborted',
+    async (mode) => {
+      const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler] });
+      const started = Date.now();
+      const record = await invoker.invokePipelineHandler('faulty', { mode }, {}, { timeoutMs: 100 });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(record).toMatchObject({ status: 'TIMED_OUT', status_code: 504, error: { name: 'HandlerTimeoutError' } });
+      expect(record.body).toContain('did not finish within 100 ms');
+      expect(store.all()[0]?.status).toBe('TIMED_OUT');
+      // the next invocation works
+      expect((await invoker.invokePipelineHandler('faulty', { mode: 'fine' })).status).toBe('SUCCEEDED');
+    },
+  );
+
+  it('lets the caller cancel a run through its own signal', async () => {
+    const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('caller gave up')), 50);
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'never' }, {}, { signal: controller.signal });
+    expect(record).toMatchObject({ status: 'FAILED', body: 'Handler failed: caller gave up' });
+  });
+
+  it('refuses a payload that fails the handler schema with a 400 naming the field, and records nothing', async () => {
+    const { invoker, store, tracker } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    const attempt = invoker.invokePipelineHandler('greet', { run_type: 'daily', name: '' });
+    await expect(attempt).rejects.toMatchObject({ name: 'InvalidRequestError' });
+    await expect(attempt).rejects.toThrow(/Invalid payload for "greet"[\s\S]*run_type[\s\S]*name/);
+    expect(store.all()).toEqual([]);
+    expect(tracker.calls).toEqual([]);
+  });
+
+  it('refuses an invalid request before anything runs', async () => {
+    const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler] });
+    await expect(invoker.invokePipelineHandler('', {})).rejects.toThrow('service must not be empty');
+    await expect(invoker.invokePipelineHandler('faulty', [1, 2])).rejects.toThrow('payload');
+    expect(store.all()).toEqual([]);
+  });
+
+  it('throws UnknownServiceError only for a name that is not registered', async () => {
+    const { invoker } = createTestInvoker({ handlers: [FaultyHandler, GreetHandler], ...withGreeting });
+    await expect(invoker.invokePipelineHandler('nope', {})).rejects.toMatchObject({
+      name: 'UnknownServiceError',
+      availableServices: ['faulty', 'greet'],
+    });
+  });
+
+  it('redacts secrets from the stored record (request metadata and handler metadata)', async () => {
+    const { invoker, store } = createTestInvoker({
+      handlers: [FaultyHandler],
+      config: { env: { PERSPECTIVE_API_KEY: 'marker-secret-xyz' } },
+    });
+    const record = await invoker.invokePipelineHandler(
+      'faulty',
+      { mode: 'fine' },
+      { api_key: 'abc', note: 'marker-secret-xyz' },
+    );
+    expect(JSON.stringify(store.all())).not.toContain('marker-secret-xyz');
+    expect(record.request_metadata).toEqual({ api_key: '[REDACTED]', note: '[REDACTED]' });
+    expect(JSON.parse(record.metadata)).toEqual({ token: '[REDACTED]', count: 3 });
+  });
+});
+
+describe('idempotency', () => {
+  it('returns the stored record for a key whose run SUCCEEDED, without running again', async () => {
+    const { invoker, store, tracker } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    const first = await invoker.invokePipelineHandler(
+      'greet',
+      { run_type: 'prod', name: 'a' },
+      { request_id: 'job-7' },
+    );
+    const again = await invoker.invokePipelineHandler(
+      'greet',
+      { run_type: 'prod', name: 'a' },
+      { request_id: 'job-7' },
+    );
+    expect(again).toEqual(first);
+    expect(store.all()).toHaveLength(1);
+    expect(tracker.finished).toHaveLength(1);
+  });
+
+  it('an explicit idempotencyKey wins over request_id', async () => {
+    const { invoker, store } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    await invoker.invokePipelineHandler(
+      'greet',
+      { run_type: 'prod', name: 'a' },
+      { request_id: 'r' },
+      { idempotencyKey: 'k1' },
+    );
+    await invoker.invokePipelineHandler(
+      'greet',
+      { run_type: 'prod', name: 'a' },
+      { request_id: 'r' },
+      { idempotencyKey: 'k2' },
+    );
+    expect(store.all().map((r) => r.idempotency_key)).toEqual(['k1', 'k2']);
+  });
+
+  it('refuses a key whose run is still RUNNING with a conflict naming the run', async () => {
+    const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler] });
+    const pending = invoker.invokePipelineHandler(
+      'faulty',
+      { mode: 'never' },
+      {},
+      { idempotencyKey: 'busy', timeoutMs: 300 },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const running = store.all()[0]!;
+    await expect(
+      invoker.invokePipelineHandler('faulty', { mode: 'fine' }, {}, { idempotencyKey: 'busy' }),
+    ).rejects.toMatchObject({
+      name: 'RunConflictError',
+      runId: running.run_id,
+    });
+    expect((await pending).status).toBe('TIMED_OUT');
+    // a timed-out run does not block its key
+    expect(
+      (await invoker.invokePipelineHandler('faulty', { mode: 'fine' }, {}, { idempotencyKey: 'busy' })).status,
+    ).toBe('SUCCEEDED');
+  });
+
+  it('treats a RUNNING record older than staleAfterMs as crashed and runs again', async () => {
+    const store = new MemoryRunStore();
+    const { invoker } = createTestInvoker({ store, handlers: [FaultyHandler], config: { staleAfterMs: 1000 } });
+    const old = new Date(Date.now() - 60_000).toISOString();
+    await store.begin({
+      service: 'faulty',
+      timestamp: old,
+      status_code: 0,
+      body: '',
+      metadata_table_name: 't',
+      metadata: '{}',
+      run_id: '01AAAAAAAAAAAAAAAAAAAAAAAA',
+      status: 'RUNNING',
+      started_at: old,
+      handler_package: 'p',
+      handler_version: '1',
+      request_metadata: {},
+      idempotency_key: 'stale',
+    });
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'fine' }, {}, { idempotencyKey: 'stale' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect((await store.get('01AAAAAAAAAAAAAAAAAAAAAAAA'))?.status).toBe('CRASHED');
+  });
+});
+
+describe('store and tracker failures', () => {
+  function failingFinish(store: MemoryRunStore, failures: number): MemoryRunStore {
+    const finish = store.finish.bind(store);
+    let left = failures;
+    store.finish = async (record) => {
+      if (left-- > 0) throw new Error('ProvisionedThroughputExceeded');
+      return finish(record);
+    };
+    return store;
+  }
+
+  it('retries a transient store error on the final write', async () => {
+    const store = failingFinish(new MemoryRunStore(), 2);
+    const { invoker } = createTestInvoker({ store, handlers: [FaultyHandler], config: { storeRetryDelaysMs: [1, 1] } });
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'fine' });
+    expect(store.all()).toEqual([record]);
+  });
+
+  it('keeps the record in the outbox and raises MetadataWriteError when the write keeps failing', async () => {
+    const { Outbox } = await import('@pipeline-invocation/storage');
+    const { mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const outbox = new Outbox(join(mkdtempSync(join(tmpdir(), 'outbox-')), 'outbox.jsonl'));
+    const store = failingFinish(new MemoryRunStore(), 3);
+    const { invoker, tracker } = createTestInvoker({
+      store,
+      handlers: [FaultyHandler],
+      config: { outbox, storeRetryDelaysMs: [1, 1] },
+    });
+    const attempt = invoker.invokePipelineHandler('faulty', { mode: 'fine' });
+    await expect(attempt).rejects.toMatchObject({ name: 'MetadataWriteError', service: 'faulty' });
+    await expect(attempt).rejects.toThrow(/kept in .*outbox\.jsonl/);
+    expect(outbox.pending()).toHaveLength(1);
+    expect(tracker.finished).toHaveLength(1);
+
+    // the next invocation first replays the outbox: both records land, the first one once
+    const next = await invoker.invokePipelineHandler('faulty', { mode: 'again' });
+    expect(outbox.pending()).toEqual([]);
+    expect(store.all().map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(store.all()[1]).toEqual(next);
+  });
+
+  it('refuses to run when the store cannot take the RUNNING record', async () => {
+    const store = new MemoryRunStore();
+    store.begin = async () => {
+      throw new Error('connection refused');
+    };
+    let ran = false;
+    const { invoker } = createTestInvoker({
+      store,
+      handlers: [FaultyHandler],
+      config: { storeRetryDelaysMs: [] },
+    });
+    const original = FaultyHandler.prototype.handle;
+    FaultyHandler.prototype.handle = async () => {
+      ran = true;
+      return { statusCode: 200, body: '' };
+    };
+    try {
+      await expect(invoker.invokePipelineHandler('faulty', {})).rejects.toMatchObject({
+        name: 'MetadataWriteError',
+        message: expect.stringContaining('The handler was not run'),
+      });
+    } finally {
+      FaultyHandler.prototype.handle = original;
+    }
+    expect(ran).toBe(false);
+  });
+
+  it('a tracker that throws never fails the run', async () => {
+    const tracker = new RecordingTracker();
+    tracker.start = async () => {
+      throw new Error('wandb down');
+    };
+    tracker.finish = async () => {
+      throw new Error('wandb down');
+    };
+    const { invoker, store } = createTestInvoker({ tracker, handlers: [FaultyHandler] });
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'fine' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(store.all()).toEqual([record]);
+  });
+});
+
+describe('runIntegrationRequest and routeAndRunIntegrationRequest', () => {
+  it('accepts the seed collaborators as plain functions', async () => {
+    const written: RunExecutionMetadata[] = [];
+    const tracked: [string, string][] = [];
+    const previous = { run_id: 'PREV' } as RunExecutionMetadata;
+    const { invoker, store } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    const record = await invoker.runIntegrationRequest(
+      { service: 'greet', payload: { run_type: 'backfill', name: 'x' }, metadata: {} },
+      {
+        writeMetadata: (r) => void written.push(r),
+        loadMetadata: async () => previous,
+        trackRun: (service, r) => void tracked.push([service, r.status]),
+      },
+    );
+    expect(written).toEqual([record]);
+    expect(tracked).toEqual([['greet', 'SUCCEEDED']]);
+    expect(JSON.parse(record.metadata).previous).toBe('PREV');
+    expect(store.all()).toEqual([]);
+  });
+
+  it('routes every outcome to an IntegrationResponse and never throws', async () => {
+    const { invoker } = createTestInvoker({ handlers: [FaultyHandler, GreetHandler], ...withGreeting });
+    const ok = await invoker.routeAndRunIntegrationRequest({
+      service: 'greet',
+      payload: { run_type: 'prod', name: 'Z' },
+      metadata: {},
+    });
+    expect(ok).toEqual({ service: 'greet', timestamp: expect.any(String), status_code: 200, body: 'Hello, Z' });
+    const cases: [unknown, number][] = [
+      [null, 400],
+      [{ service: 'greet', payload: [] }, 400],
+      [{ service: 'greet', payload: { run_type: 'x' } }, 400],
+      [{ service: 'nope', payload: {} }, 404],
+      [{ service: 'faulty', payload: { mode: 'throw' } }, 500],
+      [{ service: 'faulty', payload: { mode: 'never' } }, 504],
+    ];
+    for (const [request, status] of cases) {
+      const response = await invoker.routeAndRunIntegrationRequest(request, { timeoutMs: 50 });
+      expect(response.status_code).toBe(status);
+      expect(Number.isNaN(Date.parse(response.timestamp))).toBe(false);
+      expect(response.body.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('testing kit', () => {
+  it('gives each test invoker its own registry, store and tracker', async () => {
+    const a = createTestInvoker({ handlers: [FaultyHandler] });
+    const b = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    expect(a.invoker.listServices()).toEqual(['faulty']);
+    expect(b.invoker.listServices()).toEqual(['greet']);
+    await a.invoker.invokePipelineHandler('faulty', {});
+    expect(a.store.all()).toHaveLength(1);
+    expect(b.store.all()).toHaveLength(0);
+    const custom: RunStore = new MemoryRunStore();
+    expect(createTestInvoker({ store: custom }).store).toBe(custom);
+  });
+});
