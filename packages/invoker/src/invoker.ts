@@ -33,7 +33,7 @@ import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators
 
 /** Configuration of {@link createInvoker}; everything is optional. */
 export interface InvokerConfig {
-  /** Folder of the host package.json whose dependencies are searched for plugins (default: nearest to cwd). */
+  /** Folder of the host package.json whose dependencies are searched for plugins (default: `PIPELINE_ROOT`, else the nearest to cwd). */
   root?: string;
   /** Discover installed plugins from package.json dependencies (default true). */
   discover?: boolean;
@@ -102,7 +102,11 @@ export class Invoker {
     const discovery =
       config.discover === false
         ? { plugins: [], problems: [] }
-        : discoverPlugins({ root: config.root, include: config.include, exclude: config.exclude });
+        : discoverPlugins({
+            root: config.root ?? (env.PIPELINE_ROOT || undefined),
+            include: config.include,
+            exclude: config.exclude,
+          });
     this.discovered = servicesOf(discovery.plugins);
     this.discoveryProblems = discovery.problems;
     for (const plugin of config.plugins ?? []) this.install(plugin, { package: '(explicit plugin)', version: '0.0.0' });

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { RunExecutionMetadata } from '@pipeline-invocation/core';
+import { createInvoker } from '../../invoker';
+import { EXIT, UsageError } from '../exit-codes';
+import { parseCommandArgs, type Io } from '../io';
+import { ProgressBar } from '../progress';
+
+const HELP = `Usage: pipeline invoke <service> [--payload JSON|@file] [--metadata JSON|@file] [--timeout ms] [--idempotency-key KEY] [--json]
+
+Run one invocation of <service>, record it in the run store, and print its record.
+
+Options:
+  --payload JSON|@file    the handler payload (default {}), inline or from a file
+  --metadata JSON|@file   request metadata (its request_id is the default idempotency key)
+  --timeout ms            abort the handler after this many milliseconds (run recorded TIMED_OUT)
+  --idempotency-key KEY   a successful run with this key is returned instead of run again
+  --json                  print the whole record as JSON on stdout
+  -h, --help              show this help
+
+Examples:
+  pipeline invoke ml_inference_perspective_api --payload '{"run_type":"prod"}'
+  pipeline invoke ml_inference_perspective_api --payload @backfill.json --json
+
+Exit codes: 0 succeeded, 1 handler failed or timed out, 2 invalid input, 3 unknown service,
+4 storage failure, 5 plugin failure, 6 idempotency conflict.
+`;
+
+/** `pipeline invoke`. */
+export async function invoke(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('invoke', args, {
+    payload: { type: 'string' },
+    metadata: { type: 'string' },
+    timeout: { type: 'string' },
+    'idempotency-key': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return (void io.out(HELP), EXIT.OK);
+  const [service, ...extra] = positionals;
+  if (!service) throw new UsageError('missing <service>. Run `pipeline list` to see the installed services.');
+  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"; pass the payload with --payload '{...}'.`);
+  const payload = parseJsonOption('--payload', values.payload, io.cwd);
+  const metadata = parseJsonOption('--metadata', values.metadata, io.cwd);
+  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs <= 0)) {
+    throw new UsageError(`--timeout must be a positive whole number of milliseconds (got "${values.timeout}").`);
+  }
+
+  const invoker = createInvoker({ env: io.env });
+  const bar = io.errIsTty && !values.json ? new ProgressBar(io) : undefined;
+  try {
+    const record = await invoker.invokePipelineHandler(service, payload, metadata, {
+      timeoutMs,
+      idempotencyKey: values['idempotency-key'],
+      onProgress: bar && ((done, total) => bar.update(done, total)),
+    });
+    bar?.clear();
+    io.out(values.json ? `${JSON.stringify(record, null, 2)}\n` : summary(record));
+    return record.status === 'SUCCEEDED' ? EXIT.OK : EXIT.HANDLER_FAILED;
+  } finally {
+    bar?.clear();
+    await invoker.close();
+  }
+}
+
+function summary(record: RunExecutionMetadata): string {
+  const lines = [
+    `${record.status} ${record.service} (run ${record.run_id})`,
+    `  status code  ${record.status_code}`,
+    `  body         ${record.body}`,
+    `  duration     ${record.duration_ms ?? 0} ms`,
+    `  handler      ${record.handler_package}@${record.handler_version}`,
+  ];
+  if (record.error) lines.push(`  error        ${record.error.name}: ${record.error.message}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Parse `--x JSON` or `--x @file`; a JSON object is required. */
+export function parseJsonOption(flag: string, value: string | undefined, cwd: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  let text = value;
+  if (value.startsWith('@')) {
+    const file = resolve(cwd, value.slice(1));
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `${flag} is not valid JSON (${(error as Error).message}). Example: ${flag} '{"run_type":"prod"}'`,
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UsageError(
+      `${flag} must be a JSON object such as '{"run_type":"prod"}', not ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}.`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,105 @@
+import { RunStatusSchema, type RunExecutionMetadata, type RunStatus } from '@pipeline-invocation/core';
+import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
+import { EXIT, UsageError } from '../exit-codes';
+import { parseCommandArgs, table, type Io } from '../io';
+
+const RUNS_HELP = `Usage: pipeline runs [--service S] [--status S] [--limit N] [--cursor C] [--json]
+
+Show run history from the configured store, newest first.
+
+Options:
+  --service S   only runs of this service
+  --status S    only runs with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CRASHED)
+  --limit N     at most N runs (1-1000, default 20)
+  --cursor C    continue after a previous page (printed as "next page: --cursor C")
+  --json        print {items, nextCursor} as JSON
+  -h, --help    show this help
+`;
+
+const SHOW_HELP = `Usage: pipeline show <run_id> [--json]
+
+Show one run's full record.
+`;
+
+/** `pipeline runs`. */
+export async function runs(args: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs(
+    'runs',
+    args,
+    {
+      service: { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    false,
+  );
+  if (values.help) return (void io.out(RUNS_HELP), EXIT.OK);
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new UsageError(`--limit must be a whole number from 1 to 1000 (got "${values.limit}").`);
+  }
+  let status: RunStatus | undefined;
+  if (values.status !== undefined) {
+    const parsed = RunStatusSchema.safeParse(values.status.toUpperCase());
+    if (!parsed.success)
+      throw new UsageError(`--status must be one of ${RunStatusSchema.options.join(', ')} (got "${values.status}").`);
+    status = parsed.data;
+  }
+  const store = await createRunStore(storageConfigFromEnv(io.env, io.cwd));
+  try {
+    const page = await store.list({ service: values.service, status, limit, cursor: values.cursor });
+    if (values.json) {
+      io.out(`${JSON.stringify(page, null, 2)}\n`);
+    } else if (page.items.length === 0) {
+      io.err(`No runs found in ${store.description}.\n`);
+    } else {
+      io.out(
+        table([
+          ['RUN ID', 'SERVICE', 'STATUS', 'CODE', 'STARTED', 'DURATION'],
+          ...page.items.map((r) => [r.run_id, r.service, r.status, String(r.status_code), r.started_at, duration(r)]),
+        ]),
+      );
+      if (page.nextCursor) io.err(`next page: --cursor ${page.nextCursor}\n`);
+    }
+    return EXIT.OK;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `pipeline show <run_id>`. */
+export async function show(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('show', args, { json: { type: 'boolean' } });
+  if (values.help) return (void io.out(SHOW_HELP), EXIT.OK);
+  const [runId] = positionals;
+  if (!runId) throw new UsageError('missing <run_id>. Run `pipeline runs` to see run ids.');
+  const store = await createRunStore(storageConfigFromEnv(io.env, io.cwd));
+  try {
+    const record = await store.get(runId);
+    if (!record) {
+      io.err(`pipeline show: no run "${runId}" in ${store.description}.\n`);
+      return EXIT.INVALID_INPUT;
+    }
+    if (values.json) {
+      io.out(`${JSON.stringify(record, null, 2)}\n`);
+    } else {
+      io.out(
+        table(
+          Object.entries(record).map(([key, value]) => [
+            key,
+            typeof value === 'string' ? value : JSON.stringify(value),
+          ]),
+        ),
+      );
+    }
+    return EXIT.OK;
+  } finally {
+    await store.close();
+  }
+}
+
+function duration(record: RunExecutionMetadata): string {
+  return record.duration_ms === undefined ? '-' : `${record.duration_ms} ms`;
+}

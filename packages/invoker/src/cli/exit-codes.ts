@@ -1,0 +1,38 @@
+/** Exit codes of the `pipeline` CLI (documented in the README and `pipeline --help`). */
+export const EXIT = {
+  OK: 0,
+  /** The handler failed or timed out (its run is recorded). */
+  HANDLER_FAILED: 1,
+  /** Invalid input: bad arguments, bad JSON, a payload or request that fails validation. */
+  INVALID_INPUT: 2,
+  /** No installed plugin provides the service. */
+  UNKNOWN_SERVICE: 3,
+  /** The run store failed (the record is kept in the outbox when a run happened). */
+  STORAGE_FAILED: 4,
+  /** A plugin could not be loaded, is incompatible, or two plugins claim one service. */
+  PLUGIN_FAILED: 5,
+  /** A run with the same idempotency key is still running. */
+  CONFLICT: 6,
+} as const;
+
+const BY_ERROR_NAME: Record<string, number> = {
+  UsageError: EXIT.INVALID_INPUT,
+  InvalidRequestError: EXIT.INVALID_INPUT,
+  UnknownServiceError: EXIT.UNKNOWN_SERVICE,
+  MetadataWriteError: EXIT.STORAGE_FAILED,
+  RunStoreError: EXIT.STORAGE_FAILED,
+  PluginLoadError: EXIT.PLUGIN_FAILED,
+  IncompatiblePluginError: EXIT.PLUGIN_FAILED,
+  DuplicateServiceError: EXIT.PLUGIN_FAILED,
+  RunConflictError: EXIT.CONFLICT,
+};
+
+/** The exit code for an error that ended a command. */
+export function exitCodeFor(error: unknown): number {
+  return (error instanceof Error && BY_ERROR_NAME[error.name]) || EXIT.HANDLER_FAILED;
+}
+
+/** A command line that cannot be understood; exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

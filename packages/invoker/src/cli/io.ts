@@ -1,0 +1,56 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './exit-codes';
+
+/** Where a command writes: results to `out` (stdout), everything else to `err` (stderr). */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress bar). */
+  readonly errIsTty: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** The process's own streams. */
+export const processIo: Io = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+  errIsTty: process.stderr.isTTY === true,
+  env: process.env,
+  cwd: process.cwd(),
+};
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parsed values: strings for `type: 'string'` options, booleans for flags. */
+export type ParsedValues<O extends Options> = {
+  [K in keyof O]?: O[K] extends { type: 'string' } ? string : boolean;
+} & { help?: boolean };
+
+/** Parse a command's arguments strictly, turning parse errors into a UsageError that names the command. */
+export function parseCommandArgs<O extends Options>(
+  command: string,
+  args: string[],
+  options: O,
+  allowPositionals = true,
+): { values: ParsedValues<O>; positionals: string[] } {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    }) as { values: ParsedValues<O>; positionals: string[] };
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\nRun \`pipeline ${command} --help\` for usage.`);
+  }
+}
+
+/** Print rows as an aligned table. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return (
+    rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') +
+    '\n'
+  );
+}

@@ -1,0 +1,77 @@
+// The `pipeline` command. Keep the imports here minimal: `pipeline list` must start about as
+// fast as node itself, so each command module is required only when it runs.
+import { EXIT, exitCodeFor } from './exit-codes';
+import { processIo, type Io } from './io';
+
+/** A CLI command: runs with its arguments and returns the exit code. */
+export type Command = (args: string[], io: Io) => Promise<number>;
+
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading is the point */
+const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
+  list: { summary: 'list the services of the installed handler plugins', load: () => require('./commands/list').list },
+  invoke: { summary: 'run one invocation and print its record', load: () => require('./commands/invoke').invoke },
+  runs: { summary: 'show run history from the configured store', load: () => require('./commands/runs').runs },
+  show: { summary: 'show one run by id', load: () => require('./commands/runs').show },
+  doctor: {
+    summary: 'show the configuration in effect and check the store and tracker',
+    load: () => require('./commands/doctor').doctor,
+  },
+  outbox: {
+    summary: 'show (and --flush) records waiting to be written',
+    load: () => require('./commands/outbox').outbox,
+  },
+  storage: {
+    summary: 'storage init: create the DynamoDB table (or the SQLite file)',
+    load: () => require('./commands/storage').storage,
+  },
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Top-level help. */
+export const HELP = `Usage: pipeline <command> [options]
+
+Invoke pipeline handlers and inspect their runs.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`)
+  .join('\n')}
+
+Options:
+  -h, --help     show help (also after any command: pipeline invoke --help)
+  -v, --version  show the version
+
+Exit codes:
+  0  success                       4  run store failure (record kept in the outbox)
+  1  handler failed or timed out   5  plugin could not be loaded / incompatible / claimed twice
+  2  invalid input                 6  a run with the same idempotency key is still running
+  3  unknown service
+
+Configuration comes from environment variables: see \`pipeline doctor\`.
+`;
+
+/** Run the CLI with `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    io.out(HELP);
+    return name === undefined ? EXIT.INVALID_INPUT : EXIT.OK;
+  }
+  if (name === '-v' || name === '--version') {
+    io.out(`${(require('../../package.json') as { version: string }).version}\n`); // eslint-disable-line @typescript-eslint/no-require-imports
+    return EXIT.OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(
+      `pipeline: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run \`pipeline --help\`.\n`,
+    );
+    return EXIT.INVALID_INPUT;
+  }
+  try {
+    return await command.load()(rest, io);
+  } catch (error) {
+    io.err(`pipeline ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodeFor(error);
+  }
+}

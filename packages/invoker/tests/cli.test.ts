@@ -1,0 +1,232 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cjsPlugin, createHostProject, esmPlugin, runCli } from './helpers/host-project';
+
+const root = createHostProject([
+  cjsPlugin('cjs-plugin', ['cjs_service']),
+  esmPlugin('esm-plugin', 'esm_service'),
+  cjsPlugin('future-plugin', ['future_service'], { manifest: { contract: '^2.0.0', services: ['future_service'] } }),
+]);
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: root, env });
+
+describe('pipeline list', () => {
+  it('prints each service with its package and version, from manifests only', async () => {
+    const { code, stdout } = await cli(['list']);
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[0]).toMatch(/^SERVICE\s+PACKAGE\s+VERSION$/);
+    expect(stdout).toMatch(/cjs_service\s+cjs-plugin\s+1\.0\.0/);
+    expect(stdout).toMatch(/esm_service\s+esm-plugin\s+1\.0\.0/);
+  });
+
+  it('prints JSON on stdout with --json', async () => {
+    const { code, stdout } = await cli(['list', '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([
+      { service: 'cjs_service', package: 'cjs-plugin', version: '1.0.0', contract: '^1.0.0' },
+      { service: 'esm_service', package: 'esm-plugin', version: '1.0.0', contract: '>=1.0.0 <2.0.0' },
+      { service: 'future_service', package: 'future-plugin', version: '1.0.0', contract: '^2.0.0' },
+    ]);
+  });
+
+  it('loads no plugin code and none of zod, tsyringe, the AWS SDK, the W&B SDK or BullMQ', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'modules-')), 'modules.json');
+    const preload = join(out, '..', 'preload.cjs');
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`,
+    );
+    const { code } = await runCli(['list'], { cwd: root, nodeArgs: ['--require', preload] });
+    expect(code).toBe(0);
+    const modules: string[] = JSON.parse(readFileSync(out, 'utf8'));
+    expect(modules.some((m) => m.includes('discovery/manifest.js'))).toBe(true);
+    const heavy = modules.filter((m) =>
+      /zod|tsyringe|@aws-sdk|@wandb|bullmq|pino|better-sqlite3|cjs-plugin|esm-plugin/.test(m),
+    );
+    expect(heavy).toEqual([]);
+  });
+});
+
+describe('pipeline invoke', () => {
+  it('runs an ES module plugin, prints the JSON record and stores it in the SQLite file', async () => {
+    const { code, stdout, stderr } = await cli(['invoke', 'esm_service', '--payload', '{"word":"hi"}', '--json']);
+    expect(stderr).not.toContain('Error');
+    expect(code).toBe(0);
+    const record = JSON.parse(stdout);
+    expect(record).toMatchObject({
+      service: 'esm_service',
+      status: 'SUCCEEDED',
+      body: 'esm says hi',
+      handler_package: 'esm-plugin',
+    });
+    const runs = await cli(['runs', '--json', '--service', 'esm_service']);
+    expect(JSON.parse(runs.stdout).items.map((r: { run_id: string }) => r.run_id)).toContain(record.run_id);
+    const show = await cli(['show', record.run_id, '--json']);
+    expect(JSON.parse(show.stdout)).toEqual(record);
+  });
+
+  it('prints a human summary on stdout and logs on stderr', async () => {
+    const { code, stdout } = await cli([
+      'invoke',
+      'cjs_service',
+      '--payload',
+      '{"run_type":"prod"}',
+      '--metadata',
+      '{"request_id":"human-1"}',
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^SUCCEEDED cjs_service \(run [0-9A-Z]{26}\)/);
+    expect(stdout).toContain('handler      cjs-plugin@1.0.0');
+  });
+
+  it('reads the payload from a file with @file', async () => {
+    const file = join(root, 'payload.json');
+    writeFileSync(file, '{"word":"from file"}');
+    const { code, stdout } = await cli(['invoke', 'esm_service', '--payload', '@payload.json', '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).body).toBe('esm says from file');
+  });
+
+  it.each([
+    ['a handler failure', ['invoke', 'cjs_service', '--payload', '{"mode":"fail"}'], 1, /handler exploded/],
+    ['a timeout', ['invoke', 'cjs_service', '--payload', '{"mode":"hang"}', '--timeout', '200'], 1, /TIMED_OUT/],
+    ['invalid JSON', ['invoke', 'cjs_service', '--payload', '{run_type:prod}'], 2, /--payload is not valid JSON/],
+    [
+      'a payload failing the schema',
+      ['invoke', 'esm_service', '--payload', '{"word":5}'],
+      2,
+      /Invalid payload for "esm_service"[\s\S]*word/,
+    ],
+    ['a bad --timeout', ['invoke', 'cjs_service', '--timeout', 'soon'], 2, /--timeout must be a positive whole number/],
+    ['an unknown option', ['invoke', 'cjs_service', '--payloads', '{}'], 2, /Unknown option '--payloads'/],
+    ['a missing service', ['invoke'], 2, /missing <service>/],
+    [
+      'an unknown service',
+      ['invoke', 'nope'],
+      3,
+      /Unknown service "nope"\. Registered services: cjs_service, esm_service, future_service/,
+    ],
+    [
+      'an incompatible plugin',
+      ['invoke', 'future_service'],
+      5,
+      /supports contract \^2\.0\.0, but this host implements contract 1\.0\.0/,
+    ],
+  ])('exits with the documented code for %s', async (_label, args, expected, message) => {
+    const { code, stdout, stderr } = await cli(args);
+    expect(code).toBe(expected);
+    expect(stdout + stderr).toMatch(message);
+  });
+
+  it('exits 4 when the run store cannot be used, naming the file', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'bad-home-'));
+    writeFileSync(join(home, 'runs.db'), 'not a database at all '.repeat(100));
+    const { code, stderr } = await cli(['invoke', 'cjs_service'], { PIPELINE_HOME: home });
+    expect(code).toBe(4);
+    expect(stderr).toContain(join(home, 'runs.db'));
+    expect(stderr).toContain('not a SQLite database');
+  });
+
+  it('records every run when 20 CLI processes invoke at once', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'concurrent-home-'));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        cli(['invoke', 'cjs_service', '--payload', `{"i":${i}}`, '--json'], { PIPELINE_HOME: home }),
+      ),
+    );
+    expect(results.map((r) => r.code)).toEqual(Array(20).fill(0));
+    const ids = results.map((r) => JSON.parse(r.stdout).run_id);
+    expect(new Set(ids).size).toBe(20);
+    const runs = JSON.parse((await cli(['runs', '--json', '--limit', '100'], { PIPELINE_HOME: home })).stdout);
+    expect(runs.items.map((r: { run_id: string }) => r.run_id).sort()).toEqual([...ids].sort());
+  }, 60_000);
+});
+
+describe('pipeline runs, doctor, outbox, storage', () => {
+  it('lists runs newest first with filters and pages', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'runs-home-'));
+    const env = { PIPELINE_HOME: home };
+    await cli(['invoke', 'cjs_service'], env);
+    await cli(['invoke', 'cjs_service', '--payload', '{"mode":"fail"}'], env);
+    await cli(['invoke', 'esm_service', '--payload', '{"word":"x"}'], env);
+    const table = await cli(['runs'], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[1]).toContain('esm_service');
+    const failed = JSON.parse((await cli(['runs', '--status', 'failed', '--json'], env)).stdout);
+    expect(failed.items.map((r: { status: string }) => r.status)).toEqual(['FAILED']);
+    const page = JSON.parse((await cli(['runs', '--limit', '2', '--json'], env)).stdout);
+    expect(page.items).toHaveLength(2);
+    const rest = JSON.parse((await cli(['runs', '--limit', '2', '--cursor', page.nextCursor, '--json'], env)).stdout);
+    expect(rest.items).toHaveLength(1);
+    expect((await cli(['runs', '--status', 'DONE'], env)).code).toBe(2);
+    expect((await cli(['show', 'NO_SUCH_RUN'], env)).code).toBe(2);
+  });
+
+  it('doctor shows the configuration with secrets masked, the plugins, and the checks', async () => {
+    const marker = 'marker-secret-value-123';
+    const { code, stdout } = await cli(['doctor'], {
+      WANDB_API_KEY: marker,
+      WANDB_MODE: 'offline',
+      PERSPECTIVE_API_KEY: marker,
+    });
+    expect(stdout).not.toContain(marker);
+    expect(stdout).toContain(`WANDB_API_KEY=(set, ${marker.length} characters)`);
+    expect(stdout).toContain('cjs-plugin@1.0.0  services: cjs_service  compatible: yes');
+    expect(stdout).toContain('compatible: no: supports ^2.0.0, host implements 1.0.0');
+    expect(stdout).toMatch(/\[ok\] run store: sqlite:.*runs\.db reachable/);
+    expect(code).toBe(1); // the incompatible plugin is a problem worth a non-zero exit
+    const json = JSON.parse((await cli(['doctor', '--json'])).stdout);
+    expect(json.plugins).toHaveLength(3);
+  });
+
+  it('outbox shows and flushes waiting records', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'outbox-home-'));
+    const record = {
+      service: 'cjs_service',
+      timestamp: '2026-11-21T10:00:00.000Z',
+      status_code: 200,
+      body: 'ok',
+      metadata_table_name: 'integration_run_metadata',
+      metadata: '{}',
+      run_id: '01JOUTBOX00000000000000000',
+      status: 'SUCCEEDED',
+      started_at: '2026-11-21T10:00:00.000Z',
+      handler_package: 'p',
+      handler_version: '1',
+      request_metadata: {},
+    };
+    writeFileSync(join(home, 'outbox.jsonl'), `${JSON.stringify(record)}\n`);
+    const env = { PIPELINE_HOME: home };
+    expect((await cli(['outbox'], env)).stdout).toContain('1 record(s) waiting');
+    const flushed = await cli(['outbox', '--flush'], env);
+    expect(flushed.code).toBe(0);
+    expect(flushed.stdout).toContain('wrote 1 record(s)');
+    expect(JSON.parse((await cli(['show', record.run_id, '--json'], env)).stdout)).toEqual(record);
+    expect((await cli(['outbox', '--json'], env)).stdout.trim()).toBe('[]');
+  });
+
+  it('storage init prepares the SQLite store', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'init-home-'));
+    const { code, stdout } = await cli(['storage', 'init'], { PIPELINE_HOME: home });
+    expect(code).toBe(0);
+    expect(stdout).toBe(`Run store ready: sqlite at ${join(home, 'runs.db')}\n`);
+    expect((await cli(['storage', 'drop'], { PIPELINE_HOME: home })).code).toBe(2);
+  });
+
+  it.each(['list', 'invoke', 'runs', 'show', 'doctor', 'outbox', 'storage'])(
+    '%s --help prints usage and exits 0',
+    async (command) => {
+      const { code, stdout } = await cli([command, '--help']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(new RegExp(`^Usage: pipeline ${command}`));
+    },
+  );
+
+  it('top-level help, version and unknown commands', async () => {
+    expect((await cli(['--help'])).stdout).toContain('Exit codes:');
+    expect((await cli(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+  });
+});
