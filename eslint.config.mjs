@@ -52,6 +52,19 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS launchers (bin/*.js) and benches run as plain Node scripts.
+    files: ['**/bin/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', setTimeout: 'readonly', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['bench/**/*.mjs', 'scripts/**/*.mjs'],
+    languageOptions: { globals: { setTimeout: 'readonly', performance: 'readonly' } },
+  },
+  {
     files: ['**/tests/**/*.ts', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-unused-vars': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
