@@ -55,4 +55,12 @@ export {
   type ResolvedHandler,
 } from './registry/registry';
 export { newRunId, runIdTime } from './run-id';
-export { inject, injectable, container as rootContainer, type DependencyContainer } from 'tsyringe';
+export {
+  inject,
+  injectable,
+  container as rootContainer,
+  type DependencyContainer,
+  type InjectionToken,
+} from 'tsyringe';
+/** zod, re-exported so plugins validate with the same copy core uses. */
+export { z } from 'zod';

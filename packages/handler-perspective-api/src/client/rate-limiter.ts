@@ -1,0 +1,35 @@
+/**
+ * Spaces request starts evenly at `ratePerSec` (a steady rate, not bursts): each caller of
+ * {@link RateLimiter.acquire} gets the next free slot. Requests may overlap freely; only their
+ * starts are paced, so throughput reaches the rate whatever the latency.
+ */
+export class RateLimiter {
+  private readonly intervalMs: number;
+  private nextSlotMs = 0;
+
+  constructor(ratePerSec: number) {
+    if (!(ratePerSec > 0)) throw new RangeError('the rate must be positive');
+    this.intervalMs = 1000 / ratePerSec;
+  }
+
+  /** Wait for the next slot; rejects with the signal's reason when aborted first. */
+  acquire(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const now = performance.now();
+    const slot = Math.max(now, this.nextSlotMs);
+    this.nextSlotMs = slot + this.intervalMs;
+    const waitMs = slot - now;
+    if (waitMs < 1) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, waitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

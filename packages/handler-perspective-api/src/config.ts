@@ -1,0 +1,55 @@
+import { join, resolve } from 'node:path';
+import { parseWith, z } from '@pipeline-invocation/core';
+
+/** The default Perspective endpoint (Google ends the API on 31 Dec 2026: point PERSPECTIVE_API_URL at a compatible service). */
+export const DEFAULT_PERSPECTIVE_API_URL = 'https://commentanalyzer.googleapis.com';
+
+/** Configuration of the handler; see {@link perspectiveConfigFromEnv}. */
+export const PerspectiveConfigSchema = z.object({
+  apiKey: z.string().min(1).optional(),
+  baseUrl: z.url({ protocol: /^https?$/, error: 'PERSPECTIVE_API_URL must be an http(s) URL' }),
+  qps: z.number({ error: 'PERSPECTIVE_QPS must be a number' }).positive({ error: 'PERSPECTIVE_QPS must be positive' }),
+  requestTimeoutMs: z.number().int().positive({ error: 'PERSPECTIVE_TIMEOUT_MS must be a positive whole number' }),
+  maxAttempts: z.number().int().min(1, { error: 'PERSPECTIVE_MAX_ATTEMPTS must be at least 1' }),
+  retryBaseMs: z.number().nonnegative({ error: 'PERSPECTIVE_RETRY_BASE_MS must not be negative' }),
+  queueDir: z.string().min(1),
+});
+
+/** See {@link PerspectiveConfigSchema}. */
+export type PerspectiveConfig = z.infer<typeof PerspectiveConfigSchema>;
+
+/**
+ * Read the configuration from the environment:
+ * `PERSPECTIVE_API_KEY` (else `GOOGLE_API_KEY`), `PERSPECTIVE_API_URL`, `PERSPECTIVE_QPS`
+ * (default 1, Google's default quota), `PERSPECTIVE_TIMEOUT_MS` (30 000),
+ * `PERSPECTIVE_MAX_ATTEMPTS` (4), `PERSPECTIVE_RETRY_BASE_MS` (1000), and the queue folder
+ * `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`, `PIPELINE_HOME` being `.pipeline`).
+ */
+export function perspectiveConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): PerspectiveConfig {
+  const number = (name: string, fallback: number) =>
+    env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  const dataDir = env.BSKY_DATA_DIR
+    ? resolve(cwd, env.BSKY_DATA_DIR)
+    : join(resolve(cwd, env.PIPELINE_HOME || '.pipeline'), 'data');
+  return parseWith(
+    PerspectiveConfigSchema,
+    {
+      apiKey: env.PERSPECTIVE_API_KEY || env.GOOGLE_API_KEY || undefined,
+      baseUrl: env.PERSPECTIVE_API_URL || DEFAULT_PERSPECTIVE_API_URL,
+      qps: number('PERSPECTIVE_QPS', 1),
+      requestTimeoutMs: number('PERSPECTIVE_TIMEOUT_MS', 30_000),
+      maxAttempts: number('PERSPECTIVE_MAX_ATTEMPTS', 4),
+      retryBaseMs: number('PERSPECTIVE_RETRY_BASE_MS', 1000),
+      queueDir: join(dataDir, 'queue'),
+    },
+    'Invalid Perspective handler configuration',
+  );
+}
+
+/** The two queue files of the service, named as the original named them. */
+export function queueFiles(config: Pick<PerspectiveConfig, 'queueDir'>) {
+  return {
+    input: join(config.queueDir, 'input_ml_inference_perspective_api.db'),
+    output: join(config.queueDir, 'output_ml_inference_perspective_api.db'),
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * @packageDocumentation
+ * Handler plugin `ml_inference_perspective_api`: Perspective API toxicity classification of
+ * queued posts (prod and backfill runs). Its default export is the plugin object the invoker
+ * discovers through the `pipelineInvocation` field of this package's package.json.
+ */
+import { definePlugin, type DependencyContainer } from '@pipeline-invocation/core';
+import { perspectiveConfigFromEnv } from './config';
+import { PerspectiveApiHandler } from './handler';
+import { PERSPECTIVE_CONFIG } from './tokens';
+
+export { PerspectiveApiHandler, SERVICE } from './handler';
+export { PerspectivePayloadSchema, windowStart, type PerspectivePayload } from './payload';
+export {
+  perspectiveConfigFromEnv,
+  queueFiles,
+  DEFAULT_PERSPECTIVE_API_URL,
+  PerspectiveConfigSchema,
+  type PerspectiveConfig,
+} from './config';
+export { PERSPECTIVE_CONFIG } from './tokens';
+export { ATTRIBUTES, ATTRIBUTE_NAMES, PROB_FIELD, type Attribute } from './attributes';
+export {
+  PerspectiveClient,
+  parseRetryAfter,
+  type PerspectiveClientOptions,
+  type Analysis,
+} from './client/perspective-client';
+export { RateLimiter } from './client/rate-limiter';
+export { SqliteQueue, type QueueRow } from './queue/sqlite-queue';
+export { labelQueue, MissingApiKeyError, OUTPUT_ROW_SIZE, type LabelRunResult, type LabelRunOptions } from './labeller';
+export { queueTimestamp } from './timestamps';
+
+/** The plugin: one handler; its configuration comes from the environment unless the host registered its own. */
+export default definePlugin({
+  handlers: [PerspectiveApiHandler],
+  register(container: DependencyContainer) {
+    if (!container.isRegistered(PERSPECTIVE_CONFIG, true)) {
+      container.register(PERSPECTIVE_CONFIG, { useFactory: () => perspectiveConfigFromEnv() });
+    }
+  },
+});

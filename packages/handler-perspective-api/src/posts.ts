@@ -1,0 +1,49 @@
+import type { QueueRow } from './queue/sqlite-queue';
+
+/** A post as the preprocessing pipeline queued it (other fields pass through). */
+export interface QueuedPost {
+  uri: string;
+  text?: unknown;
+  preprocessing_timestamp?: unknown;
+  [field: string]: unknown;
+}
+
+/** A post taken from a queue row, with the original's `batch_id` / `batch_metadata`. */
+export interface FlatPost extends QueuedPost {
+  batch_id: number;
+  batch_metadata: string;
+}
+
+/** Why a post is not sent to the API (the original dropped these silently; we record why). */
+export type RejectReason = 'missing_uri' | 'invalid_text' | 'missing_preprocessing_timestamp';
+
+const PLACEHOLDER_TEXTS = new Set(['null', 'none', 'nan']);
+
+/** Flatten a queue row's JSON array into posts (`batch_id` = row id). A row that is not a JSON array yields none. */
+export function flattenRow(row: QueueRow): FlatPost[] {
+  let items: unknown;
+  try {
+    items = JSON.parse(row.payload);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(items)) return [];
+  return items
+    .filter((item): item is QueuedPost => item !== null && typeof item === 'object' && !Array.isArray(item))
+    .map((post) => ({ ...post, batch_id: row.id, batch_metadata: row.metadata }));
+}
+
+/** The original's filters: text present, at least 5 characters trimmed, not "null"/"none"/"nan"; a preprocessing timestamp. */
+export function rejectReason(post: QueuedPost): RejectReason | undefined {
+  if (typeof post.uri !== 'string' || post.uri === '') return 'missing_uri';
+  const text = typeof post.text === 'string' ? post.text.trim() : '';
+  if (text.length < 5 || PLACEHOLDER_TEXTS.has(text.toLowerCase())) return 'invalid_text';
+  if (
+    post.preprocessing_timestamp === undefined ||
+    post.preprocessing_timestamp === null ||
+    post.preprocessing_timestamp === ''
+  ) {
+    return 'missing_preprocessing_timestamp';
+  }
+  return undefined;
+}

@@ -1,0 +1,310 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
+import plugin, { ATTRIBUTES, PERSPECTIVE_CONFIG, queueFiles, type PerspectiveConfig } from '../src';
+import { expectedScore, startFakePerspective, type FakePerspective } from './helpers/perspective-server';
+import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
+
+let server: FakePerspective;
+beforeEach(async () => {
+  server = await startFakePerspective();
+});
+afterEach(async () => {
+  await server.stop();
+});
+
+function setup(overrides: Partial<PerspectiveConfig> = {}) {
+  const config: PerspectiveConfig = {
+    apiKey: 'test-perspective-key',
+    baseUrl: server.baseUrl,
+    qps: 1000,
+    requestTimeoutMs: 2000,
+    maxAttempts: 3,
+    retryBaseMs: 5,
+    queueDir: tempQueueDir(),
+    ...overrides,
+  };
+  const kit = createTestInvoker({
+    plugins: [plugin],
+    register: (c) => c.register(PERSPECTIVE_CONFIG, { useValue: config }),
+  });
+  const files = queueFiles(config);
+  const run = (payload: Record<string, unknown> = { run_type: 'prod' }, options = {}) =>
+    kit.invoker.invokePipelineHandler('ml_inference_perspective_api', payload, {}, options);
+  return { ...kit, config, files, run };
+}
+
+const allLabels = (file: string) => readQueue(file).flatMap((row) => row.items);
+
+describe('ml_inference_perspective_api', () => {
+  it('labels every pending post into the output queue in the original format and empties the input', async () => {
+    const { config, files, run, store } = setup();
+    const rows = [
+      Array.from({ length: 100 }, (_, i) => post(`a perfectly ordinary post number ${i}`)),
+      [post('another fine post')],
+    ];
+    enqueue(config, rows);
+    const record = await run();
+    expect(record).toMatchObject({
+      status: 'SUCCEEDED',
+      status_code: 200,
+      body: 'Classification of latest posts completed successfully',
+    });
+    const metadata = JSON.parse(record.metadata);
+    expect(metadata).toMatchObject({
+      inference_type: 'perspective_api',
+      total_classified_posts: 101,
+      event: { run_type: 'prod' },
+      inference_metadata: { total_batches: 2, total_posts_successfully_labeled: 101, total_posts_failed_to_label: 0 },
+      metrics: { posts_labelled: 101, posts_failed: 0 },
+    });
+    expect(metadata.inference_timestamp).toMatch(/^\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d$/);
+
+    expect(readQueue(files.input)).toEqual([]);
+    const output = readQueue(files.output);
+    expect(output.map((r) => r.metadata)).toEqual([
+      { batch_size: 90, actual_batch_size: 90 },
+      { batch_size: 90, actual_batch_size: 11 },
+    ]);
+    const first = output[0]!.items[0]!;
+    const source = rows[0]![0]!;
+    expect(first).toMatchObject({
+      uri: source.uri,
+      text: source.text,
+      preprocessing_timestamp: '2026-11-20-10:00:00',
+      was_successfully_labeled: true,
+    });
+    expect(first.label_timestamp).toMatch(/^\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d$/);
+    for (const [attribute, field] of ATTRIBUTES)
+      expect(first[field]).toBeCloseTo(expectedScore(String(source.text), attribute), 10);
+    expect(first.prob_constructive).toBe(first.prob_reasoning);
+    expect(Object.keys(first)).toHaveLength(6 + 21 + 1 - 1); // uri, text, ts, labeled, label_ts + 21 + constructive
+
+    expect(server.requests[0]).toMatchObject({ key: 'test-perspective-key', languages: ['en'] });
+    expect(server.requests[0]!.attributes).toEqual(ATTRIBUTES.map(([a]) => a));
+    expect(store.all()).toHaveLength(1);
+  });
+
+  it('de-duplicates by URI, and writes posts it cannot send as unlabelled with the reason', async () => {
+    const { config, files, run } = setup();
+    const dup = post('this one is queued twice');
+    enqueue(config, [
+      [
+        dup,
+        post('tiny'),
+        post('  null  '),
+        post('NaN'),
+        post('fine text but no timestamp', { preprocessing_timestamp: null }),
+      ],
+      [{ ...dup }, post('a good post here')],
+    ]);
+    const record = await run();
+    expect(JSON.parse(record.metadata).inference_metadata).toMatchObject({
+      total_posts_successfully_labeled: 2,
+      total_posts_rejected: 4,
+      total_duplicate_posts: 1,
+    });
+    expect(server.requests.map((r) => r.text).sort()).toEqual(['a good post here', 'this one is queued twice']);
+    const labels = allLabels(files.output);
+    expect(labels.filter((l) => !l.was_successfully_labeled).map((l) => [l.text, l.reason])).toEqual([
+      ['tiny', 'invalid_text'],
+      ['  null  ', 'invalid_text'],
+      ['NaN', 'invalid_text'],
+      ['fine text but no timestamp', 'missing_preprocessing_timestamp'],
+    ]);
+    expect(labels.filter((l) => !l.was_successfully_labeled).every((l) => l.prob_toxic === null)).toBe(true);
+    expect(readQueue(files.input)).toEqual([]);
+  });
+
+  it('backfill takes only the posts queued within the window', async () => {
+    const { config, files, run } = setup();
+    enqueue(config, [[post('an old post from last week')]], new Date(Date.now() - 7 * 86400_000));
+    enqueue(config, [[post('a recent post from an hour ago')]], new Date(Date.now() - 3600_000));
+    const record = await run({ run_type: 'backfill', backfill_period: 'days', backfill_duration: 2 });
+    expect(JSON.parse(record.metadata).total_classified_posts).toBe(1);
+    expect(allLabels(files.output).map((l) => l.text)).toEqual(['a recent post from an hour ago']);
+    expect(readQueue(files.input).map((r) => r.items[0]!.text)).toEqual(['an old post from last week']);
+    const hours = await run({ run_type: 'backfill', backfill_period: 'hours', backfill_duration: 1 });
+    expect(JSON.parse(hours.metadata).total_classified_posts).toBe(0);
+  });
+
+  it('accepts the integrations router nested payload form', async () => {
+    const { config, run } = setup();
+    enqueue(config, [[post('a post for the router')]]);
+    const record = await run({
+      run_type: 'prod',
+      payload: { backfill_period: null, backfill_duration: null },
+      metadata: {},
+    });
+    expect(record.status_code).toBe(200);
+  });
+
+  it('requests only the attributes asked for', async () => {
+    const { config, files, run } = setup();
+    enqueue(config, [[post('score only two attributes')]]);
+    await run({ run_type: 'prod', attributes: ['TOXICITY', 'REASONING_EXPERIMENTAL'] });
+    expect(server.requests[0]!.attributes).toEqual(['TOXICITY', 'REASONING_EXPERIMENTAL']);
+    const [label] = allLabels(files.output);
+    expect(label!.prob_toxic).toBeCloseTo(expectedScore('score only two attributes', 'TOXICITY'));
+    expect(label!.prob_constructive).toBe(label!.prob_reasoning);
+    expect(label!.prob_insult).toBeNull();
+  });
+
+  it('takes at most max_records_per_run posts, whole rows only, and leaves the rest pending', async () => {
+    const { config, files, run } = setup();
+    enqueue(config, [
+      [post('row one post a'), post('row one post b')],
+      [post('row two post a')],
+      [post('row three post')],
+    ]);
+    const record = await run({ run_type: 'prod', max_records_per_run: 3 });
+    expect(JSON.parse(record.metadata).total_classified_posts).toBe(3);
+    expect(readQueue(files.input).map((r) => r.items[0]!.text)).toEqual(['row three post']);
+  });
+
+  it.each([
+    ['a 500 once', '[500-once] flaky backend post'],
+    ['a 429 once with Retry-After', '[429-once] rate limited post'],
+    ['a dropped connection', '[drop-once] dropped connection post'],
+  ])('retries %s and labels the post', async (_label, text) => {
+    const { config, files, run } = setup();
+    enqueue(config, [[post(text)]]);
+    const record = await run();
+    expect(JSON.parse(record.metadata).inference_metadata).toMatchObject({
+      total_posts_successfully_labeled: 1,
+      total_retries: 1,
+    });
+    expect(server.requests.filter((r) => r.text === text)).toHaveLength(2);
+    expect(allLabels(files.output)[0]!.was_successfully_labeled).toBe(true);
+  });
+
+  it('does not retry a 400: the post goes back to the input queue with the API reason', async () => {
+    const { config, files, run } = setup();
+    const bad = post('[400] unsupported language post');
+    enqueue(config, [[bad, post('a good post beside it')]]);
+    const record = await run();
+    expect(record.status_code).toBe(200);
+    expect(JSON.parse(record.metadata).inference_metadata.total_posts_failed_to_label).toBe(1);
+    expect(server.requests.filter((r) => r.text === bad.text)).toHaveLength(1);
+    const requeued = readQueue(files.input);
+    expect(requeued).toHaveLength(1);
+    expect(requeued[0]!.items).toEqual([bad]);
+    expect(requeued[0]!.metadata).toEqual({
+      reason: 'failed_label_perspective_api',
+      model_reason: 'perspective_api_400: Attribute TOXICITY does not support request languages: xx',
+      label_timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d$/),
+    });
+    expect(allLabels(files.output).map((l) => l.text)).toEqual(['a good post beside it']);
+  });
+
+  it('gives up on a request that never answers after its attempts, keeping the post', async () => {
+    const { config, files, run } = setup({ requestTimeoutMs: 100, maxAttempts: 2 });
+    enqueue(config, [[post('[slow] this server never answers')]]);
+    const record = await run();
+    expect(record.status_code).toBe(200);
+    expect(readQueue(files.input)[0]!.metadata.model_reason).toBe('request_timeout');
+  });
+
+  it('needs no API key when nothing is pending, and creates a missing input queue', async () => {
+    const { files, run } = setup({ apiKey: undefined });
+    expect(existsSync(files.input)).toBe(false);
+    const record = await run();
+    expect(record).toMatchObject({ status: 'SUCCEEDED', status_code: 200 });
+    expect(JSON.parse(record.metadata).total_classified_posts).toBe(0);
+    expect(existsSync(files.input)).toBe(true);
+  });
+
+  it('fails clearly when posts are pending and no key is set, removing nothing', async () => {
+    const { config, files, run } = setup({ apiKey: undefined });
+    enqueue(config, [[post('waiting for a key')]]);
+    const record = await run();
+    expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+    expect(record.body).toBe(
+      'Error in classification of latest posts: 1 post(s) are pending but no Perspective API key is set: set PERSPECTIVE_API_KEY (or GOOGLE_API_KEY). No post was removed from the queue.',
+    );
+    expect(readQueue(files.input)).toHaveLength(1);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('honours the timeout: the run is TIMED_OUT and every post is labelled once or still pending', async () => {
+    const { config, files, run } = setup({ qps: 50 }); // pages of 100 posts: one commit about every 2 s
+    const posts = Array.from({ length: 250 }, (_, i) => post(`a post to label slowly ${i}`));
+    enqueue(
+      config,
+      posts.map((p) => [p]),
+    );
+    const record = await run({ run_type: 'prod' }, { timeoutMs: 3000 });
+    expect(record.status).toBe('TIMED_OUT');
+    const labelled = allLabels(files.output).map((l) => l.uri);
+    const pending = readQueue(files.input).flatMap((r) => r.items.map((i) => i.uri));
+    expect(labelled.length).toBeGreaterThan(0);
+    expect(pending.length).toBeGreaterThan(0);
+    expect([...labelled, ...pending].sort()).toEqual(posts.map((p) => p.uri).sort());
+  });
+
+  it('rejects bad payloads with a 400 naming the field', async () => {
+    const { run } = setup();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ run_type: 'daily' }, /run_type must be "prod" or "backfill"/],
+      [
+        { run_type: 'backfill', backfill_period: 'weeks', backfill_duration: 1 },
+        /backfill_period must be "days" or "hours"/,
+      ],
+      [{ run_type: 'backfill', backfill_period: 'days', backfill_duration: 0 }, /backfill_duration must be positive/],
+      [
+        { run_type: 'backfill', backfill_period: 'days', backfill_duration: 1.5 },
+        /backfill_duration must be a whole number/,
+      ],
+      [{ run_type: 'backfill', backfill_period: 'days' }, /backfill_period and backfill_duration go together/],
+      [
+        { run_type: 'prod', backfill_period: 'days', backfill_duration: 2 },
+        /a backfill window needs run_type "backfill"/,
+      ],
+      [{ run_type: 'prod', max_records_per_run: -1 }, /max_records_per_run must be a positive whole number/],
+      [{ run_type: 'prod', attributes: ['TOXICITY', 'NICENESS'] }, /attributes must be among TOXICITY/],
+      [{ run_type: 'prod', backfil_period: 'days' }, /backfil_period/],
+    ];
+    for (const [payload, message] of cases) {
+      await expect(run(payload)).rejects.toMatchObject({
+        name: 'InvalidRequestError',
+        message: expect.stringMatching(message),
+      });
+    }
+  });
+
+  it('reports progress and metrics while it works', async () => {
+    const { config, run, tracker } = setup();
+    enqueue(config, [Array.from({ length: 500 }, (_, i) => post(`progress post number ${i}`))]);
+    const seen: [number, number][] = [];
+    await (async () => {
+      const record = await run({ run_type: 'prod' }, { onProgress: (d: number, t: number) => seen.push([d, t]) });
+      expect(record.status).toBe('SUCCEEDED');
+    })();
+    expect(seen[0]).toEqual([0, 500]);
+    expect(seen.at(-1)).toEqual([500, 500]);
+    const logs = tracker.calls.filter((c) => c.type === 'log');
+    expect(logs.length).toBeGreaterThanOrEqual(1);
+    expect(logs.at(-1)).toMatchObject({ metrics: { posts_labelled: 500, posts_failed: 0, retries: 0 } });
+  });
+});
+
+describe('configuration', () => {
+  it('reads the environment with defaults, and names the variable when a value is wrong', async () => {
+    const { perspectiveConfigFromEnv } = await import('../src');
+    expect(perspectiveConfigFromEnv({}, '/work')).toMatchObject({
+      apiKey: undefined,
+      baseUrl: 'https://commentanalyzer.googleapis.com',
+      qps: 1,
+      queueDir: join('/work/.pipeline/data/queue'),
+    });
+    expect(perspectiveConfigFromEnv({ GOOGLE_API_KEY: 'g', BSKY_DATA_DIR: '/data' }, '/work')).toMatchObject({
+      apiKey: 'g',
+      queueDir: '/data/queue',
+    });
+    expect(perspectiveConfigFromEnv({ GOOGLE_API_KEY: 'g', PERSPECTIVE_API_KEY: 'p' }).apiKey).toBe('p');
+    expect(() => perspectiveConfigFromEnv({ PERSPECTIVE_QPS: 'fast' })).toThrow('PERSPECTIVE_QPS must be a number');
+    expect(() => perspectiveConfigFromEnv({ PERSPECTIVE_API_URL: 'ftp://x' })).toThrow(
+      'PERSPECTIVE_API_URL must be an http(s) URL',
+    );
+  });
+});

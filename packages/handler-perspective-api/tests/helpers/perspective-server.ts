@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Options of the fake Perspective server. */
+export interface FakePerspectiveOptions {
+  /** Requests per second allowed (token bucket, burst of a tenth of a second); excess gets 429. */
+  quotaPerSec?: number;
+  /** Added before each answer (ms). */
+  latencyMs?: number;
+}
+
+/**
+ * A server on 127.0.0.1 speaking Perspective's `POST /v1alpha1/comments:analyze?key=...`.
+ * Scores are deterministic (a hash of text and attribute). Faults are chosen by markers in the
+ * text: `[400]` always 400; `[500-once]`, `[429-once]` (with Retry-After: 0) and `[drop-once]`
+ * (connection destroyed) fail the first attempt only; `[slow]` never answers.
+ */
+export interface FakePerspective {
+  readonly baseUrl: string;
+  readonly requests: { key: string | null; text: string; attributes: string[]; languages: string[] }[];
+  /** Requests refused for quota. */
+  rejectedForQuota: number;
+  /** Largest number of requests in flight at once. */
+  maxInFlight: number;
+  stop(): Promise<void>;
+}
+
+/** The score the fake server gives `attribute` for `text`. */
+export function expectedScore(text: string, attribute: string): number {
+  return createHash('sha256').update(`${attribute}:${text}`).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+export async function startFakePerspective(options: FakePerspectiveOptions = {}): Promise<FakePerspective> {
+  const seenOnce = new Set<string>();
+  const hanging = new Set<ServerResponse>();
+  const burst = options.quotaPerSec ? Math.max(1, options.quotaPerSec / 10) : 0;
+  let tokens = burst;
+  let lastRefill = performance.now();
+  let inFlight = 0;
+  const state: FakePerspective = {
+    baseUrl: '',
+    requests: [],
+    rejectedForQuota: 0,
+    maxInFlight: 0,
+    stop: async () => {},
+  };
+
+  const takeToken = () => {
+    if (!options.quotaPerSec) return true;
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - lastRefill) / 1000) * options.quotaPerSec);
+    lastRefill = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const allowed = takeToken();
+    inFlight += 1;
+    state.maxInFlight = Math.max(state.maxInFlight, inFlight);
+    res.on('close', () => (inFlight -= 1));
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method !== 'POST' || url.pathname !== '/v1alpha1/comments:analyze')
+        return reply(res, 404, { error: { message: 'not found' } });
+      const body = JSON.parse(raw) as {
+        comment: { text: string };
+        languages: string[];
+        requestedAttributes: Record<string, unknown>;
+      };
+      const text = body.comment.text;
+      state.requests.push({
+        key: url.searchParams.get('key'),
+        text,
+        attributes: Object.keys(body.requestedAttributes),
+        languages: body.languages,
+      });
+      if (!allowed) {
+        state.rejectedForQuota += 1;
+        return reply(
+          res,
+          429,
+          { error: { code: 429, message: 'Quota exceeded', status: 'RESOURCE_EXHAUSTED' } },
+          { 'retry-after': '1' },
+        );
+      }
+      const once = (marker: string) =>
+        text.includes(marker) && !seenOnce.has(`${marker}:${text}`) && seenOnce.add(`${marker}:${text}`);
+      if (text.includes('[slow]')) return void hanging.add(res);
+      if (once('[drop-once]')) return void req.socket.destroy();
+      const answer = () => {
+        if (text.includes('[400]')) {
+          return reply(res, 400, {
+            error: {
+              code: 400,
+              message: 'Attribute TOXICITY does not support request languages: xx',
+              status: 'INVALID_ARGUMENT',
+            },
+          });
+        }
+        if (once('[500-once]')) return reply(res, 500, { error: { code: 500, message: 'backend error' } });
+        if (once('[429-once]'))
+          return reply(res, 429, { error: { code: 429, message: 'slow down' } }, { 'retry-after': '0' });
+        const attributeScores = Object.fromEntries(
+          Object.keys(body.requestedAttributes).map((a) => [
+            a,
+            { summaryScore: { value: expectedScore(text, a), type: 'PROBABILITY' } },
+          ]),
+        );
+        reply(res, 200, { attributeScores, languages: ['en'] });
+      };
+      if (options.latencyMs) setTimeout(answer, options.latencyMs);
+      else answer();
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, {
+    baseUrl: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  if (res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
