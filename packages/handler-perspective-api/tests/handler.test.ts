@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
-import plugin, { ATTRIBUTES, PERSPECTIVE_CONFIG, queueFiles, type PerspectiveConfig } from '../src';
+import plugin, { ATTRIBUTES, PERSPECTIVE_CONFIG, perspectiveConfigFromEnv, queueFiles, type PerspectiveConfig } from '../src';
 import { expectedScore, startFakePerspective, type FakePerspective } from './helpers/perspective-server';
 import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
 
@@ -290,7 +290,6 @@ describe('ml_inference_perspective_api', () => {
 
 describe('configuration', () => {
   it('reads the environment with defaults, and names the variable when a value is wrong', async () => {
-    const { perspectiveConfigFromEnv } = await import('../src');
     expect(perspectiveConfigFromEnv({}, '/work')).toMatchObject({
       apiKey: undefined,
       baseUrl: 'https://commentanalyzer.googleapis.com',
