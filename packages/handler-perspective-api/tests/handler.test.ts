@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
-import plugin, { ATTRIBUTES, PERSPECTIVE_CONFIG, perspectiveConfigFromEnv, queueFiles, type PerspectiveConfig } from '../src';
+import plugin, {
+  ATTRIBUTES,
+  PERSPECTIVE_CONFIG,
+  perspectiveConfigFromEnv,
+  queueFiles,
+  type PerspectiveConfig,
+} from '../src';
 import { expectedScore, startFakePerspective, type FakePerspective } from './helpers/perspective-server';
 import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
 

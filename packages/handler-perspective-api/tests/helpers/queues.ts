@@ -41,9 +41,7 @@ export function enqueue(
 }
 
 /** Everything in a queue file: rows with parsed payload and metadata. */
-export function readQueue(
-  file: string,
-): {
+export function readQueue(file: string): {
   id: number;
   items: Record<string, unknown>[];
   metadata: Record<string, unknown>;
