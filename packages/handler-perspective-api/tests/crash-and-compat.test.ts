@@ -165,7 +165,9 @@ function execPython(code: string, arg: string): string {
     return execFileSync('python3', ['-c', code, arg], { encoding: 'utf8' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('this test needs python3 (its sqlite3 module writes the queue files): apt-get install python3');
+      throw new Error('this test needs python3 (its sqlite3 module writes the queue files): apt-get install python3', {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -54,9 +54,8 @@ describe('SqliteRunStore', () => {
     expect(() => new SqliteRunStore(file)).toThrow(/schema version is 2, newer than .* understands \(1\)/);
   });
 
-  it('records every run when 20 processes write at once (unique run ids, none lost)', async () => {
+  it('records every run when 20 processes create and write one new file at once (unique run ids, none lost)', async () => {
     const file = join(dir, 'concurrent.db');
-    new SqliteRunStore(file).close();
     const script = `
       const { SqliteRunStore } = require('@pipeline-invocation/storage');
       const { newRunId } = require('@pipeline-invocation/core');

@@ -23,11 +23,19 @@ Options:
 Exit codes: 0 success, 2 invalid input (nothing is written).
 `;
 
-/** Run the CLI; resolves to the exit code. */
-export function main(
-  argv: string[],
-  io = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) },
-): number {
+/** Where the CLI writes: results to `out`, diagnostics to `err`. */
+export interface QueueCliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: QueueCliIo = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+/** Run the CLI; returns the exit code. */
+export function main(argv: string[], io: QueueCliIo = processIo): number {
   let parsed;
   try {
     parsed = parseArgs({

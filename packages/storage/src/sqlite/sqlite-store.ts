@@ -62,22 +62,30 @@ export class SqliteRunStore implements RunStore {
   }
 
   private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new RunStoreError(
-        this.description,
-        `the schema version is ${version}, newer than this version of @pipeline-invocation/storage understands (${SCHEMA_VERSION})`,
-        'Upgrade @pipeline-invocation/storage, or point PIPELINE_HOME at another folder.',
-      );
-    }
-    for (let v = version; v < SCHEMA_VERSION; v++) {
-      this.db
-        .transaction(() => {
+    const version = () => this.db.pragma('user_version', { simple: true }) as number;
+    const check = (v: number) => {
+      if (v > SCHEMA_VERSION) {
+        throw new RunStoreError(
+          this.description,
+          `the schema version is ${v}, newer than this version of @pipeline-invocation/storage understands (${SCHEMA_VERSION})`,
+          'Upgrade @pipeline-invocation/storage, or point PIPELINE_HOME at another folder.',
+        );
+      }
+    };
+    check(version());
+    if (version() === SCHEMA_VERSION) return;
+    // Several processes may open a new file at once: the version is read again under the write
+    // lock, so exactly one of them applies each migration.
+    this.db
+      .transaction(() => {
+        const current = version();
+        check(current);
+        for (let v = current; v < SCHEMA_VERSION; v++) {
           this.db.exec(MIGRATIONS[v]!);
           this.db.pragma(`user_version = ${v + 1}`);
-        })
-        .immediate();
-    }
+        }
+      })
+      .immediate();
   }
 
   private prepare() {
