@@ -45,7 +45,8 @@ export interface ExecutorDeps {
   readonly registry: PipelineHandlerRegistry;
   readonly container: DependencyContainer;
   readonly store: RunStore;
-  readonly tracker: Tracker;
+  /** `undefined`: no tracking calls at all. */
+  readonly tracker: Tracker | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly outbox: Outbox | undefined;
@@ -111,10 +112,11 @@ export class Executor {
     if (existing) return existing;
 
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
-    const metrics = new RunMetrics((m, step) =>
-      this.safely(logger, () => this.deps.tracker.log(running.run_id, m, step)),
+    const { tracker } = this.deps;
+    const metrics = new RunMetrics(
+      tracker && ((m, step) => this.safely(logger, () => tracker.log(running.run_id, m, step))),
     );
-    await this.safely(logger, () => this.deps.tracker.start({ record: running, payload }));
+    if (tracker) await this.safely(logger, () => tracker.start({ record: running, payload }));
     logger.info('run started', {
       handler: `${source.package}@${source.version}`,
       previous_run_id: previousRun?.run_id,
@@ -149,7 +151,7 @@ export class Executor {
     } catch (error) {
       writeError = error;
     }
-    await this.safely(logger, () => this.deps.tracker.finish(final));
+    if (tracker) await this.safely(logger, () => tracker.finish(final));
     if (writeError !== undefined) {
       if (this.deps.outbox) {
         this.deps.outbox.append(final);

@@ -9,6 +9,7 @@ import {
   TRACKER,
   UnknownServiceError,
   describe,
+  noopTracker,
   parseIntegrationRequest,
   rootContainer,
   statusCodeForError,
@@ -49,8 +50,8 @@ export interface InvokerConfig {
   register?: (container: DependencyContainer) => void;
   /** Run store (default: from PIPELINE_STORE, SQLite under PIPELINE_HOME). */
   store?: RunStore;
-  /** Tracker (default: from WANDB_* variables). */
-  tracker?: Tracker;
+  /** Tracker (default: from WANDB_* variables); `false`: no tracking calls at all. */
+  tracker?: Tracker | false;
   logger?: Logger;
   clock?: Clock;
   /** Where records wait when the store cannot take them (default `$PIPELINE_HOME/outbox.jsonl`); `false`: none. */
@@ -74,7 +75,7 @@ export interface ServiceInfo {
 
 interface Runtime {
   readonly store: RunStore;
-  readonly tracker: Tracker;
+  readonly tracker: Tracker | undefined;
   readonly outbox: Outbox | undefined;
   readonly executor: Executor;
   readonly tableName: string;
@@ -237,7 +238,7 @@ export class Invoker {
   async close(): Promise<void> {
     if (!this.runtime) return;
     const { store, tracker } = await this.runtime;
-    await Promise.allSettled([tracker.close(), store.close()]);
+    await Promise.allSettled([tracker?.close(), store.close()]);
     this.runtime = undefined;
   }
 
@@ -277,16 +278,23 @@ export class Invoker {
     const storage = storageConfigFromEnv(env);
     const store = this.config.store ?? (await createRunStore(storage));
     const tracker =
-      this.config.tracker ??
-      createTracker(trackingConfigFromEnv(env), { logger: this.logger, redactor: this.redactor });
+      this.config.tracker === false
+        ? undefined
+        : (this.config.tracker ??
+          createTracker(trackingConfigFromEnv(env), { logger: this.logger, redactor: this.redactor }));
     const outbox = this.config.outbox === false ? undefined : (this.config.outbox ?? new Outbox(outboxFile(storage)));
     const tableName = storage.kind === 'dynamodb' ? storage.dynamodbTable : 'integration_run_metadata';
     this.container.register(RUN_STORE, { useValue: store });
-    this.container.register(TRACKER, { useValue: tracker });
+    this.container.register(TRACKER, { useValue: tracker ?? noopTracker });
     return { store, tracker, outbox, tableName, executor: this.executorFor(store, tracker, outbox, tableName) };
   }
 
-  private executorFor(store: RunStore, tracker: Tracker, outbox: Outbox | undefined, tableName: string): Executor {
+  private executorFor(
+    store: RunStore,
+    tracker: Tracker | undefined,
+    outbox: Outbox | undefined,
+    tableName: string,
+  ): Executor {
     const env = this.config.env ?? process.env;
     const envTimeout = env.PIPELINE_TIMEOUT_MS ? Number(env.PIPELINE_TIMEOUT_MS) : undefined;
     return new Executor({

@@ -16,9 +16,9 @@ export interface SeedCollaborators {
 /** A store and tracker that call the given functions instead of the configured ones. */
 export function adaptCollaborators(
   store: RunStore,
-  tracker: Tracker,
+  tracker: Tracker | undefined,
   seed: SeedCollaborators,
-): { store: RunStore; tracker: Tracker } {
+): { store: RunStore; tracker: Tracker | undefined } {
   const { writeMetadata, loadMetadata, trackRun } = seed;
   return {
     store: {

@@ -1,3 +1,5 @@
+import { silentLogger } from '@pipeline-invocation/observability';
+import { createInvoker } from '../src';
 import { MemoryRunStore, RecordingTracker, createTestInvoker } from '../src/testing';
 import type { RunExecutionMetadata, RunStore } from '@pipeline-invocation/core';
 import { FaultyHandler, GREETING, GreetHandler } from './helpers/handlers';
@@ -320,6 +322,26 @@ describe('store and tracker failures', () => {
     const { invoker, store } = createTestInvoker({ tracker, handlers: [FaultyHandler] });
     const record = await invoker.invokePipelineHandler('faulty', { mode: 'fine' });
     expect(record.status).toBe('SUCCEEDED');
+    expect(store.all()).toEqual([record]);
+  });
+});
+
+describe('tracking switched off', () => {
+  it('tracker: false makes no tracking calls and still records the run with its metrics', async () => {
+    const store = new MemoryRunStore();
+    const invoker = createInvoker({
+      discover: false,
+      outbox: false,
+      env: {},
+      logger: silentLogger,
+      store,
+      tracker: false,
+      handlers: [GreetHandler],
+      register: (c) => c.register(GREETING, { useValue: 'Hi' }),
+    });
+    const record = await invoker.invokePipelineHandler('greet', { run_type: 'prod', name: 'x' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(JSON.parse(record.metadata).metrics).toEqual({ greeted: 1 });
     expect(store.all()).toEqual([record]);
   });
 });
