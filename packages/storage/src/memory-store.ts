@@ -3,25 +3,34 @@ import { findIdempotentRun, pageOf } from './query';
 
 /**
  * A run store in memory: for tests (the invoker's testing kit uses it) and for processes
- * that need no history. Records are deep-copied in and out, as a real store would.
+ * that need no history. Records are deep-copied in and out, as a real store would. `latest`
+ * and idempotency checks use indexes, so their cost does not grow with the history.
  */
 export class MemoryRunStore implements RunStore {
   readonly description = 'memory';
   private readonly runs = new Map<string, RunExecutionMetadata>();
+  /** Newest run id per service. */
+  private readonly newest = new Map<string, string>();
+  /** Run ids per idempotency key. */
+  private readonly byKey = new Map<string, string[]>();
 
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
-    const existing = findIdempotentRun(this.runs.values(), record.idempotency_key);
-    if (existing) return { ok: false, existing: structuredClone(existing) };
-    this.runs.set(record.run_id, structuredClone(record));
+    const key = record.idempotency_key;
+    if (key) {
+      const existing = findIdempotentRun((this.byKey.get(key) ?? []).map((id) => this.runs.get(id)!), key);
+      if (existing) return { ok: false, existing: structuredClone(existing) };
+    }
+    this.put(record);
     return { ok: true };
   }
 
   async finish(record: RunExecutionMetadata): Promise<void> {
-    this.runs.set(record.run_id, structuredClone(record));
+    this.put(record);
   }
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
-    return (await this.list({ service, limit: 1 })).items[0];
+    const id = this.newest.get(service);
+    return id === undefined ? undefined : structuredClone(this.runs.get(id));
   }
 
   async get(runId: string): Promise<RunExecutionMetadata | undefined> {
@@ -40,4 +49,13 @@ export class MemoryRunStore implements RunStore {
 
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
+
+  private put(record: RunExecutionMetadata): void {
+    const isNew = !this.runs.has(record.run_id);
+    this.runs.set(record.run_id, structuredClone(record));
+    const newest = this.newest.get(record.service);
+    if (newest === undefined || record.run_id > newest) this.newest.set(record.service, record.run_id);
+    const key = record.idempotency_key;
+    if (key && isNew) this.byKey.set(key, [...(this.byKey.get(key) ?? []), record.run_id]);
+  }
 }

@@ -1,0 +1,47 @@
+// Per-call overhead of an in-process invocation of a no-op handler with the in-memory store,
+// as a ratio to calling the handler directly; and the tracker's overhead with W&B off (the
+// default, a no-op tracker) as a ratio to no tracking at all (target at most 1.1x).
+import { createRequire } from 'node:module';
+import { measure, report } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { pipelineHandler } = require('@pipeline-invocation/core');
+const { createInvoker } = require('@pipeline-invocation/invoker');
+const { MemoryRunStore } = require('@pipeline-invocation/storage');
+const { silentLogger, createTracker, trackingConfigFromEnv, Redactor } = require('@pipeline-invocation/observability');
+
+class Noop {
+  handle() {
+    return { statusCode: 200, body: 'ok' };
+  }
+}
+pipelineHandler('noop')(Noop);
+
+const base = { discover: false, outbox: false, env: {}, logger: silentLogger, handlers: [Noop] };
+// A fresh store per sample batch would be fairer for memory, but the store's cost is part of an invocation.
+const withoutTracking = createInvoker({ ...base, store: new MemoryRunStore(), tracker: false });
+const wandbOff = createInvoker({
+  ...base,
+  store: new MemoryRunStore(),
+  tracker: createTracker(trackingConfigFromEnv({}), { logger: silentLogger, redactor: new Redactor({}) }),
+});
+
+const handler = new Noop();
+const options = { warmup: 500, samples: 25, batch: 200 };
+const direct = await measure(() => handler.handle({ run_type: 'prod' }, {}), options);
+const noTracking = await measure(() => withoutTracking.invokePipelineHandler('noop', { run_type: 'prod' }), options);
+const off = await measure(() => wandbOff.invokePipelineHandler('noop', { run_type: 'prod' }), options);
+
+report('in-process invocation of a no-op handler (in-memory store)', [
+  { name: 'handler.handle() called directly', ms: direct },
+  { name: 'invokePipelineHandler (W&B off)', ms: off },
+]);
+const ok = report(
+  'tracker overhead with W&B off',
+  [
+    { name: 'invocation without any tracker', ms: noTracking },
+    { name: 'invocation with the W&B-off tracker', ms: off },
+  ],
+  { target: 1.1 },
+);
+process.exit(ok ? 0 : 1);
