@@ -51,3 +51,17 @@ export function report(title, rows, { target } = {}) {
   }
   return true;
 }
+
+/**
+ * Measure several cases fairly: after a shared warm-up, the cases take turns for `rounds`
+ * rounds (so drift, GC and JIT state hit each alike) and each gets the median of its rounds.
+ * `cases` is [{ name, fn }]; returns [{ name, ms }] in the same order.
+ */
+export async function compare(cases, { rounds = 9, warmup = 500, samples = 5, batch = 200 } = {}) {
+  for (const c of cases) for (let i = 0; i < warmup; i++) await c.fn();
+  const perCase = cases.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of cases.entries()) perCase[i].push(await measure(c.fn, { warmup: 0, samples, batch }));
+  }
+  return cases.map((c, i) => ({ name: c.name, ms: median(perCase[i]) }));
+}

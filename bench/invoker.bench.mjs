@@ -2,7 +2,7 @@
 // as a ratio to calling the handler directly; and the tracker's overhead with W&B off (the
 // default, a no-op tracker) as a ratio to no tracking at all (target at most 1.1x).
 import { createRequire } from 'node:module';
-import { measure, report } from './harness.mjs';
+import { compare, report } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { pipelineHandler } = require('@pipeline-invocation/core');
@@ -27,21 +27,21 @@ const wandbOff = createInvoker({
 });
 
 const handler = new Noop();
-const options = { warmup: 500, samples: 25, batch: 200 };
-const direct = await measure(() => handler.handle({ run_type: 'prod' }, {}), options);
-const noTracking = await measure(() => withoutTracking.invokePipelineHandler('noop', { run_type: 'prod' }), options);
-const off = await measure(() => wandbOff.invokePipelineHandler('noop', { run_type: 'prod' }), options);
+const [direct, noTracking, off] = await compare([
+  { name: 'handler.handle() called directly', fn: () => handler.handle({ run_type: 'prod' }, {}) },
+  {
+    name: 'invocation without any tracker',
+    fn: () => withoutTracking.invokePipelineHandler('noop', { run_type: 'prod' }),
+  },
+  {
+    name: 'invocation with the W&B-off tracker',
+    fn: () => wandbOff.invokePipelineHandler('noop', { run_type: 'prod' }),
+  },
+]);
 
 report('in-process invocation of a no-op handler (in-memory store)', [
-  { name: 'handler.handle() called directly', ms: direct },
-  { name: 'invokePipelineHandler (W&B off)', ms: off },
+  direct,
+  { ...off, name: 'invokePipelineHandler (W&B off)' },
 ]);
-const ok = report(
-  'tracker overhead with W&B off',
-  [
-    { name: 'invocation without any tracker', ms: noTracking },
-    { name: 'invocation with the W&B-off tracker', ms: off },
-  ],
-  { target: 1.1 },
-);
+const ok = report('tracker overhead with W&B off', [noTracking, off], { target: 1.1 });
 process.exit(ok ? 0 : 1);

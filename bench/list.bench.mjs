@@ -17,7 +17,12 @@ for (let i = 0; i < 50; i++) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({ name, version: '1.0.0', main: 'index.js', pipelineInvocation: { contract: '^1.0.0', services: [`service_${i}`] } }),
+    JSON.stringify({
+      name,
+      version: '1.0.0',
+      main: 'index.js',
+      pipelineInvocation: { contract: '^1.0.0', services: [`service_${i}`] },
+    }),
   );
   writeFileSync(join(dir, 'index.js'), 'throw new Error("plugin code must not load on pipeline list")');
   deps[name] = '1.0.0';

@@ -17,7 +17,10 @@ export class MemoryRunStore implements RunStore {
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
     const key = record.idempotency_key;
     if (key) {
-      const existing = findIdempotentRun((this.byKey.get(key) ?? []).map((id) => this.runs.get(id)!), key);
+      const existing = findIdempotentRun(
+        (this.byKey.get(key) ?? []).map((id) => this.runs.get(id)!),
+        key,
+      );
       if (existing) return { ok: false, existing: structuredClone(existing) };
     }
     this.put(record);

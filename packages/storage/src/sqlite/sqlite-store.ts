@@ -98,6 +98,10 @@ export class SqliteRunStore implements RunStore {
          ON CONFLICT (run_id) DO UPDATE SET service = excluded.service, status = excluded.status,
            idempotency_key = excluded.idempotency_key, record = excluded.record`,
       ),
+      update: this.db.prepare(
+        // service and idempotency_key never change after begin: leaving them out spares their index updates
+        'UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id',
+      ),
       blocking: this.db.prepare(
         "SELECT record FROM runs WHERE idempotency_key = ? AND status IN ('RUNNING', 'SUCCEEDED') ORDER BY run_id DESC LIMIT 1",
       ),
@@ -117,11 +121,20 @@ export class SqliteRunStore implements RunStore {
   }
 
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
+    // Without an idempotency key there is nothing to check: one autocommit INSERT is atomic.
+    if (!record.idempotency_key) {
+      this.guard(() => this.statements.insert.run(this.row(record)));
+      return { ok: true };
+    }
     return this.guard(() => this.beginTx.immediate(record));
   }
 
   async finish(record: RunExecutionMetadata): Promise<void> {
-    this.guard(() => this.statements.upsert.run(this.row(record)));
+    this.guard(() => {
+      const row = this.row(record);
+      // The RUNNING row is almost always there; insert only for records begun elsewhere (outbox replay).
+      if (this.statements.update.run(row).changes === 0) this.statements.upsert.run(row);
+    });
   }
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
