@@ -1,9 +1,11 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger, MetricsSink } from '@pipeline-invocation/core';
 import { ATTRIBUTES, type Attribute } from './attributes';
 import type { Analysis, PerspectiveClient } from './client/perspective-client';
 import { flattenRow, rejectReason, type FlatPost } from './posts';
 import { CommitLog, type Requeue } from './queue/commit-log';
 import type { QueueRow, SqliteQueue } from './queue/sqlite-queue';
+import { UriSet } from './queue/uri-set';
 import { queueTimestamp } from './timestamps';
 
 /** Output rows hold at most this many labels (the original's batch size). */
@@ -22,7 +24,7 @@ export interface LabelRunOptions {
   logger: Logger;
   metrics: MetricsSink;
   progress: (done: number, total: number) => void;
-  /** Posts per page (one commit each); default about 2 s of requests at the client's rate, 90 to 1000. */
+  /** Posts per page (one commit each); default about 2 s of requests at the client's rate, 90 to 250 (fewer posts in flight keeps the heap small). */
   pagePosts?: number;
 }
 
@@ -68,7 +70,14 @@ interface LabelledPage {
  * in the output, and a crash loses no post.
  */
 export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResult> {
-  const { input, output, signal, logger } = options;
+  const { input, output, logger } = options;
+  // Every waiting request listens to this signal: a child of the run's, without the listener cap warning.
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const onRunAbort = () => controller.abort(options.signal.reason);
+  if (options.signal.aborted) onRunAbort();
+  else options.signal.addEventListener('abort', onRunAbort, { once: true });
+  const signal = controller.signal;
   const log = new CommitLog(input, output);
   const recovered = log.recover();
   if (recovered) logger.info(`finished ${recovered} commit(s) interrupted by an earlier crash`);
@@ -89,7 +98,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   if (!client) throw new MissingApiKeyError(pendingPosts);
 
   const started = performance.now();
-  const seen = new Set<string>();
+  const seen = new UriSet(input);
   let done = 0;
   options.progress(0, total);
   const commit = ({ page, analyses }: LabelledPage) => {
@@ -109,7 +118,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
 
   let inFlight: Promise<LabelledPage> | undefined;
   try {
-    const pagePosts = options.pagePosts ?? Math.min(1000, Math.max(OUTPUT_ROW_SIZE, Math.ceil(client.ratePerSec * 2)));
+    const pagePosts = options.pagePosts ?? Math.min(250, Math.max(OUTPUT_ROW_SIZE, Math.ceil(client.ratePerSec * 2)));
     for (const page of readPages(input, { ...options, pagePosts }, seen, total)) {
       const next = labelPage(page, client, options.attributes, signal);
       next.catch(() => {}); // awaited below; keeps an abort from surfacing as unhandled
@@ -118,6 +127,8 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
     }
     if (inFlight) commit(await inFlight);
   } finally {
+    options.signal.removeEventListener('abort', onRunAbort);
+    client.close();
     result.requests = client.stats.requests;
     result.retries = client.stats.retries;
   }
@@ -125,7 +136,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
 }
 
 /** Read pending rows into pages of about `pagePosts` posts, deduplicated by URI. */
-function* readPages(input: SqliteQueue, options: LabelRunOptions, seen: Set<string>, total: number): Generator<Page> {
+function* readPages(input: SqliteQueue, options: LabelRunOptions, seen: UriSet, total: number): Generator<Page> {
   const pagePosts = options.pagePosts ?? OUTPUT_ROW_SIZE;
   let afterId = 0;
   let taken = 0;
@@ -142,14 +153,12 @@ function* readPages(input: SqliteQueue, options: LabelRunOptions, seen: Set<stri
       }
       taken += posts.length;
       page.rowIds.push(row.id);
-      for (const post of posts) {
-        if (typeof post.uri === 'string' && seen.has(post.uri)) {
-          page.duplicates += 1;
-          continue;
+      input.db.transaction(() => {
+        for (const post of posts) {
+          if (typeof post.uri === 'string' && !seen.add(post.uri)) page.duplicates += 1;
+          else page.posts.push(post);
         }
-        if (typeof post.uri === 'string') seen.add(post.uri);
-        page.posts.push(post);
-      }
+      })();
       if (page.posts.length >= pagePosts) {
         yield page;
         page = { rowIds: [], posts: [], duplicates: 0 };

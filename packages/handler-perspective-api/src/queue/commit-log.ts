@@ -36,8 +36,8 @@ export class CommitLog {
   commit(inputRowIds: readonly number[], requeue: readonly Requeue[], writeOutput: () => void): void {
     const commitId = this.output.db.transaction(() => {
       writeOutput();
-      const result = this.output.db
-        .prepare('INSERT INTO pipeline_commits (input_row_ids, requeue) VALUES (?, ?)')
+      const result = this.output
+        .statement('INSERT INTO pipeline_commits (input_row_ids, requeue) VALUES (?, ?)')
         .run(JSON.stringify(inputRowIds), JSON.stringify(requeue));
       return Number(result.lastInsertRowid);
     })();
@@ -57,20 +57,20 @@ export class CommitLog {
     const ids = JSON.parse(row.input_row_ids) as number[];
     const requeue = JSON.parse(row.requeue) as Requeue[];
     this.input.db.transaction(() => {
-      const placeholders = ids.map(() => '?').join(',');
-      const present = ids.length
-        ? (
-            this.input.db.prepare(`SELECT COUNT(*) AS n FROM queue WHERE id IN (${placeholders})`).get(...ids) as {
-              n: number;
-            }
-          ).n
-        : 0;
+      // One cached statement whatever the number of ids: they travel as one JSON array.
+      const present = (
+        this.input
+          .statement('SELECT COUNT(*) AS n FROM queue WHERE id IN (SELECT value FROM json_each(?))')
+          .get(row.input_row_ids) as {
+          n: number;
+        }
+      ).n;
       // Step 2 is one transaction: either none of it happened (rows present) or all of it did.
       if (present > 0 || ids.length === 0) {
         for (const r of requeue) this.input.add(r.posts, r.metadata);
-        if (ids.length) this.input.db.prepare(`DELETE FROM queue WHERE id IN (${placeholders})`).run(...ids);
+        this.input.statement('DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))').run(row.input_row_ids);
       }
     })();
-    this.output.db.prepare('DELETE FROM pipeline_commits WHERE id = ?').run(row.id);
+    this.output.statement('DELETE FROM pipeline_commits WHERE id = ?').run(row.id);
   }
 }

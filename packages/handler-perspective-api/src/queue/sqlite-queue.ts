@@ -47,11 +47,26 @@ export class SqliteQueue {
     return existsSync(file);
   }
 
+  /**
+   * A prepared statement, prepared once per connection: a statement prepared per call holds
+   * native memory until its wrapper is garbage-collected, which adds up over a long run.
+   */
+  statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
   /** Add one row holding `items` (a JSON array) with `metadata`. Returns its id. */
   add(items: readonly unknown[], metadata: Record<string, unknown>, createdAt: Date = new Date()): number {
-    const result = this.db
-      .prepare("INSERT INTO queue (payload, metadata, created_at, status) VALUES (?, ?, ?, 'pending')")
-      .run(JSON.stringify(items), JSON.stringify(metadata), queueTimestamp(createdAt));
+    const result = this.statement(
+      "INSERT INTO queue (payload, metadata, created_at, status) VALUES (?, ?, ?, 'pending')",
+    ).run(JSON.stringify(items), JSON.stringify(metadata), queueTimestamp(createdAt));
     return Number(result.lastInsertRowid);
   }
 
@@ -76,7 +91,7 @@ export class SqliteQueue {
     const sql = `SELECT id, payload, metadata, created_at, status FROM queue
       WHERE status = 'pending' AND id > ? ${createdAfter ? 'AND created_at > ?' : ''} ORDER BY id LIMIT ?`;
     const params: unknown[] = createdAfter ? [afterId, queueTimestamp(createdAfter), limit] : [afterId, limit];
-    return this.db.prepare(sql).all(...params) as QueueRow[];
+    return this.statement(sql).all(...params) as QueueRow[];
   }
 
   /** How many items the pending rows hold (JSON array lengths), within the window. */
