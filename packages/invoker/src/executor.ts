@@ -38,6 +38,8 @@ export interface InvokeOptions {
   signal?: AbortSignal;
   /** Called when the handler reports progress. */
   onProgress?: (done: number, total: number) => void;
+  /** Called once the RUNNING record is written (a queue worker remembers which run an attempt owns). */
+  onRunStarted?: (record: RunExecutionMetadata) => void | Promise<void>;
 }
 
 /** What the executor needs; the invoker supplies it. */
@@ -110,6 +112,7 @@ export class Executor {
 
     const existing = await this.begin(running, retryDelays);
     if (existing) return existing;
+    await options.onRunStarted?.(running);
 
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
     const { tracker } = this.deps;
@@ -253,7 +256,12 @@ export class Executor {
         status: timedOut ? 'TIMED_OUT' : 'FAILED',
         status_code: timedOut ? 504 : 500,
         body: timedOut ? named.message : `Handler failed: ${named.message}`,
-        error: { name: error instanceof Error ? named.name : 'NonErrorThrown', message: named.message },
+        error: {
+          name: error instanceof Error ? named.name : 'NonErrorThrown',
+          message: named.message,
+          // A handler marks a failure worth retrying by throwing an error with `retryable: true`.
+          ...((error as { retryable?: unknown } | null)?.retryable === true ? { retryable: true } : {}),
+        },
       };
     } finally {
       clearTimeout(timer);

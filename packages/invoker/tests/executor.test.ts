@@ -83,6 +83,32 @@ describe('invokePipelineHandler', () => {
     },
   );
 
+  it('keeps a handler\'s "retryable" mark on the recorded error', async () => {
+    const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
+    expect((await invoker.invokePipelineHandler('faulty', { mode: 'retryable' })).error).toEqual({
+      name: 'Error',
+      message: 'upstream busy, try later',
+      retryable: true,
+    });
+    expect((await invoker.invokePipelineHandler('faulty', { mode: 'throw' })).error?.retryable).toBeUndefined();
+  });
+
+  it('tells onRunStarted the RUNNING record once it is written', async () => {
+    const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler] });
+    const seen: string[] = [];
+    const record = await invoker.invokePipelineHandler(
+      'faulty',
+      {},
+      {},
+      {
+        onRunStarted: async (running) => {
+          seen.push(`${running.run_id}:${running.status}:${(await store.get(running.run_id))?.status}`);
+        },
+      },
+    );
+    expect(seen).toEqual([`${record.run_id}:RUNNING:RUNNING`]);
+  });
+
   it('records a handler that returns an error status as FAILED with its own code', async () => {
     const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
     const record = await invoker.invokePipelineHandler('faulty', { mode: 'status-500' });

@@ -33,7 +33,8 @@ export const RunExecutionMetadataSchema = z.object({
   handler_version: z.string(),
   request_metadata: JsonObjectSchema,
   idempotency_key: z.string().optional(),
-  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  /** Set when the run failed; `retryable` when the handler said a retry may succeed. */
+  error: z.object({ name: z.string(), message: z.string(), retryable: z.boolean().optional() }).optional(),
 });
 
 /** A run record; see {@link RunExecutionMetadataSchema}. */

@@ -40,6 +40,8 @@ export class FaultyHandler implements PipelineHandler<{ mode: string }> {
     switch (event.mode) {
       case 'throw':
         throw new Error('disk on fire');
+      case 'retryable':
+        throw Object.assign(new Error('upstream busy, try later'), { retryable: true });
       case 'throw-string':
         throw 'a plain string';
       case 'key-error': {
