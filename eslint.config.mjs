@@ -11,6 +11,7 @@ const DEP_CONSTRAINTS = {
   'scope:lib': ['scope:core'],
   'scope:handler': ['scope:core'],
   'scope:app': ['scope:core', 'scope:lib'],
+  'scope:worker': ['scope:core', 'scope:lib', 'scope:app'],
 };
 
 const packages = readdirSync('packages').map((dir) => {

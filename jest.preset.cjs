@@ -28,6 +28,7 @@ module.exports = (dir) => ({
       '<rootDir>/../$1/src/index.ts',
     '^@pipeline-invocation/invoker/testing$': '<rootDir>/../invoker/src/testing/index.ts',
     '^@pipeline-invocation/storage/dynamodb$': '<rootDir>/../storage/src/dynamodb/index.ts',
+    '^@pipeline-invocation/worker/(lambda|cli)$': '<rootDir>/../worker/src/$1',
   },
   testTimeout: 30000,
 });

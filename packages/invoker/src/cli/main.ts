@@ -24,7 +24,29 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     summary: 'storage init: create the DynamoDB table (or the SQLite file)',
     load: () => require('./commands/storage').storage,
   },
+  worker: { summary: 'run queued invocations (needs @pipeline-invocation/worker)', load: () => fromWorker('worker') },
+  queue: {
+    summary: 'queue stats: job counts per service (needs @pipeline-invocation/worker)',
+    load: () => fromWorker('queue'),
+  },
 };
+
+/** Commands the optional worker package provides; resolved at run time, so the invoker never depends on it. */
+function fromWorker(name: 'worker' | 'queue'): Command {
+  let commands: Record<string, Command>;
+  try {
+    commands = require('@pipeline-invocation/worker/cli');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw Object.assign(
+      new Error(`\`pipeline ${name}\` needs the worker package: npm install @pipeline-invocation/worker`),
+      {
+        name: 'UsageError',
+      },
+    );
+  }
+  return commands[name]!;
+}
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Top-level help. */

@@ -28,7 +28,7 @@ export function createHostProject(plugins: FixturePlugin[]): string {
   const root = mkdtempSync(join(tmpdir(), 'pipeline-host-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   const deps: Record<string, string> = {};
-  for (const ours of ['core', 'storage', 'observability', 'invoker']) {
+  for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {
     const link = join(root, 'node_modules/@pipeline-invocation', ours);
     mkdirSync(dirname(link), { recursive: true });
     symlinkSync(join(WORKSPACE, 'packages', ours), link, 'dir');
@@ -73,6 +73,8 @@ export function cjsPlugin(name: string, services: string[], extra: Partial<Fixtu
             async handle(event, context) {
               if (event.mode === 'fail') throw new Error('handler exploded');
               if (event.mode === 'hang') return new Promise(() => {});
+              if (event.mode === 'retryable') throw Object.assign(new Error('try again later'), { retryable: true });
+              if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms));
               context.progress(1, 1);
               return { statusCode: 200, body: service + ' done', metadata: { echo: event, run_type: context.runType } };
             }

@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { createInvoker } from '@pipeline-invocation/invoker';
+import { InvocationQueue } from '../invocation-queue';
+import { redisConnection } from '../config';
+import { startWorker } from '../worker';
+
+/** Where a command writes (the same shape as the `pipeline` CLI's). */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const WORKER_HELP = `Usage: pipeline worker [--concurrency N] [--services a,b] [--drain-timeout ms]
+
+Run queued invocations (BullMQ on Redis at REDIS_URL, default redis://127.0.0.1:6379) with this
+project's installed handler plugins, until SIGTERM or SIGINT: then stop taking jobs, finish the
+ones in hand (at most --drain-timeout ms, default 30000) and exit 0.
+
+Options:
+  --concurrency N      jobs at once per service (default 1)
+  --services a,b       serve only these services (default: all installed)
+  --drain-timeout ms   how long to wait for jobs in hand on shutdown
+  -h, --help           show this help
+
+A worker killed without warning leaves its job to another worker once its lock expires
+(PIPELINE_WORKER_LOCK_MS, default 30000).
+`;
+
+const QUEUE_HELP = `Usage: pipeline queue stats [--services a,b] [--json]
+
+Show waiting, active, completed, failed and delayed job counts of each service queue.
+`;
+
+function parse(
+  command: string,
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw Object.assign(new Error(`${(error as Error).message}\nRun \`pipeline ${command} --help\` for usage.`), {
+      name: 'UsageError',
+    });
+  }
+}
+
+const splitList = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { name: 'UsageError' });
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw usage(`${flag} must be a positive whole number (got "${value}")`);
+  return n;
+}
+
+/** `pipeline worker`. */
+export async function worker(args: string[], io: CommandIo): Promise<number> {
+  const { values } = parse('worker', args, {
+    concurrency: { type: 'string' },
+    services: { type: 'string' },
+    'drain-timeout': { type: 'string' },
+  });
+  if (values.help) return (void io.out(WORKER_HELP), 0);
+  const concurrency = positiveInt('--concurrency', values.concurrency as string | undefined, 1);
+  const drainMs = positiveInt('--drain-timeout', values['drain-timeout'] as string | undefined, 30_000);
+  const services =
+    typeof values.services === 'string'
+      ? values.services
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
+  const invoker = createInvoker({ env: io.env });
+  const lockMs = positiveInt('PIPELINE_WORKER_LOCK_MS', io.env.PIPELINE_WORKER_LOCK_MS || undefined, 30_000);
+  const running = await startWorker({
+    invoker,
+    concurrency,
+    services,
+    connection: redisConnection(io.env.REDIS_URL || undefined),
+    lockDurationMs: lockMs,
+    stalledIntervalMs: lockMs,
+  });
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  invoker.logger.info(`${signal}: no new jobs; finishing the ones in hand (at most ${drainMs} ms)`);
+  process.once(signal, () => process.exit(130)); // a second signal: stop now
+  await running.close(drainMs);
+  await invoker.close();
+  return 0;
+}
+
+/** `pipeline queue stats`. */
+export async function queue(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parse('queue', args, { services: { type: 'string' }, json: { type: 'boolean' } });
+  if (values.help) return (void io.out(QUEUE_HELP), 0);
+  if (positionals[0] !== 'stats' || positionals.length > 1)
+    throw usage('the only queue command is `pipeline queue stats`.');
+  const services =
+    typeof values.services === 'string'
+      ? values.services
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : createInvoker({ env: io.env }).listServices();
+  const client = new InvocationQueue(redisConnection(io.env.REDIS_URL || undefined));
+  try {
+    const counts = await client.stats(services);
+    if (values.json) {
+      io.out(`${JSON.stringify(counts, null, 2)}\n`);
+    } else {
+      const header = ['SERVICE', 'WAITING', 'ACTIVE', 'COMPLETED', 'FAILED', 'DELAYED'];
+      const rows = [
+        header,
+        ...counts.map((c) => [c.service, c.waiting, c.active, c.completed, c.failed, c.delayed].map(String)),
+      ];
+      const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      io.out(
+        rows
+          .map((r) =>
+            r
+              .map((cell, i) => cell.padEnd(widths[i]!))
+              .join('  ')
+              .trimEnd(),
+          )
+          .join('\n') + '\n',
+      );
+    }
+    return 0;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,32 @@
+import type { IntegrationRequest, RunExecutionMetadata } from '@pipeline-invocation/core';
+
+/** What a queued invocation carries. */
+export interface InvocationJobData {
+  request: IntegrationRequest;
+  timeoutMs?: number;
+  idempotencyKey?: string;
+  /** The run an attempt started (set once its RUNNING record is written). */
+  runId?: string;
+  /** The record of a failed run, kept for waitForRun when the job ends failed. */
+  lastRecord?: RunExecutionMetadata;
+}
+
+/** A job handle: `<service>/<job id>`, enough to find the job again. */
+export function jobHandle(service: string, jobId: string): string {
+  return `${service}/${jobId}`;
+}
+
+/** Split a handle made by {@link jobHandle}. */
+export function parseJobHandle(handle: string): { service: string; jobId: string } {
+  const slash = handle.indexOf('/');
+  if (slash <= 0 || slash === handle.length - 1) {
+    throw new TypeError(`"${handle}" is not a job id returned by enqueueInvocation (<service>/<job>)`);
+  }
+  return { service: handle.slice(0, slash), jobId: handle.slice(slash + 1) };
+}
+
+/**
+ * The BullMQ job id for an idempotency key: BullMQ refuses ids that are integers or contain
+ * ":", so the key is encoded and prefixed.
+ */
+export const jobIdForKey = (key: string) => `key-${encodeURIComponent(key)}`;

@@ -1,0 +1,144 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { describe, type Logger, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import { createInvoker, type Invoker } from '@pipeline-invocation/invoker';
+import { QUEUE_PREFIX, queueName, redisConnection } from './config';
+import type { InvocationJobData } from './job';
+
+/** Options of {@link startWorker}. */
+export interface WorkerOptions {
+  /** Jobs run at once, per service queue (default 1). */
+  concurrency?: number;
+  /** Serve only these services (default: every service the invoker knows). */
+  services?: string[];
+  connection?: ConnectionOptions;
+  /** The invoker that runs the jobs (default: `createInvoker()` from the environment). */
+  invoker?: Invoker;
+  /** How often BullMQ looks for jobs whose worker died (ms; default 30 000). */
+  stalledIntervalMs?: number;
+  /** How long a job's lock lasts without renewal (ms; default 30 000). */
+  lockDurationMs?: number;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  readonly services: readonly string[];
+  readonly invoker: Invoker;
+  /**
+   * Stop taking jobs and finish the ones in hand; after `timeoutMs` (default 30 s) the rest are
+   * left to BullMQ's stalled-job recovery and the worker closes anyway.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Errors that no retry can fix: the job fails at once. */
+const UNRECOVERABLE = new Set([
+  'InvalidRequestError',
+  'UnknownServiceError',
+  'PluginLoadError',
+  'IncompatiblePluginError',
+  'DuplicateServiceError',
+]);
+
+/**
+ * Run queued invocations with the invoker's executor: one BullMQ worker per service queue.
+ * A handler failure is recorded once per attempt and not retried unless the handler marked it
+ * retryable; infrastructure failures (the store down) are retried with the job's backoff. If a
+ * worker dies mid-job, BullMQ hands the job to another worker, which first marks the dead
+ * attempt's RUNNING record as CRASHED.
+ */
+export async function startWorker(options: WorkerOptions = {}): Promise<RunningWorker> {
+  const invoker = options.invoker ?? createInvoker();
+  const services = options.services?.length ? options.services : invoker.listServices();
+  if (services.length === 0) throw new Error('no services to serve: install a handler plugin, or pass --services');
+  const unknown = services.filter((s) => !invoker.listServices().includes(s));
+  if (unknown.length)
+    throw new Error(
+      `unknown service(s) ${unknown.join(', ')}; installed: ${invoker.listServices().join(', ') || '(none)'}`,
+    );
+  const connection = options.connection ?? redisConnection();
+  const logger = invoker.logger.child({ component: 'worker' });
+  const workers = services.map(
+    (service) =>
+      new Worker<InvocationJobData, RunExecutionMetadata>(
+        queueName(service),
+        (job) => processJob(job, invoker, logger),
+        {
+          connection,
+          prefix: QUEUE_PREFIX,
+          concurrency: options.concurrency ?? 1,
+          stalledInterval: options.stalledIntervalMs ?? 30_000,
+          lockDuration: options.lockDurationMs ?? 30_000,
+          maxStalledCount: 2,
+        },
+      ),
+  );
+  for (const worker of workers) {
+    worker.on('error', (error) => logger.warn(`queue connection problem: ${describe(error)}`));
+    worker.on('failed', (job, error) =>
+      logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade }),
+    );
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  logger.info(`worker serving ${services.join(', ')}`, { concurrency: options.concurrency ?? 1 });
+  return {
+    services,
+    invoker,
+    async close(timeoutMs = 30_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      if ((await Promise.race([graceful, deadline])) === 'timeout') {
+        logger.warn(`jobs still running after ${timeoutMs} ms: leaving them to another worker`);
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      clearTimeout(timer);
+      if (!options.invoker) await invoker.close();
+    },
+  };
+}
+
+async function processJob(
+  job: Job<InvocationJobData, RunExecutionMetadata>,
+  invoker: Invoker,
+  logger: Logger,
+): Promise<RunExecutionMetadata> {
+  const { request, timeoutMs, idempotencyKey, runId } = job.data;
+  if (runId) await markCrashed(invoker, runId, job, logger);
+  let record: RunExecutionMetadata;
+  try {
+    record = await invoker.invokePipelineHandler(request.service, request.payload, request.metadata, {
+      timeoutMs,
+      idempotencyKey,
+      onRunStarted: (running) => job.updateData({ ...job.data, runId: running.run_id }),
+    });
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    if (UNRECOVERABLE.has(name)) throw new UnrecoverableError(describe(error));
+    throw error instanceof Error ? error : new Error(describe(error)); // infrastructure: retried with backoff
+  }
+  if (record.status === 'SUCCEEDED') return record;
+  await job.updateData({ ...job.data, runId: undefined, lastRecord: record });
+  const reason = `run ${record.run_id} ${record.status}: ${record.body}`;
+  if (record.error?.retryable) throw new Error(reason); // retried, one record per attempt
+  throw new UnrecoverableError(reason);
+}
+
+/** An earlier attempt of this job started a run and died: say so in its record. */
+async function markCrashed(invoker: Invoker, runId: string, job: Job, logger: Logger): Promise<void> {
+  const store = await invoker.store();
+  const previous = await store.get(runId);
+  if (previous?.status !== 'RUNNING') return;
+  const endedMs = Date.now();
+  await store.finish({
+    ...previous,
+    status: 'CRASHED',
+    status_code: 500,
+    body: 'The worker running this attempt stopped before the run finished; the job was run again.',
+    error: { name: 'WorkerCrashed', message: `attempt of job ${job.id} did not finish` },
+    ended_at: new Date(endedMs).toISOString(),
+    duration_ms: Math.max(0, endedMs - Date.parse(previous.started_at)),
+  });
+  logger.warn(`marked run ${runId} CRASHED: its worker died mid-job`, { job: job.id });
+}

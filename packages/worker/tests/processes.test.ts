@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteRunStore } from '@pipeline-invocation/storage';
+import { silentLogger } from '@pipeline-invocation/observability';
+import { createInvoker } from '@pipeline-invocation/invoker';
+import { cjsPlugin, createHostProject, runCli, CLI } from '../../invoker/tests/helpers/host-project';
+import { InvocationQueue, redisConnection, startWorker } from '../src';
+import { startRedis, type LocalRedis } from './helpers/redis';
+
+// A host project with a plugin (CommonJS fixture: modes sleep / fail) and `pipeline worker`
+// processes running in it, as they would on a real machine.
+const root = createHostProject([cjsPlugin('job-plugin', ['proc_service'])]);
+
+let redis: LocalRedis;
+let queue: InvocationQueue;
+let home: string;
+beforeEach(async () => {
+  redis = await startRedis();
+  queue = new InvocationQueue(redisConnection(redis.url));
+  home = mkdtempSync(join(tmpdir(), 'worker-home-'));
+});
+afterEach(async () => {
+  await queue.close();
+  await redis.stop();
+});
+
+const env = () => ({ REDIS_URL: redis.url, PIPELINE_HOME: home, PIPELINE_WORKER_LOCK_MS: '1500', LOG_LEVEL: 'info' });
+
+function startWorkerProcess(): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, [CLI, 'worker', '--concurrency', '2'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env() },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  return { child, exited: new Promise((resolve) => child.on('exit', resolve)), stderr: () => stderr };
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const active = async () => (await queue.stats(['proc_service']))[0]!.active;
+const request = (payload: Record<string, unknown>) => ({ service: 'proc_service', payload, metadata: {} });
+
+describe('worker processes', () => {
+  it('on SIGTERM finishes the job in hand, takes no new one, and exits 0', async () => {
+    const worker = startWorkerProcess();
+    const first = await queue.enqueue(request({ mode: 'sleep', ms: 1500 }));
+    await until(async () => (await active()) === 1);
+    worker.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await queue.enqueue(request({}));
+    expect(await worker.exited).toBe(0);
+    expect(worker.stderr()).toContain('SIGTERM: no new jobs; finishing the ones in hand');
+    expect((await queue.waitForRun(first, { timeoutMs: 5000 })).status).toBe('SUCCEEDED');
+    expect((await queue.stats(['proc_service']))[0]).toMatchObject({ waiting: 1, active: 0, completed: 1 });
+    expect(second).toMatch(/^proc_service\//);
+  }, 30_000);
+
+  it('a worker killed with SIGKILL mid-job: another worker runs the job, the dead attempt is marked CRASHED', async () => {
+    const doomed = startWorkerProcess();
+    const handle = await queue.enqueue(request({ mode: 'sleep', ms: 1000 }));
+    const store = new SqliteRunStore(join(home, 'runs.db'));
+    await until(async () => (await store.list({ limit: 5 })).items.some((r) => r.status === 'RUNNING'));
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    const rescuer = await startWorker({
+      invoker: createInvoker({ root, env: { PIPELINE_HOME: home }, logger: silentLogger, tracker: false }),
+      connection: redisConnection(redis.url),
+      stalledIntervalMs: 500,
+      lockDurationMs: 1500,
+    });
+    try {
+      const record = await queue.waitForRun(handle, { timeoutMs: 20_000 });
+      expect(record.status).toBe('SUCCEEDED');
+      const runs = (await store.list({ limit: 10 })).items;
+      expect(runs.map((r) => r.status).sort()).toEqual(['CRASHED', 'SUCCEEDED']);
+      expect(runs.find((r) => r.status === 'CRASHED')?.error?.name).toBe('WorkerCrashed');
+    } finally {
+      await rescuer.close(1000);
+      await store.close();
+    }
+  }, 40_000);
+
+  it('pipeline queue stats shows the counts of each service queue', async () => {
+    await queue.enqueue(request({}));
+    await queue.enqueue(request({}));
+    const table = await runCli(['queue', 'stats'], { cwd: root, env: env() });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^SERVICE\s+WAITING\s+ACTIVE\s+COMPLETED\s+FAILED\s+DELAYED\n/);
+    expect(table.stdout).toMatch(/proc_service\s+2\s+0\s+0\s+0\s+0/);
+    const json = await runCli(['queue', 'stats', '--json'], { cwd: root, env: env() });
+    expect(JSON.parse(json.stdout)).toEqual([
+      { service: 'proc_service', waiting: 2, active: 0, completed: 0, failed: 0, delayed: 0 },
+    ]);
+    expect((await runCli(['queue', 'purge'], { cwd: root, env: env() })).code).toBe(2);
+    expect((await runCli(['worker', '--help'], { cwd: root, env: env() })).stdout).toMatch(/^Usage: pipeline worker/);
+    expect((await runCli(['worker', '--concurrency', '0'], { cwd: root, env: env() })).code).toBe(2);
+  }, 30_000);
+});

@@ -1,0 +1,153 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
+import { silentLogger } from '@pipeline-invocation/observability';
+import { createInvoker, type InvokerConfig } from '@pipeline-invocation/invoker';
+import { InvocationQueue, redisConnection, startWorker, type RunningWorker } from '../src';
+import { WORKER_NAME, jobPlugin } from './helpers/plugin';
+import { startRedis, type LocalRedis } from './helpers/redis';
+
+let redis: LocalRedis;
+let queue: InvocationQueue;
+const running: RunningWorker[] = [];
+
+beforeEach(async () => {
+  redis = await startRedis();
+  queue = new InvocationQueue(redisConnection(redis.url));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((w) => w.close(1000)));
+  await queue.close();
+  await redis.stop();
+});
+
+function invoker(name: string, config: InvokerConfig = {}) {
+  return createInvoker({
+    discover: false,
+    outbox: false,
+    env: {},
+    logger: silentLogger,
+    tracker: false,
+    storeRetryDelaysMs: [],
+    plugins: [jobPlugin],
+    register: (c) => c.register(WORKER_NAME, { useValue: name }),
+    ...config,
+  });
+}
+
+async function worker(name: string, config: InvokerConfig = {}, concurrency = 4) {
+  const w = await startWorker({
+    invoker: invoker(name, config),
+    concurrency,
+    connection: redisConnection(redis.url),
+    stalledIntervalMs: 1000,
+    lockDurationMs: 2000,
+  });
+  running.push(w);
+  return w;
+}
+
+const request = (payload: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}) => ({
+  service: 'job_service',
+  payload,
+  metadata,
+});
+
+describe('enqueueInvocation', () => {
+  it('refuses a request that fails validation before it reaches the queue', async () => {
+    await expect(queue.enqueue({ service: '', payload: [] })).rejects.toMatchObject({ name: 'InvalidRequestError' });
+    await expect(queue.enqueue({ service: 'job_service', payload: {}, extra: 1 })).rejects.toThrow('extra');
+    expect(await queue.stats(['job_service'])).toEqual([
+      { service: 'job_service', waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 },
+    ]);
+  });
+
+  it('does not queue a duplicate idempotency key twice', async () => {
+    const store = new MemoryRunStore();
+    const first = await queue.enqueue(request({}, { request_id: 'daily:2026-11-22' }));
+    const second = await queue.enqueue(request({}, { request_id: 'daily:2026-11-22' }));
+    const third = await queue.enqueue(request(), { idempotencyKey: 'daily:2026-11-22' });
+    expect(second).toBe(first);
+    expect(third).toBe(first);
+    expect((await queue.stats(['job_service']))[0]!.waiting).toBe(1);
+    await worker('w1', { store });
+    expect((await queue.waitForRun(first, { timeoutMs: 10_000 })).status).toBe('SUCCEEDED');
+    expect(store.all()).toHaveLength(1);
+    expect(store.all()[0]!.idempotency_key).toBe('daily:2026-11-22');
+  });
+});
+
+describe('workers', () => {
+  it('runs 200 jobs across 2 workers, each recorded exactly once in the shared SQLite store', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'worker-runs-')), 'runs.db');
+    const handles = await Promise.all(Array.from({ length: 200 }, (_, n) => queue.enqueue(request({ n }))));
+    await worker('w1', { store: new SqliteRunStore(file) });
+    await worker('w2', { store: new SqliteRunStore(file) });
+    const records = await Promise.all(handles.map((h) => queue.waitForRun(h, { timeoutMs: 30_000 })));
+    expect(records.every((r) => r.status === 'SUCCEEDED')).toBe(true);
+    expect(new Set(records.map((r) => r.body)).size).toBe(200);
+    const byWorker = records.reduce<Record<string, number>>((acc, r) => {
+      const name = JSON.parse(r.metadata).worker as string;
+      acc[name] = (acc[name] ?? 0) + 1;
+      return acc;
+    }, {});
+    expect(Object.keys(byWorker).sort()).toEqual(['w1', 'w2']);
+    const stored = await new SqliteRunStore(file).list({ limit: 1000 });
+    expect(stored.items).toHaveLength(200);
+    expect(new Set(stored.items.map((r) => r.run_id)).size).toBe(200);
+    expect((await queue.stats(['job_service']))[0]).toMatchObject({ completed: 200, failed: 0, waiting: 0 });
+  }, 60_000);
+
+  it('records a handler failure once and does not retry it', async () => {
+    const store = new MemoryRunStore();
+    await worker('w1', { store });
+    const handle = await queue.enqueue(request({ mode: 'fail' }), { attempts: 3, backoffMs: 10 });
+    const record = await queue.waitForRun(handle, { timeoutMs: 10_000 });
+    expect(record).toMatchObject({ status: 'FAILED', body: 'Handler failed: handler exploded' });
+    expect(store.all()).toHaveLength(1);
+    expect((await queue.stats(['job_service']))[0]).toMatchObject({ failed: 1, completed: 0 });
+  });
+
+  it('retries a failure the handler marked retryable, one record per attempt', async () => {
+    const store = new MemoryRunStore();
+    await worker('w1', { store });
+    const handle = await queue.enqueue(request({ mode: 'retryable' }), { attempts: 3, backoffMs: 10 });
+    const record = await queue.waitForRun(handle, { timeoutMs: 10_000 });
+    expect(record.error).toMatchObject({ retryable: true });
+    expect(store.all().map((r) => r.status)).toEqual(['FAILED', 'FAILED', 'FAILED']);
+  });
+
+  it('retries an infrastructure failure (the store down) and then records the run once', async () => {
+    const store = new MemoryRunStore();
+    const begin = store.begin.bind(store);
+    let failures = 2;
+    store.begin = async (record) => {
+      if (failures-- > 0) throw new Error('connection refused');
+      return begin(record);
+    };
+    await worker('w1', { store });
+    const handle = await queue.enqueue(request({ n: 1 }), { attempts: 3, backoffMs: 10 });
+    expect((await queue.waitForRun(handle, { timeoutMs: 10_000 })).status).toBe('SUCCEEDED');
+    expect(store.all()).toHaveLength(1);
+  });
+
+  it('keeps working when Redis restarts during a run, and the run is still recorded', async () => {
+    const store = new MemoryRunStore();
+    await worker('w1', { store });
+    await queue.enqueue(request({ mode: 'sleep', ms: 800, n: 1 }));
+    for (let i = 0; i < 50 && store.all().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(store.all()[0]?.status).toBe('RUNNING');
+    await redis.restart(); // no persistence: the queue's state is gone, the run goes on
+    for (let i = 0; i < 100 && store.all()[0]?.status === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(store.all()[0]?.status).toBe('SUCCEEDED');
+    const after = await queue.enqueue(request({ n: 2 }));
+    expect((await queue.waitForRun(after, { timeoutMs: 15_000 })).body).toBe('done 2');
+  }, 30_000);
+
+  it('refuses to serve services it does not have', async () => {
+    await expect(
+      startWorker({ invoker: invoker('w'), services: ['nope'], connection: redisConnection(redis.url) }),
+    ).rejects.toThrow('unknown service(s) nope; installed: job_service');
+  });
+});
