@@ -78,13 +78,7 @@ export async function worker(args: string[], io: CommandIo): Promise<number> {
   if (values.help) return (void io.out(WORKER_HELP), 0);
   const concurrency = positiveInt('--concurrency', values.concurrency as string | undefined, 1);
   const drainMs = positiveInt('--drain-timeout', values['drain-timeout'] as string | undefined, 30_000);
-  const services =
-    typeof values.services === 'string'
-      ? values.services
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : undefined;
+  const services = typeof values.services === 'string' ? splitList(values.services) : undefined;
   const invoker = createInvoker({ env: io.env });
   const lockMs = positiveInt('PIPELINE_WORKER_LOCK_MS', io.env.PIPELINE_WORKER_LOCK_MS || undefined, 30_000);
   const running = await startWorker({
@@ -113,12 +107,7 @@ export async function queue(args: string[], io: CommandIo): Promise<number> {
   if (positionals[0] !== 'stats' || positionals.length > 1)
     throw usage('the only queue command is `pipeline queue stats`.');
   const services =
-    typeof values.services === 'string'
-      ? values.services
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : createInvoker({ env: io.env }).listServices();
+    typeof values.services === 'string' ? splitList(values.services) : createInvoker({ env: io.env }).listServices();
   const client = new InvocationQueue(redisConnection(io.env.REDIS_URL || undefined));
   try {
     const counts = await client.stats(services);
