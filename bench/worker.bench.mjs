@@ -1,0 +1,127 @@
+// 1,000 no-op invocations through the BullMQ queue with 1 and with 2 `pipeline worker`
+// processes: throughput of each as a ratio to in-process invocation measured in the same run,
+// and the scaling ratio of 2 workers to 1. Needs redis-server (apt-get install redis-server).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+require('@swc-node/register'); // the Redis launcher is the worker tests' helper, in TypeScript
+const { startRedis } = require('../packages/worker/tests/helpers/redis.ts');
+const { pipelineHandler, definePlugin } = require('@pipeline-invocation/core');
+const { createInvoker } = require('@pipeline-invocation/invoker');
+const { MemoryRunStore } = require('@pipeline-invocation/storage');
+const { silentLogger } = require('@pipeline-invocation/observability');
+const { InvocationQueue, redisConnection } = require('@pipeline-invocation/worker');
+
+const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
+const JOBS = 1000;
+
+// A host project with one no-op plugin, for the worker processes.
+const root = mkdtempSync(join(tmpdir(), 'bench-worker-'));
+const plugin = join(root, 'node_modules', 'noop-plugin');
+mkdirSync(plugin, { recursive: true });
+writeFileSync(
+  join(plugin, 'package.json'),
+  JSON.stringify({
+    name: 'noop-plugin',
+    version: '1.0.0',
+    main: 'index.js',
+    pipelineInvocation: { contract: '^1.0.0', services: ['noop'] },
+  }),
+);
+writeFileSync(
+  join(plugin, 'index.js'),
+  "const { definePlugin, pipelineHandler } = require('@pipeline-invocation/core');\n" +
+    "class Noop { handle() { return { statusCode: 200, body: 'ok' }; } }\n" +
+    "pipelineHandler('noop')(Noop);\nmodule.exports = { default: definePlugin({ handlers: [Noop] }) };\n",
+);
+mkdirSync(join(root, 'node_modules/@pipeline-invocation'), { recursive: true });
+for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {
+  symlinkSync(join(workspace, 'packages', ours), join(root, 'node_modules/@pipeline-invocation', ours), 'dir');
+}
+writeFileSync(
+  join(root, 'package.json'),
+  JSON.stringify({ name: 'bench-host', dependencies: { 'noop-plugin': '1.0.0' } }),
+);
+
+const redis = await startRedis();
+const queue = new InvocationQueue(redisConnection(redis.url));
+const request = (n) => ({ service: 'noop', payload: { n }, metadata: {} });
+
+// In-process baseline.
+class Noop {
+  handle() {
+    return { statusCode: 200, body: 'ok' };
+  }
+}
+pipelineHandler('noop')(Noop);
+const inProcess = createInvoker({
+  discover: false,
+  outbox: false,
+  env: {},
+  logger: silentLogger,
+  tracker: false,
+  store: new MemoryRunStore(),
+  plugins: [definePlugin({ handlers: [Noop] })],
+});
+for (let i = 0; i < 200; i++) await inProcess.invokePipelineHandler('noop', {});
+let started = performance.now();
+for (let i = 0; i < JOBS; i++) await inProcess.invokePipelineHandler('noop', { n: i });
+const inProcessPerSec = JOBS / ((performance.now() - started) / 1000);
+
+async function throughput(workers) {
+  await queue.queue('noop').obliterate({ force: true });
+  const children = Array.from({ length: workers }, () =>
+    spawn(process.execPath, [cli, 'worker', '--concurrency', '16'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, REDIS_URL: redis.url, PIPELINE_STORE: 'memory', LOG_LEVEL: 'warn' },
+      stdio: 'inherit',
+    }),
+  );
+  while ((await queue.queue('noop').getWorkers()).length < workers) await new Promise((r) => setTimeout(r, 50));
+  // Queue everything while paused, so only the workers' consumption is timed.
+  await queue.queue('noop').pause();
+  await Promise.all(Array.from({ length: JOBS }, (_, i) => queue.enqueue(request(i), { attempts: 1 })));
+  started = performance.now();
+  await queue.queue('noop').resume();
+  for (;;) {
+    const [counts] = await queue.stats(['noop']);
+    if (counts.completed + counts.failed >= JOBS) {
+      if (counts.failed) throw new Error(`${counts.failed} jobs failed`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const perSec = JOBS / ((performance.now() - started) / 1000);
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => c.on('exit', r))));
+  return perSec;
+}
+
+try {
+  const one = await throughput(1);
+  const two = await throughput(2);
+  console.log(`\n${JOBS} no-op invocations: throughput (invocations/s), ratio to in-process`);
+  console.log(
+    `  in-process invokePipelineHandler                   ${inProcessPerSec.toFixed(0).padStart(8)}/s   1.00x`,
+  );
+  console.log(
+    `  queue, 1 worker process (concurrency 16)           ${one.toFixed(0).padStart(8)}/s   ${(one / inProcessPerSec).toFixed(3)}x`,
+  );
+  console.log(
+    `  queue, 2 worker processes                          ${two.toFixed(0).padStart(8)}/s   ${(two / inProcessPerSec).toFixed(3)}x`,
+  );
+  console.log(
+    `  scaling, 2 workers / 1 worker                                    ${(two / one).toFixed(2)}x (2 cores shared with Redis and the producer)`,
+  );
+} finally {
+  await queue.close();
+  await redis.stop();
+  rmSync(root, { recursive: true, force: true });
+}
+process.exit(0);
