@@ -155,18 +155,38 @@ export class Executor {
       writeError = error;
     }
     if (tracker) await this.safely(logger, () => tracker.finish(final));
-    if (writeError !== undefined) {
-      if (this.deps.outbox) {
-        this.deps.outbox.append(final);
-        throw new MetadataWriteError(
+    if (writeError !== undefined) throw this.keep(final, writeError, logger);
+    return final;
+  }
+
+  /**
+   * The final record could not be written: keep it in the outbox; if even that fails (the same
+   * full disk, say), log the whole record as a last resort so it can be recovered from the logs.
+   */
+  private keep(final: RunExecutionMetadata, writeError: unknown, logger: Logger): MetadataWriteError {
+    const { outbox } = this.deps;
+    if (outbox) {
+      try {
+        outbox.append(final);
+        return new MetadataWriteError(
           final.service,
           writeError,
-          `The record of run ${final.run_id} was kept in ${this.deps.outbox.file}; it is written on the next invocation or by \`pipeline outbox --flush\`.`,
+          `The record of run ${final.run_id} was kept in ${outbox.file}; it is written on the next invocation or by \`pipeline outbox --flush\`.`,
+        );
+      } catch (outboxError) {
+        logger.error('run record could not be stored nor kept in the outbox: here it is in full', {
+          record: final,
+          outbox_error: describe(outboxError),
+        });
+        return new MetadataWriteError(
+          final.service,
+          writeError,
+          `Keeping it in ${outbox.file} failed too (${describe(outboxError)}); the full record of run ${final.run_id} was logged to stderr. Set PIPELINE_OUTBOX to a file on another disk.`,
         );
       }
-      throw new MetadataWriteError(final.service, writeError);
     }
-    return final;
+    logger.error('run record could not be stored: here it is in full', { record: final });
+    return new MetadataWriteError(final.service, writeError, `The full record of run ${final.run_id} was logged.`);
   }
 
   /** Write the RUNNING record; returns the stored run when idempotency says not to run. */

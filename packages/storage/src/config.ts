@@ -7,6 +7,8 @@ import { DEFAULT_METADATA_TABLE_NAME, parseWith } from '@pipeline-invocation/cor
  * - `PIPELINE_STORE`: `sqlite` (default), `dynamodb` or `memory`.
  * - `PIPELINE_HOME`: folder for the SQLite file and the outbox (default `.pipeline` in the
  *   working directory).
+ * - `PIPELINE_OUTBOX`: the outbox file (default `$PIPELINE_HOME/outbox.jsonl`).
+ * - `PIPELINE_SQLITE_BUSY_MS`: how long SQLite waits for a lock (default 10 000).
  * - `PIPELINE_DYNAMODB_TABLE`: table name (default `integration_run_metadata`).
  * - AWS region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`)
  *   come from the standard AWS chain.
@@ -16,6 +18,12 @@ export const StorageConfigSchema = z.object({
     error: 'PIPELINE_STORE must be "sqlite", "dynamodb" or "memory"',
   }),
   home: z.string().min(1),
+  /** Where records wait when the store cannot take them (`PIPELINE_OUTBOX`; put it on another disk than the store). */
+  outbox: z.string().min(1),
+  /** How long SQLite waits for another process's lock (`PIPELINE_SQLITE_BUSY_MS`). */
+  sqliteBusyTimeoutMs: z.number({ error: 'PIPELINE_SQLITE_BUSY_MS must be a number of milliseconds' }).int().positive({
+    error: 'PIPELINE_SQLITE_BUSY_MS must be a positive whole number of milliseconds',
+  }),
   dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, {
     error: 'PIPELINE_DYNAMODB_TABLE must be 3-255 characters of letters, digits, "_", "-" or "."',
   }),
@@ -31,6 +39,8 @@ export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd =
     {
       kind: env.PIPELINE_STORE || 'sqlite',
       home: resolve(cwd, env.PIPELINE_HOME || '.pipeline'),
+      outbox: resolve(cwd, env.PIPELINE_OUTBOX || join(env.PIPELINE_HOME || '.pipeline', 'outbox.jsonl')),
+      sqliteBusyTimeoutMs: env.PIPELINE_SQLITE_BUSY_MS ? Number(env.PIPELINE_SQLITE_BUSY_MS) : 10_000,
       dynamodbTable: env.PIPELINE_DYNAMODB_TABLE || DEFAULT_METADATA_TABLE_NAME,
     },
     'Invalid storage configuration',
@@ -40,4 +50,4 @@ export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd =
 /** Where the SQLite run store lives. */
 export const sqliteFile = (config: Pick<StorageConfig, 'home'>) => join(config.home, 'runs.db');
 /** Where records that could not be written wait. */
-export const outboxFile = (config: Pick<StorageConfig, 'home'>) => join(config.home, 'outbox.jsonl');
+export const outboxFile = (config: Pick<StorageConfig, 'outbox'>) => config.outbox;

@@ -12,7 +12,7 @@ export async function createRunStore(config: StorageConfig): Promise<RunStore> {
     case 'memory':
       return new MemoryRunStore();
     case 'sqlite':
-      return new SqliteRunStore(sqliteFile(config));
+      return new SqliteRunStore(sqliteFile(config), { busyTimeoutMs: config.sqliteBusyTimeoutMs });
     case 'dynamodb': {
       const { DynamoRunStore } = await import('./dynamodb/index.js');
       return DynamoRunStore.fromEnvironment({ tableName: config.dynamodbTable });

@@ -94,7 +94,17 @@ describe('SqliteRunStore', () => {
 describe('storage configuration', () => {
   it('defaults to SQLite under .pipeline in the working directory', async () => {
     const config = storageConfigFromEnv({}, dir);
-    expect(config).toEqual({ kind: 'sqlite', home: join(dir, '.pipeline'), dynamodbTable: 'integration_run_metadata' });
+    expect(config).toEqual({
+      kind: 'sqlite',
+      home: join(dir, '.pipeline'),
+      outbox: join(dir, '.pipeline', 'outbox.jsonl'),
+      sqliteBusyTimeoutMs: 10_000,
+      dynamodbTable: 'integration_run_metadata',
+    });
+    expect(
+      storageConfigFromEnv({ PIPELINE_HOME: '/data/p', PIPELINE_OUTBOX: '/other-disk/outbox.jsonl' }, dir).outbox,
+    ).toBe('/other-disk/outbox.jsonl');
+    expect(storageConfigFromEnv({ PIPELINE_HOME: 'rel' }, dir).outbox).toBe(join(dir, 'rel', 'outbox.jsonl'));
     const store = await createRunStore(config);
     expect(store.description).toBe(`sqlite:${sqliteFile(config)}`);
     await store.close();
@@ -105,6 +115,7 @@ describe('storage configuration', () => {
       'PIPELINE_STORE must be "sqlite", "dynamodb" or "memory"',
     );
     expect(() => storageConfigFromEnv({ PIPELINE_DYNAMODB_TABLE: 'x' }, dir)).toThrow('PIPELINE_DYNAMODB_TABLE');
+    expect(() => storageConfigFromEnv({ PIPELINE_SQLITE_BUSY_MS: 'soon' }, dir)).toThrow('PIPELINE_SQLITE_BUSY_MS');
   });
 
   it('makes an in-memory store when asked', async () => {

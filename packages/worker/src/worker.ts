@@ -74,9 +74,15 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   );
   for (const worker of workers) {
     worker.on('error', (error) => logger.warn(`queue connection problem: ${describe(error)}`));
-    worker.on('failed', (job, error) =>
-      logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade }),
-    );
+    worker.on('failed', (job, error) => {
+      logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade });
+      // BullMQ gave up on a job whose workers kept dying: its last run would stay RUNNING.
+      if (job?.data.runId) {
+        markCrashed(invoker, job.data.runId, job, logger).catch((e) =>
+          logger.warn(`could not mark run ${job.data.runId}: ${describe(e)}`),
+        );
+      }
+    });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info(`worker serving ${services.join(', ')}`, { concurrency: options.concurrency ?? 1 });

@@ -189,6 +189,11 @@ export class SqliteRunStore implements RunStore {
         { cause: error },
       );
     }
+    if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') {
+      return new RunStoreError(this.description, 'the disk is full', 'Free space on the disk of PIPELINE_HOME.', {
+        cause: error,
+      });
+    }
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
       return new RunStoreError(
         this.description,
