@@ -3,6 +3,8 @@
 // packages mapped to their sources so tests need no build (CLI tests use the built dist).
 const path = require('node:path');
 
+const packages = path.join(__dirname, 'packages');
+
 module.exports = (dir) => ({
   displayName: path.basename(dir),
   rootDir: dir,
@@ -24,11 +26,10 @@ module.exports = (dir) => ({
     ],
   },
   moduleNameMapper: {
-    '^@pipeline-invocation/(core|storage|observability|invoker|worker|handler-perspective-api)$':
-      '<rootDir>/../$1/src/index.ts',
-    '^@pipeline-invocation/invoker/testing$': '<rootDir>/../invoker/src/testing/index.ts',
-    '^@pipeline-invocation/storage/dynamodb$': '<rootDir>/../storage/src/dynamodb/index.ts',
-    '^@pipeline-invocation/worker/(lambda|cli)$': '<rootDir>/../worker/src/$1',
+    '^@pipeline-invocation/(core|storage|observability|invoker|worker|handler-perspective-api)$': `${packages}/$1/src/index.ts`,
+    '^@pipeline-invocation/invoker/testing$': `${packages}/invoker/src/testing/index.ts`,
+    '^@pipeline-invocation/storage/dynamodb$': `${packages}/storage/src/dynamodb/index.ts`,
+    '^@pipeline-invocation/worker/(lambda|cli)$': `${packages}/worker/src/$1`,
   },
   testTimeout: 30000,
 });
