@@ -79,6 +79,12 @@ export async function worker(args: string[], io: CommandIo): Promise<number> {
   const concurrency = positiveInt('--concurrency', values.concurrency as string | undefined, 1);
   const drainMs = positiveInt('--drain-timeout', values['drain-timeout'] as string | undefined, 30_000);
   const services = typeof values.services === 'string' ? splitList(values.services) : undefined;
+  // Listen before starting: BullMQ takes jobs as soon as the worker exists, and a signal
+  // arriving before we listen would kill the process mid-job.
+  const signal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const invoker = createInvoker({ env: io.env });
   const lockMs = positiveInt('PIPELINE_WORKER_LOCK_MS', io.env.PIPELINE_WORKER_LOCK_MS || undefined, 30_000);
   const running = await startWorker({
@@ -89,12 +95,9 @@ export async function worker(args: string[], io: CommandIo): Promise<number> {
     lockDurationMs: lockMs,
     stalledIntervalMs: lockMs,
   });
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  invoker.logger.info(`${signal}: no new jobs; finishing the ones in hand (at most ${drainMs} ms)`);
-  process.once(signal, () => process.exit(130)); // a second signal: stop now
+  const received = await signal;
+  invoker.logger.info(`${received}: no new jobs; finishing the ones in hand (at most ${drainMs} ms)`);
+  process.once(received, () => process.exit(130)); // a second signal: stop now
   await running.close(drainMs);
   await invoker.close();
   return 0;
