@@ -75,6 +75,13 @@ export function cjsPlugin(name: string, services: string[], extra: Partial<Fixtu
               if (event.mode === 'hang') return new Promise(() => {});
               if (event.mode === 'retryable') throw Object.assign(new Error('try again later'), { retryable: true });
               if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms));
+              if (event.mode === 'exit') process.exit(3);
+              if (event.mode === 'oom') { const hog = []; for (;;) hog.push(new Array(1e6).fill(Math.random())); }
+              if (event.mode === 'fill') {
+                const fs = require('node:fs');
+                const fd = fs.openSync(event.path, 'w');
+                try { for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024)); } catch (e) { if (e.code !== 'ENOSPC') throw e; } finally { fs.closeSync(fd); }
+              }
               context.progress(1, 1);
               return { statusCode: 200, body: service + ' done', metadata: { echo: event, run_type: context.runType } };
             }
