@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+// Generates a handler package into a temporary copy of this workspace, then builds it, runs its
+// test and lists its service, as a team would right after `npm install` (which here is
+// simulated by linking the new package into node_modules, as npm's workspaces do).
+const WORKSPACE = resolve(__dirname, '../..');
+
+describe('a generated handler package in a copy of the workspace', () => {
+  let copy: string;
+  beforeAll(() => {
+    copy = mkdtempSync(join(tmpdir(), 'workspace-copy-'));
+    const tracked = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: WORKSPACE, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+    for (const file of tracked) {
+      if (!existsSync(join(WORKSPACE, file))) continue;
+      mkdirSync(dirname(join(copy, file)), { recursive: true });
+      cpSync(join(WORKSPACE, file), join(copy, file));
+    }
+    for (const pkg of readdirSync(join(WORKSPACE, 'packages'))) {
+      if (existsSync(join(WORKSPACE, 'packages', pkg, 'dist')))
+        cpSync(join(WORKSPACE, 'packages', pkg, 'dist'), join(copy, 'packages', pkg, 'dist'), { recursive: true });
+    }
+    mkdirSync(join(copy, 'node_modules/@pipeline-invocation'), { recursive: true });
+    for (const entry of readdirSync(join(WORKSPACE, 'node_modules'))) {
+      if (entry !== '@pipeline-invocation')
+        symlinkSync(join(WORKSPACE, 'node_modules', entry), join(copy, 'node_modules', entry));
+    }
+    for (const pkg of readdirSync(join(copy, 'packages'))) {
+      symlinkSync(join(copy, 'packages', pkg), join(copy, 'node_modules/@pipeline-invocation', pkg));
+    }
+    symlinkSync(join(copy, 'tools'), join(copy, 'node_modules/@pipeline-invocation/tools'));
+  });
+  afterAll(() => rmSync(copy, { recursive: true, force: true }));
+
+  it('builds, passes its own test, and shows up in pipeline list', () => {
+    const run = (command: string, args: string[]) =>
+      execFileSync(command, args, {
+        cwd: copy,
+        encoding: 'utf8',
+        env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    run(process.execPath, [
+      join(copy, 'node_modules/nx/dist/bin/nx.js'),
+      'g',
+      '@pipeline-invocation/tools:handler-plugin',
+      '--name',
+      'demo',
+      '--service',
+      'demo_service',
+    ]);
+    expect(existsSync(join(copy, 'packages/handler-demo/src/handler.ts'))).toBe(true);
+    symlinkSync(join(copy, 'packages/handler-demo'), join(copy, 'node_modules/@pipeline-invocation/handler-demo'));
+
+    run(process.execPath, [
+      join(copy, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'packages/handler-demo/tsconfig.lib.json',
+    ]);
+    run(process.execPath, [join(copy, 'node_modules/typescript/bin/tsc'), '-p', 'packages/handler-demo/tsconfig.json']);
+    expect(existsSync(join(copy, 'packages/handler-demo/dist/index.js'))).toBe(true);
+
+    const jest = run(process.execPath, [
+      join(copy, 'node_modules/jest/bin/jest.js'),
+      '-c',
+      'packages/handler-demo/jest.config.cjs',
+      '--ci',
+      '--json',
+    ]);
+    const results = JSON.parse(jest);
+    expect([results.numPassedTests, results.numFailedTests]).toEqual([2, 0]);
+
+    run(process.execPath, [
+      join(copy, 'node_modules/prettier/bin/prettier.cjs'),
+      '--check',
+      'packages/handler-demo',
+      'package.json',
+    ]);
+    run(process.execPath, [join(copy, 'node_modules/eslint/bin/eslint.js'), 'packages/handler-demo']);
+
+    const list = JSON.parse(run(process.execPath, ['packages/invoker/bin/pipeline.js', 'list', '--json']));
+    expect(list.map((s: { service: string }) => s.service)).toEqual(['demo_service', 'ml_inference_perspective_api']);
+    const invoked = JSON.parse(
+      run(process.execPath, [
+        'packages/invoker/bin/pipeline.js',
+        'invoke',
+        'demo_service',
+        '--payload',
+        '{"run_type":"prod","items":["x"]}',
+        '--json',
+      ]),
+    );
+    expect(invoked).toMatchObject({
+      status: 'SUCCEEDED',
+      body: 'Processed 1 item(s)',
+      handler_package: '@pipeline-invocation/handler-demo',
+    });
+  }, 180_000);
+});
