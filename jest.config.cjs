@@ -1,6 +1,12 @@
 // One jest run over every package (and the reliability suite), ending with the plain
 // "N passed, N failed" line CI reads.
 module.exports = {
-  projects: ['<rootDir>/packages/*/jest.config.cjs', '<rootDir>/tools/jest.config.cjs', '<rootDir>/tests/reliability/jest.config.cjs'],
+  projects: [
+    '<rootDir>/packages/*/jest.config.cjs',
+    '<rootDir>/tools/jest.config.cjs',
+    '<rootDir>/tests/reliability/jest.config.cjs',
+  ],
   reporters: ['default', '<rootDir>/scripts/count-reporter.cjs'],
+  // A global option: jest ignores testTimeout in project configs when it runs several projects.
+  testTimeout: 60_000,
 };

@@ -31,5 +31,6 @@ module.exports = (dir) => ({
     '^@pipeline-invocation/storage/dynamodb$': `${packages}/storage/src/dynamodb/index.ts`,
     '^@pipeline-invocation/worker/(lambda|cli)$': `${packages}/worker/src/$1`,
   },
-  testTimeout: 30000,
+  // Used when one project runs alone (`jest --selectProjects x` still takes the root's value).
+  testTimeout: 60_000,
 });

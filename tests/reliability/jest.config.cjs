@@ -8,5 +8,4 @@ module.exports = {
   testMatch: ['<rootDir>/**/*.test.ts'],
   globalSetup: '<rootDir>/helpers/global-setup.cjs',
   globalTeardown: '<rootDir>/helpers/global-teardown.cjs',
-  testTimeout: 120_000,
 };
