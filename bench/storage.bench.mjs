@@ -20,24 +20,8 @@ const QUIET = { ...process.env, NODE_NO_WARNINGS: '1' };
 const [role, kind, target, countArg] = process.argv.slice(2);
 if (role === 'worker') {
   const count = Number(countArg);
-  const { newRunId } = require('@pipeline-invocation/core');
-  const record = () => {
-    const now = new Date().toISOString();
-    return {
-      service: 'bench',
-      timestamp: now,
-      status_code: 0,
-      body: '',
-      metadata_table_name: 'integration_run_metadata',
-      metadata: '{}',
-      run_id: newRunId(),
-      status: 'RUNNING',
-      started_at: now,
-      handler_package: 'bench',
-      handler_version: '1.0.0',
-      request_metadata: { request_id: 'x' },
-    };
-  };
+  require('@swc-node/register'); // the run-record builder is the storage tests' helper, in TypeScript
+  const { runningRecord: record } = require('../packages/storage/tests/helpers/records.ts');
   const loops = {
     'sqlite-bare': async () => {
       const Database = require('better-sqlite3');
