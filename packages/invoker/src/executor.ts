@@ -112,9 +112,10 @@ export class Executor {
 
     const existing = await this.begin(running, retryDelays);
     if (existing) return existing;
-    await options.onRunStarted?.(running);
 
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
+    // The RUNNING record exists now: nothing may escape before the final record is written.
+    await this.safely(logger, () => options.onRunStarted?.(running), 'the onRunStarted hook failed');
     const { tracker } = this.deps;
     const metrics = new RunMetrics(
       tracker && ((m, step) => this.safely(logger, () => tracker.log(running.run_id, m, step))),
@@ -132,12 +133,13 @@ export class Executor {
       options,
     });
     const endedMs = clock.now();
+    const summary = metrics.summary();
     const final: RunExecutionMetadata = this.redact({
       ...running,
       ...outcome,
       metadata: JSON.stringify({
         ...this.redact(handlerMetadata ?? {}),
-        ...(Object.keys(metrics.summary()).length ? { metrics: metrics.summary() } : {}),
+        ...(Object.keys(summary).length ? { metrics: summary } : {}),
       }),
       ended_at: new Date(endedMs).toISOString(),
       duration_ms: Math.max(0, endedMs - startedMs),
@@ -304,12 +306,12 @@ export class Executor {
     }
   }
 
-  /** Tracking never fails a run: log its errors (the tracker logs its own, once) and go on. */
-  private async safely(logger: Logger, fn: () => unknown): Promise<void> {
+  /** Tracking (and the caller's hooks) never fail a run: log the error and go on. */
+  private async safely(logger: Logger, fn: () => unknown, what = 'tracking failed'): Promise<void> {
     try {
       await fn();
     } catch (error) {
-      logger.warn(`tracking failed: ${describe(error)}`);
+      logger.warn(`${what}: ${describe(error)}`);
     }
   }
 }

@@ -109,6 +109,22 @@ describe('invokePipelineHandler', () => {
     expect(seen).toEqual([`${record.run_id}:RUNNING:RUNNING`]);
   });
 
+  it('a throwing onRunStarted hook does not leave the run RUNNING: the run goes on and is recorded', async () => {
+    const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler] });
+    const record = await invoker.invokePipelineHandler(
+      'faulty',
+      {},
+      {},
+      {
+        onRunStarted: () => {
+          throw new Error('Redis is down');
+        },
+      },
+    );
+    expect(record.status).toBe('SUCCEEDED');
+    expect(store.all().map((r) => r.status)).toEqual(['SUCCEEDED']);
+  });
+
   it('records a handler that returns an error status as FAILED with its own code', async () => {
     const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
     const record = await invoker.invokePipelineHandler('faulty', { mode: 'status-500' });
