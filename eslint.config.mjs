@@ -63,7 +63,7 @@ export default tseslint.config(
   },
   {
     files: ['bench/**/*.mjs', 'scripts/**/*.mjs'],
-    languageOptions: { globals: { setTimeout: 'readonly', performance: 'readonly' } },
+    languageOptions: { globals: { setTimeout: 'readonly', performance: 'readonly', fetch: 'readonly' } },
   },
   {
     files: ['**/tests/**/*.ts', '**/*.test.ts'],
