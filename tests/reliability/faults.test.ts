@@ -3,10 +3,9 @@ import { existsSync, mkdtempSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipelineHandler, type PipelineHandler } from '@pipeline-invocation/core';
-import { createInvoker } from '@pipeline-invocation/invoker';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
 import { Redactor, createTracker, silentLogger, trackingConfigFromEnv } from '@pipeline-invocation/observability';
-import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
+import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { InvocationQueue, redisConnection } from '@pipeline-invocation/worker';
 import { CLI, cjsPlugin, createHostProject, runCli } from '../../packages/invoker/tests/helpers/host-project';
 import { startFakeWandb } from '../../packages/observability/tests/helpers/wandb-server';
@@ -246,13 +245,7 @@ describe('tracker faults', () => {
           WANDB_BASE_URL: wandb.baseUrl,
           PIPELINE_WANDB_TIMEOUT_MS: '1000',
         });
-        const store = new MemoryRunStore();
-        const invoker = createInvoker({
-          discover: false,
-          outbox: false,
-          env: {},
-          logger: silentLogger,
-          store,
+        const { invoker, store } = createTestInvoker({
           handlers: [Misbehaving],
           tracker: createTracker(config, { logger: silentLogger, redactor }),
         });
