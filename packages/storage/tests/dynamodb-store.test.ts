@@ -1,4 +1,5 @@
-import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoRunStore, createRunTable, runTableSnippets } from '../src/dynamodb';
 import { runStoreContract } from './helpers/contract';
 import { startDynalite, type LocalDynamo } from './helpers/dynalite';
@@ -44,6 +45,43 @@ describe('DynamoRunStore', () => {
     await store.finish(finished(record));
     expect((await store.list({ limit: 10 })).items.map((r) => r.run_id)).toEqual([record.run_id]);
     expect((await store.latest('svc_a'))?.status).toBe('SUCCEEDED');
+    await store.close();
+  });
+
+  it('a begin that died between taking the lock and writing its record does not block the key for ever', async () => {
+    const store = await freshStore();
+    const old = new Date(Date.now() - 3600_000).toISOString();
+    await store.client.send(
+      new PutItemCommand({
+        TableName: store.tableName,
+        Item: {
+          service: { S: '#idempotency#orphan' },
+          run_id: { S: '#lock' },
+          owner_run_id: { S: '01DEADDEADDEADDEADDEADDEAD' },
+          owner_status: { S: 'RUNNING' },
+          owner_service: { S: 'svc_a' },
+          owner_started_at: { S: old },
+        },
+      }),
+    );
+    const blocked = await store.begin(runningRecord({ idempotency_key: 'orphan' }));
+    expect(blocked.ok).toBe(false);
+    const existing = !blocked.ok ? blocked.existing : undefined;
+    expect(existing).toMatchObject({ run_id: '01DEADDEADDEADDEADDEADDEAD', status: 'RUNNING', started_at: old });
+    await store.finish({ ...existing!, status: 'CRASHED' }); // what the invoker does with a stale run
+    expect(await store.begin(runningRecord({ idempotency_key: 'orphan' }))).toEqual({ ok: true });
+    await store.close();
+  });
+
+  it('takes over a lock whose run ended although the lock still says RUNNING', async () => {
+    const store = await freshStore();
+    const first = runningRecord({ idempotency_key: 'stuck' });
+    await store.begin(first);
+    // The run's final record landed, but the lock update did not (as if that write had failed).
+    await DynamoDBDocumentClient.from(store.client).send(
+      new PutCommand({ TableName: store.tableName, Item: { ...finished(first, 'FAILED'), entity: 'run' } }),
+    );
+    expect(await store.begin(runningRecord({ idempotency_key: 'stuck' }))).toEqual({ ok: true });
     await store.close();
   });
 

@@ -79,44 +79,77 @@ export class DynamoRunStore implements RunStore {
 
   /** Take the lock of `key` for `record`, or return the run that holds it. */
   private async lock(key: string, record: RunExecutionMetadata): Promise<RunExecutionMetadata | undefined> {
+    const lockKey = { service: LOCK_PREFIX + key, run_id: LOCK_SORT_KEY };
+    const item = {
+      ...lockKey,
+      owner_run_id: record.run_id,
+      owner_status: record.status,
+      owner_service: record.service,
+      owner_started_at: record.started_at,
+    };
+    // Take the lock when it is free or its run no longer blocks the key.
+    if (
+      await this.putIf(item, 'attribute_not_exists(service) OR NOT owner_status IN (:running, :succeeded)', {
+        ':running': 'RUNNING',
+        ':succeeded': 'SUCCEEDED',
+      })
+    ) {
+      return undefined;
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await this.send(() =>
-          this.doc.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: {
-                service: LOCK_PREFIX + key,
-                run_id: LOCK_SORT_KEY,
-                owner_run_id: record.run_id,
-                owner_status: record.status,
-                owner_service: record.service,
-              },
-              ConditionExpression: 'attribute_not_exists(service) OR NOT owner_status IN (:running, :succeeded)',
-              ExpressionAttributeValues: { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED' },
-            }),
-          ),
-        );
-        return undefined;
-      } catch (error) {
-        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-      }
       const lock = await this.send(() =>
+        this.doc.send(new GetCommand({ TableName: this.tableName, Key: lockKey, ConsistentRead: true })),
+      );
+      const owner = lock.Item as
+        { owner_run_id: string; owner_service: string; owner_started_at?: string; owner_status: string } | undefined;
+      if (!owner) {
+        if (await this.putIf(item, 'attribute_not_exists(service)', undefined)) return undefined;
+        continue;
+      }
+      const existing = await this.getByKey(owner.owner_service, owner.owner_run_id);
+      if (existing && BLOCKING_STATUSES.has(existing.status)) return existing;
+      if (existing) {
+        // Its run ended but the lock was not updated (that write failed): take it over.
+        if (await this.putIf(item, 'owner_run_id = :owner', { ':owner': owner.owner_run_id })) return undefined;
+        continue;
+      }
+      // The owner took the lock but its run record is not there: still being written, or its process
+      // died in between. Report it with the owner's start time, so a caller can tell a fresh run
+      // from a dead one (the invoker treats an old RUNNING run as crashed and finishes it).
+      return {
+        ...record,
+        service: owner.owner_service,
+        run_id: owner.owner_run_id,
+        status: 'RUNNING',
+        started_at: owner.owner_started_at ?? record.started_at,
+        timestamp: owner.owner_started_at ?? record.started_at,
+      };
+    }
+    throw new RunStoreError(this.description, `idempotency key "${key}" is contended`, 'Retry the invocation.');
+  }
+
+  /** A conditional put; false when the condition failed. */
+  private async putIf(
+    item: Record<string, unknown>,
+    condition: string,
+    values: Record<string, unknown> | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.send(() =>
         this.doc.send(
-          new GetCommand({
+          new PutCommand({
             TableName: this.tableName,
-            Key: { service: LOCK_PREFIX + key, run_id: LOCK_SORT_KEY },
-            ConsistentRead: true,
+            Item: item,
+            ConditionExpression: condition,
+            ExpressionAttributeValues: values,
           }),
         ),
       );
-      const owner = lock.Item as { owner_run_id: string; owner_service: string } | undefined;
-      if (!owner) continue; // released in between: try again
-      const existing = await this.getByKey(owner.owner_service, owner.owner_run_id);
-      if (existing && BLOCKING_STATUSES.has(existing.status)) return existing;
-      if (existing === undefined) return { ...record, run_id: owner.owner_run_id, status: 'RUNNING' };
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
     }
-    throw new RunStoreError(this.description, `idempotency key "${key}" is contended`, 'Retry the invocation.');
   }
 
   async finish(record: RunExecutionMetadata): Promise<void> {
