@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cjsPlugin, createHostProject, esmPlugin, runCli } from './helpers/host-project';
+import { CLI, cjsPlugin, createHostProject, esmPlugin, runCli } from './helpers/host-project';
 
 const root = createHostProject([
   cjsPlugin('cjs-plugin', ['cjs_service']),
@@ -77,6 +78,37 @@ describe('pipeline invoke', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^SUCCEEDED cjs_service \(run [0-9A-Z]{26}\)/);
     expect(stdout).toContain('handler      cjs-plugin@1.0.0');
+  });
+
+  it('on a terminal, shows a progress bar and short human log lines (run under a pty with script)', async () => {
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} invoke cjs_service`;
+    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
+      (resolve) => {
+        // script(1) from util-linux gives the CLI a real terminal, as a person would have.
+        const child = spawn('script', ['-qec', command, '/dev/null'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, LOG_LEVEL: 'info' },
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('error', (error) =>
+          resolve({
+            stdout: out,
+            stderr: `${err}${error.message} (this test needs script from util-linux)`,
+            code: null,
+          }),
+        );
+        child.on('close', (exit) => resolve({ stdout: out, stderr: err, code: exit }));
+      },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain(`[${'#'.repeat(30)}] 100% 1/1`);
+    expect(stdout).toMatch(/\d\d:\d\d:\d\d INFO  run started/);
+    expect(stdout).not.toContain('"level":30');
+    expect(stdout).toContain('SUCCEEDED cjs_service');
   });
 
   it('reads the payload from a file with @file', async () => {
