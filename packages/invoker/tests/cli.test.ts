@@ -106,7 +106,7 @@ describe('pipeline invoke', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain(`[${'#'.repeat(30)}] 100% 1/1`);
-    expect(stdout).toMatch(/\d\d:\d\d:\d\d INFO  run started/);
+    expect(stdout).toMatch(/\d\d:\d\d:\d\d INFO {2}run started/);
     expect(stdout).not.toContain('"level":30');
     expect(stdout).toContain('SUCCEEDED cjs_service');
   });
