@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Attribute } from '../attributes';
 import { RateLimiter } from './rate-limiter';
+import { sleep } from './sleep';
 
 /** Settings of {@link PerspectiveClient}. */
 export interface PerspectiveClientOptions {
@@ -195,19 +196,4 @@ export function parseRetryAfter(header: string | null, nowMs: number = Date.now(
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - nowMs;
   return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_RETRY_DELAY_MS) : undefined;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

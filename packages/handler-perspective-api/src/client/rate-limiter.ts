@@ -1,3 +1,5 @@
+import { sleep } from './sleep';
+
 /**
  * Spaces request starts evenly at `ratePerSec` (a steady rate, not bursts): each caller of
  * {@link RateLimiter.acquire} gets the next free slot. Requests may overlap freely; only their
@@ -19,17 +21,6 @@ export class RateLimiter {
     const slot = Math.max(now, this.nextSlotMs);
     this.nextSlotMs = slot + this.intervalMs;
     const waitMs = slot - now;
-    if (waitMs < 1) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal!.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, waitMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitMs < 1 ? Promise.resolve() : sleep(waitMs, signal);
   }
 }
