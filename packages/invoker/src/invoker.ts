@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import {
   CLOCK,
   DuplicateServiceError,
@@ -250,7 +249,7 @@ export class Invoker {
   private async run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
     await this.ensureService(request.service);
     const runtime = await this.ready();
-    if (runtime.outbox && existsSync(runtime.outbox.file)) await this.replayOutbox(runtime);
+    if (runtime.outbox) await this.replayOutbox(runtime); // a no-op unless records are waiting
     return runtime.executor.execute(request, options);
   }
 
