@@ -28,6 +28,7 @@ module.exports = (dir) => ({
   moduleNameMapper: {
     '^@pipeline-invocation/(core|storage|observability|invoker|worker|handler-perspective-api)$': `${packages}/$1/src/index.ts`,
     '^@pipeline-invocation/invoker/testing$': `${packages}/invoker/src/testing/index.ts`,
+    '^@pipeline-invocation/invoker/cli$': `${packages}/invoker/src/cli/extension.ts`,
     '^@pipeline-invocation/storage/dynamodb$': `${packages}/storage/src/dynamodb/index.ts`,
     '^@pipeline-invocation/worker/(lambda|cli)$': `${packages}/worker/src/$1`,
   },

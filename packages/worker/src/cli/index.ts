@@ -1,15 +1,8 @@
-import { parseArgs } from 'node:util';
 import { createInvoker } from '@pipeline-invocation/invoker';
+import { UsageError, parseCommandArgs, table, type Io } from '@pipeline-invocation/invoker/cli';
 import { InvocationQueue } from '../invocation-queue';
 import { redisConnection } from '../config';
 import { startWorker } from '../worker';
-
-/** Where a command writes (the same shape as the `pipeline` CLI's). */
-export interface CommandIo {
-  out(text: string): void;
-  err(text: string): void;
-  readonly env: NodeJS.ProcessEnv;
-}
 
 const WORKER_HELP = `Usage: pipeline worker [--concurrency N] [--services a,b] [--drain-timeout ms]
 
@@ -32,52 +25,29 @@ const QUEUE_HELP = `Usage: pipeline queue stats [--services a,b] [--json]
 Show waiting, active, completed, failed and delayed job counts of each service queue.
 `;
 
-function parse(
-  command: string,
-  args: string[],
-  options: Record<string, { type: 'string' | 'boolean' }>,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    return parseArgs({
-      args,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw Object.assign(new Error(`${(error as Error).message}\nRun \`pipeline ${command} --help\` for usage.`), {
-      name: 'UsageError',
-    });
-  }
-}
-
 const splitList = (value: string) =>
   value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
 
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { name: 'UsageError' });
-}
-
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw usage(`${flag} must be a positive whole number (got "${value}")`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number (got "${value}")`);
   return n;
 }
 
 /** `pipeline worker`. */
-export async function worker(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parse('worker', args, {
+export async function worker(args: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs('worker', args, {
     concurrency: { type: 'string' },
     services: { type: 'string' },
     'drain-timeout': { type: 'string' },
   });
   if (values.help) return (void io.out(WORKER_HELP), 0);
-  const concurrency = positiveInt('--concurrency', values.concurrency as string | undefined, 1);
-  const drainMs = positiveInt('--drain-timeout', values['drain-timeout'] as string | undefined, 30_000);
+  const concurrency = positiveInt('--concurrency', values.concurrency, 1);
+  const drainMs = positiveInt('--drain-timeout', values['drain-timeout'], 30_000);
   const services = typeof values.services === 'string' ? splitList(values.services) : undefined;
   // Listen before starting: BullMQ takes jobs as soon as the worker exists, and a signal
   // arriving before we listen would kill the process mid-job.
@@ -104,11 +74,14 @@ export async function worker(args: string[], io: CommandIo): Promise<number> {
 }
 
 /** `pipeline queue stats`. */
-export async function queue(args: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parse('queue', args, { services: { type: 'string' }, json: { type: 'boolean' } });
+export async function queue(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('queue', args, {
+    services: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   if (values.help) return (void io.out(QUEUE_HELP), 0);
   if (positionals[0] !== 'stats' || positionals.length > 1)
-    throw usage('the only queue command is `pipeline queue stats`.');
+    throw new UsageError('the only queue command is `pipeline queue stats`.');
   const services =
     typeof values.services === 'string' ? splitList(values.services) : createInvoker({ env: io.env }).listServices();
   const client = new InvocationQueue(redisConnection(io.env.REDIS_URL || undefined));
@@ -117,21 +90,11 @@ export async function queue(args: string[], io: CommandIo): Promise<number> {
     if (values.json) {
       io.out(`${JSON.stringify(counts, null, 2)}\n`);
     } else {
-      const header = ['SERVICE', 'WAITING', 'ACTIVE', 'COMPLETED', 'FAILED', 'DELAYED'];
-      const rows = [
-        header,
-        ...counts.map((c) => [c.service, c.waiting, c.active, c.completed, c.failed, c.delayed].map(String)),
-      ];
-      const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       io.out(
-        rows
-          .map((r) =>
-            r
-              .map((cell, i) => cell.padEnd(widths[i]!))
-              .join('  ')
-              .trimEnd(),
-          )
-          .join('\n') + '\n',
+        table([
+          ['SERVICE', 'WAITING', 'ACTIVE', 'COMPLETED', 'FAILED', 'DELAYED'],
+          ...counts.map((c) => [c.service, c.waiting, c.active, c.completed, c.failed, c.delayed].map(String)),
+        ]),
       );
     }
     return 0;

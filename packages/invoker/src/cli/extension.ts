@@ -1,0 +1,8 @@
+/**
+ * @packageDocumentation
+ * For packages that add commands to `pipeline` (the worker's `pipeline worker` and
+ * `pipeline queue`): the same argument parsing, table output, usage error and exit codes as the
+ * built-in commands. Loads nothing but `node:util`.
+ */
+export { parseCommandArgs, table, type Io, type ParsedValues } from './io';
+export { EXIT, UsageError } from './exit-codes';
