@@ -15,7 +15,7 @@ import {
   type RunPage,
   type RunStore,
 } from '@pipeline-invocation/core';
-import { BLOCKING_STATUSES } from '../query';
+import { BLOCKING_STATUSES, pageFrom } from '../query';
 import { INDEXES } from './table';
 
 /** Options of {@link DynamoRunStore.fromEnvironment}. */
@@ -247,9 +247,7 @@ export class DynamoRunStore implements RunStore {
       startKey = page.LastEvaluatedKey;
       more = startKey !== undefined;
     }
-    const pageItems = items.slice(0, query.limit);
-    const last = pageItems.at(-1);
-    return items.length > query.limit && last ? { items: pageItems, nextCursor: last.run_id } : { items: pageItems };
+    return pageFrom(items, query.limit, (record) => record);
   }
 
   async ping(): Promise<void> {

@@ -9,6 +9,7 @@ import {
   type RunPage,
   type RunStore,
 } from '@pipeline-invocation/core';
+import { pageFrom } from '../query';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 
 /** Options of {@link SqliteRunStore}. */
@@ -156,9 +157,7 @@ export class SqliteRunStore implements RunStore {
     const params = used.map(([, value]) => value);
     const sql = `SELECT record FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY run_id DESC LIMIT ?`;
     const rows = this.guard(() => this.db.prepare(sql).all(...params, query.limit + 1) as Row[]);
-    const items = rows.slice(0, query.limit).map((r) => JSON.parse(r.record) as RunExecutionMetadata);
-    const last = items.at(-1);
-    return rows.length > query.limit && last ? { items, nextCursor: last.run_id } : { items };
+    return pageFrom(rows, query.limit, (r) => JSON.parse(r.record) as RunExecutionMetadata);
   }
 
   async ping(): Promise<void> {
