@@ -27,7 +27,7 @@ export {
   type Analysis,
 } from './client/perspective-client';
 export { RateLimiter } from './client/rate-limiter';
-export { SqliteQueue, type QueueRow } from './queue/sqlite-queue';
+export { SqliteQueue, QUEUE_CACHE_SIZE, type QueueRow } from './queue/sqlite-queue';
 export { labelQueue, MissingApiKeyError, OUTPUT_ROW_SIZE, type LabelRunResult, type LabelRunOptions } from './labeller';
 export { queueTimestamp } from './timestamps';
 

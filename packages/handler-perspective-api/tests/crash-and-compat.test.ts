@@ -2,7 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
-import plugin, { PERSPECTIVE_CONFIG, SqliteQueue, queueFiles, type PerspectiveConfig } from '../src';
+import plugin, { PERSPECTIVE_CONFIG, QUEUE_CACHE_SIZE, SqliteQueue, queueFiles, type PerspectiveConfig } from '../src';
+import { UriSet } from '../src/queue/uri-set';
 import { CommitLog } from '../src/queue/commit-log';
 import { startFakePerspective, type FakePerspective } from './helpers/perspective-server';
 import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
@@ -105,6 +106,20 @@ describe('crash safety', () => {
     output.close();
     expect(readQueue(files.input).map((r) => r.items)).toEqual([[{ uri: 'failed' }]]);
     expect(readQueue(files.output).map((r) => r.items)).toEqual([[{ uri: 'labelled' }]]);
+  });
+});
+
+describe('queue connections', () => {
+  it('keep a 2 MB SQLite page cache, for the queue and its temporary URI table, not the 16 MB better-sqlite3 builds in', () => {
+    const queue = new SqliteQueue(queueFiles({ queueDir: tempQueueDir() }).input);
+    try {
+      new UriSet(queue);
+      expect(QUEUE_CACHE_SIZE).toBe(-2000);
+      expect(queue.db.pragma('main.cache_size', { simple: true })).toBe(-2000);
+      expect(queue.db.pragma('temp.cache_size', { simple: true })).toBe(-2000);
+    } finally {
+      queue.close();
+    }
   });
 });
 

@@ -23,6 +23,9 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS queue (
   status TEXT DEFAULT 'pending'
 )`;
 
+/** Page cache of each queue connection, in SQLite's notation (negative: KiB): 2 MB. */
+export const QUEUE_CACHE_SIZE = -2000;
+
 /**
  * A SQLite queue file in the original pipeline's layout (`queue` table, JSON array payloads,
  * `YYYY-MM-DD-HH:MM:SS` UTC timestamps, WAL mode).
@@ -36,6 +39,10 @@ export class SqliteQueue {
     this.file = resolve(file);
     if (!options.readonly) mkdirSync(dirname(this.file), { recursive: true });
     this.db = new Database(this.file, { readonly: options.readonly ?? false, timeout: 10_000 });
+    // better-sqlite3 builds SQLite with a 16 MB page cache per connection. A queue is streamed
+    // front to back, so SQLite's stock 2 MB serves as well, and a run's three caches (input, its
+    // temporary URI table, output) stay at 6 MB instead of growing to about 40 MB.
+    this.db.pragma(`cache_size = ${QUEUE_CACHE_SIZE}`);
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.exec(SCHEMA);
