@@ -122,6 +122,19 @@ describe('ml_inference_perspective_api', () => {
     expect(readQueue(files.input)).toEqual([]);
   });
 
+  it('deletes rows whose posts were all seen before, even when they make up a page alone', async () => {
+    const { config, files, run } = setup({ qps: 40 }); // pages of 90 posts
+    const first = Array.from({ length: 90 }, (_, i) => post(`a distinct post number ${i}`));
+    enqueue(config, [first, [{ ...first[0]! }], [{ ...first[1]! }]]);
+    const record = await run();
+    expect(JSON.parse(record.metadata).inference_metadata).toMatchObject({
+      total_posts_successfully_labeled: 90,
+      total_duplicate_posts: 2,
+    });
+    expect(allLabels(files.output)).toHaveLength(90);
+    expect(readQueue(files.input)).toEqual([]);
+  });
+
   it('backfill takes only the posts queued within the window', async () => {
     const { config, files, run } = setup();
     enqueue(config, [[post('an old post from last week')]], new Date(Date.now() - 7 * 86400_000));
