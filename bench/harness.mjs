@@ -1,6 +1,7 @@
 // A tiny benchmark harness: each case runs many times after a warm-up; we print the median
 // per-operation time and its ratio to a baseline measured in the same run, so the figures
 // compare like with like on whatever machine runs them.
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 /**
@@ -53,15 +54,25 @@ export function report(title, rows, { target } = {}) {
 }
 
 /**
- * Measure several cases fairly: after a shared warm-up, the cases take turns for `rounds`
- * rounds (so drift, GC and JIT state hit each alike) and each gets the median of its rounds.
- * `cases` is [{ name, fn }]; returns [{ name, ms }] in the same order.
+ * Measure cases that run the same code in fresh processes, one case per process, so that
+ * one case's JIT and inline-cache state cannot tilt another's (in one process two invocations a
+ * few per cent apart measured anywhere from 0.82x to 1.48x of each other). `script` run as
+ * `node script --case <name>` must measure that case alone and print its time per operation
+ * (ms) as JSON. The cases take turns, one process each, for `turns` turns; each case gets the
+ * median of its turns, and `all` holds every turn's figure.
+ * Returns [{ name, ms, all }] in the order of `names`.
  */
-export async function compare(cases, { rounds = 9, warmup = 500, samples = 5, batch = 200 } = {}) {
-  for (const c of cases) for (let i = 0; i < warmup; i++) await c.fn();
-  const perCase = cases.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of cases.entries()) perCase[i].push(await measure(c.fn, { warmup: 0, samples, batch }));
+export function compareInProcesses(script, names, { turns = 7 } = {}) {
+  const all = names.map(() => []);
+  for (let turn = 0; turn < turns; turn++) {
+    for (const [i, name] of names.entries()) {
+      const child = spawnSync(process.execPath, [script, '--case', name], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (child.status !== 0) throw new Error(`${script} --case ${name} exited ${child.status}`);
+      all[i].push(JSON.parse(child.stdout));
+    }
   }
-  return cases.map((c, i) => ({ name: c.name, ms: median(perCase[i]) }));
+  return names.map((name, i) => ({ name, ms: median(all[i]), all: all[i] }));
 }

@@ -1,47 +1,76 @@
 // Per-call overhead of an in-process invocation of a no-op handler with the in-memory store,
 // as a ratio to calling the handler directly; and the tracker's overhead with W&B off (the
-// default, a no-op tracker) as a ratio to no tracking at all (target at most 1.1x).
+// default, a no-op tracker) as a ratio to no tracking at all (target at most 1.1x). The two
+// invocations run the same code and differ by a few per cent, less than one process's JIT state
+// can tilt either way, so each case is measured alone in fresh processes, taking turns: the
+// figures are the medians of the turns, the verdict the median of the per-turn ratios.
 import { createRequire } from 'node:module';
-import { compare, report } from './harness.mjs';
+import { fileURLToPath } from 'node:url';
+import { compareInProcesses, measure, median, report } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { pipelineHandler } = require('@pipeline-invocation/core');
-const { createInvoker } = require('@pipeline-invocation/invoker');
-const { MemoryRunStore } = require('@pipeline-invocation/storage');
-const { silentLogger, createTracker, trackingConfigFromEnv, Redactor } = require('@pipeline-invocation/observability');
+const DIRECT = 'handler.handle() called directly';
+const NO_TRACKER = 'invocation without any tracker';
+const WANDB_OFF = 'invocation with the W&B-off tracker';
 
-class Noop {
-  handle() {
-    return { statusCode: 200, body: 'ok' };
-  }
+const caseArg = process.argv.indexOf('--case');
+if (caseArg > 0) {
+  process.stdout.write(JSON.stringify(await measureCase(process.argv[caseArg + 1])));
+  process.exit(0);
 }
-pipelineHandler('noop')(Noop);
 
-const base = { discover: false, outbox: false, env: {}, logger: silentLogger, handlers: [Noop] };
-// A fresh store per sample batch would be fairer for memory, but the store's cost is part of an invocation.
-const withoutTracking = createInvoker({ ...base, store: new MemoryRunStore(), tracker: false });
-const wandbOff = createInvoker({
-  ...base,
-  store: new MemoryRunStore(),
-  tracker: createTracker(trackingConfigFromEnv({}), { logger: silentLogger, redactor: new Redactor({}) }),
+const [direct, noTracking, off] = compareInProcesses(fileURLToPath(import.meta.url), [DIRECT, NO_TRACKER, WANDB_OFF], {
+  turns: 11,
 });
-
-const handler = new Noop();
-const [direct, noTracking, off] = await compare([
-  { name: 'handler.handle() called directly', fn: () => handler.handle({ run_type: 'prod' }, {}) },
-  {
-    name: 'invocation without any tracker',
-    fn: () => withoutTracking.invokePipelineHandler('noop', { run_type: 'prod' }),
-  },
-  {
-    name: 'invocation with the W&B-off tracker',
-    fn: () => wandbOff.invokePipelineHandler('noop', { run_type: 'prod' }),
-  },
-]);
-
-report('in-process invocation of a no-op handler (in-memory store)', [
+report(`in-process invocation of a no-op handler (in-memory store), median of ${off.all.length} processes`, [
   direct,
   { ...off, name: 'invokePipelineHandler (W&B off)' },
 ]);
-const ok = report('tracker overhead with W&B off', [noTracking, off], { target: 1.1 });
+report(`tracker overhead with W&B off, median of ${off.all.length} processes each`, [noTracking, off]);
+// The verdict compares the two processes of each turn (run one after the other, so a slow spell
+// of the machine hits both) and takes the median of those ratios.
+const ratios = off.all.map((ms, turn) => ms / noTracking.all[turn]).sort((a, b) => a - b);
+const ratio = median(ratios);
+const ok = ratio <= 1.1;
+console.log(`  per turn: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}`);
+console.log(`  -> ${ratio.toFixed(2)}x (median per turn), ${ok ? 'meets' : 'MISSES'} the target of at most 1.1x`);
 process.exit(ok ? 0 : 1);
+
+/** Time per operation (ms) of one case, measured alone in this process. */
+async function measureCase(name) {
+  const require = createRequire(import.meta.url);
+  const { pipelineHandler } = require('@pipeline-invocation/core');
+  const { createInvoker } = require('@pipeline-invocation/invoker');
+  const { MemoryRunStore } = require('@pipeline-invocation/storage');
+  const {
+    silentLogger,
+    createTracker,
+    trackingConfigFromEnv,
+    Redactor,
+  } = require('@pipeline-invocation/observability');
+
+  class Noop {
+    handle() {
+      return { statusCode: 200, body: 'ok' };
+    }
+  }
+  pipelineHandler('noop')(Noop);
+  const base = { discover: false, outbox: false, env: {}, logger: silentLogger, handlers: [Noop] };
+  const handler = new Noop();
+  const fns = {
+    [DIRECT]: () => () => handler.handle({ run_type: 'prod' }, {}),
+    [NO_TRACKER]: () => {
+      const invoker = createInvoker({ ...base, store: new MemoryRunStore(), tracker: false });
+      return () => invoker.invokePipelineHandler('noop', { run_type: 'prod' });
+    },
+    [WANDB_OFF]: () => {
+      const invoker = createInvoker({
+        ...base,
+        store: new MemoryRunStore(),
+        tracker: createTracker(trackingConfigFromEnv({}), { logger: silentLogger, redactor: new Redactor({}) }),
+      });
+      return () => invoker.invokePipelineHandler('noop', { run_type: 'prod' });
+    },
+  };
+  if (!fns[name]) throw new Error(`unknown case ${name}`);
+  return measure(fns[name](), { warmup: 2000, samples: 40, batch: 100 });
+}
