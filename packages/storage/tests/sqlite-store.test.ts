@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
+import { MIGRATIONS } from '../src/sqlite/migrations';
 import { runStoreContract } from './helpers/contract';
 import { runningRecord } from './helpers/records';
 import { tempDir } from './helpers/temp';
@@ -51,7 +52,41 @@ describe('SqliteRunStore', () => {
     const db = new Database(file);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    expect(() => new SqliteRunStore(file)).toThrow(/schema version is 2, newer than .* understands \(1\)/);
+    expect(() => new SqliteRunStore(file)).toThrow(
+      `the schema version is ${SCHEMA_VERSION + 1}, newer than this version of @pipeline-invocation/storage understands (${SCHEMA_VERSION})`,
+    );
+  });
+
+  it('upgrades a file of schema version 1, keeping its runs, and lists them by status', async () => {
+    const file = join(dir, 'version-1.db');
+    const failed = { ...runningRecord({ service: 'svc' }), status: 'FAILED' as const, status_code: 500 };
+    const succeeded = { ...runningRecord({ service: 'svc' }), status: 'SUCCEEDED' as const, status_code: 200 };
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    const insert = old.prepare(
+      'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, NULL, ?)',
+    );
+    for (const r of [failed, succeeded]) insert.run(r.run_id, r.service, r.status, JSON.stringify(r));
+    old.close();
+
+    const store = new SqliteRunStore(file);
+    expect(await store.list({ status: 'FAILED', limit: 10 })).toEqual({ items: [failed] });
+    expect(await store.list({ status: 'SUCCEEDED', limit: 10 })).toEqual({ items: [succeeded] });
+    expect(await store.list({ service: 'svc', status: 'FAILED', limit: 10 })).toEqual({ items: [failed] });
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const indexes = db.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_by_%' ORDER BY name",
+    );
+    expect(indexes.all()).toEqual([
+      { name: 'runs_by_idempotency_key' },
+      { name: 'runs_by_service' },
+      { name: 'runs_by_unsettled_status' },
+    ]);
+    db.close();
   });
 
   it('records every run when 20 processes create and write one new file at once (unique run ids, none lost)', async () => {

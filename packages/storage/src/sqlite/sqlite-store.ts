@@ -147,14 +147,22 @@ export class SqliteRunStore implements RunStore {
   }
 
   async list(query: ListRunsQuery): Promise<RunPage> {
-    const filters: Array<[string, string | undefined]> = [
-      ['service = ?', query.service],
-      ['status = ?', query.status],
-      ['run_id < ?', query.cursor],
-    ];
-    const used = filters.filter(([, value]) => value !== undefined && value !== '');
-    const where = used.map(([clause]) => clause);
-    const params = used.map(([, value]) => value);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.service) {
+      where.push('service = ?');
+      params.push(query.service);
+    }
+    if (query.status) {
+      // SQLite uses a partial index only for a query that repeats the index's condition: the
+      // statuses other than SUCCEEDED are indexed (runs_by_unsettled_status), SUCCEEDED is not.
+      where.push(query.status === 'SUCCEEDED' ? 'status = ?' : "status = ? AND status <> 'SUCCEEDED'");
+      params.push(query.status);
+    }
+    if (query.cursor) {
+      where.push('run_id < ?');
+      params.push(query.cursor);
+    }
     const sql = `SELECT record FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY run_id DESC LIMIT ?`;
     const rows = this.guard(() => this.db.prepare(sql).all(...params, query.limit + 1) as Row[]);
     return pageFrom(rows, query.limit, (r) => JSON.parse(r.record) as RunExecutionMetadata);
