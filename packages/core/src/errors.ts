@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { RunExecutionMetadata } from './models/run-record';
 
 /**
  * Base class of every error this project raises. Across packages identify errors by
@@ -55,31 +56,131 @@ export class DuplicateServiceError extends PipelineInvocationError {
   }
 }
 
-/** A run with the same idempotency key is still running. Maps to status 409. */
+/**
+ * A run with the same idempotency key is still running (its heartbeat is fresh). Maps to
+ * status 409. A run whose heartbeat went stale does not conflict: it is marked CRASHED.
+ */
 export class RunConflictError extends PipelineInvocationError {
   override name = 'RunConflictError';
   constructor(
     readonly idempotencyKey: string,
     readonly runId: string,
+    /** How long ago the running run's heartbeat was renewed, when known. */
+    readonly heartbeatAgeMs?: number,
+    options?: ErrorOptions,
   ) {
     super(
-      `A run with idempotency key "${idempotencyKey}" is still RUNNING (run ${runId}). ` +
-        'Wait for it to finish, or use another key.',
+      `A run with idempotency key "${idempotencyKey}" is still RUNNING (run ${runId}` +
+        `${heartbeatAgeMs === undefined ? '' : `, heartbeat ${Math.round(heartbeatAgeMs / 1000)} s ago`}). ` +
+        'Wait for it to finish, cancel it with `pipeline cancel ' +
+        runId +
+        '`, or use another key.',
+      options,
     );
   }
 }
 
-/** The run record could not be written after retries (it was kept in the outbox). Maps to 503. */
+/**
+ * The same idempotency key was used with another payload. Maps to status 409. A key names one
+ * request: reusing it for different input is a caller bug, never a replay.
+ */
+export class IdempotencyKeyMismatchError extends PipelineInvocationError {
+  override name = 'IdempotencyKeyMismatchError';
+  constructor(
+    readonly idempotencyKey: string,
+    /** The run that holds the key. */
+    readonly existingRunId: string,
+    /** The run refused (it was never started). */
+    readonly runId: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Idempotency key "${idempotencyKey}" belongs to run ${existingRunId}, which had another payload; ` +
+        `run ${runId} was refused. Use a new key for a different payload.`,
+      options,
+    );
+  }
+}
+
+/**
+ * The run was cancelled (a signal, the caller's AbortSignal, or \`pipeline cancel\`). It is the
+ * abort reason the handler's signal carries, and the error of a CANCELLED record (status 499).
+ */
+export class RunCancelledError extends PipelineInvocationError {
+  override name = 'RunCancelledError';
+  constructor(
+    /** Why: "SIGINT", "SIGTERM", "cancel requested", "caller aborted". */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`The run was cancelled (${reason}).`, options);
+  }
+}
+
+/**
+ * The caller's AbortSignal was already aborted before the run started: nothing ran and no
+ * record was written. Named like the DOM's AbortError so \`error.name === 'AbortError'\` checks work.
+ */
+export class AbortError extends PipelineInvocationError {
+  override name = 'AbortError';
+  constructor(
+    readonly service: string,
+    options?: ErrorOptions,
+  ) {
+    super(`The invocation of "${service}" was aborted before it started; nothing ran.`, options);
+  }
+}
+
+/** A value in a handler's metadata cannot be stored as JSON (the run fails, naming it). Status 500. */
+export class UnserializableMetadataError extends PipelineInvocationError {
+  override name = 'UnserializableMetadataError';
+  constructor(
+    /** Where the value sits, e.g. \`metadata.counts\`. */
+    readonly path: string,
+    /** What it is, e.g. "a BigInt", "a Map". */
+    readonly what: string,
+  ) {
+    super(
+      `The handler's metadata holds ${what} at ${path}, which JSON cannot hold. ` +
+        'Convert it first (a BigInt to a string or number, a Map with Object.fromEntries, a Set with Array.from).',
+    );
+  }
+}
+
+/** A configuration value (an environment variable or option) is invalid. Exit code 2. */
+export class ConfigError extends PipelineInvocationError {
+  override name = 'ConfigError';
+  constructor(
+    /** The variable or option, e.g. \`PIPELINE_HEARTBEAT_MS\`. */
+    readonly variable: string,
+    readonly value: unknown,
+    /** What is allowed. */
+    readonly expected: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${variable}=${JSON.stringify(value)} is invalid: ${expected}.`, options);
+  }
+}
+
+/**
+ * A run record could not be written after retries. Maps to 503. When it is the final record of
+ * a run whose handler already ran, {@link MetadataWriteError.record} holds it (kept in the outbox
+ * or logged): a queue must not run that handler again.
+ */
 export class MetadataWriteError extends PipelineInvocationError {
   override name = 'MetadataWriteError';
+  /** The final record that could not be stored; set only when the handler ran. */
+  readonly record?: RunExecutionMetadata;
   constructor(
     readonly service: string,
     readonly originalError: unknown,
     detail = '',
+    options: { record?: RunExecutionMetadata } = {},
   ) {
     super(`Could not write the run record of "${service}": ${describe(originalError)}.${detail ? ` ${detail}` : ''}`, {
       cause: originalError,
     });
+    if (options.record) this.record = options.record;
   }
 }
 
@@ -146,8 +247,9 @@ export class HandlerTimeoutError extends PipelineInvocationError {
   constructor(
     readonly service: string,
     readonly timeoutMs: number,
+    options?: ErrorOptions,
   ) {
-    super(`Handler "${service}" did not finish within ${timeoutMs} ms and was aborted.`);
+    super(`Handler "${service}" did not finish within ${timeoutMs} ms and was aborted.`, options);
   }
 }
 
@@ -160,6 +262,11 @@ export const ERROR_STATUS_CODES: Readonly<Record<string, number>> = Object.freez
   UnknownServiceError: 404,
   DuplicateServiceError: 409,
   RunConflictError: 409,
+  IdempotencyKeyMismatchError: 409,
+  ConfigError: 400,
+  AbortError: 499,
+  RunCancelledError: 499,
+  UnserializableMetadataError: 500,
   PluginLoadError: 500,
   IncompatiblePluginError: 500,
   MetadataWriteError: 503,

@@ -8,6 +8,7 @@ import 'reflect-metadata';
 export { CONTRACT_VERSION, isContractCompatible } from './version';
 export * from './errors';
 export { JsonObjectSchema, type JsonObject } from './models/json-object';
+export { toJsonValue, canonicalJson, payloadHash, type JsonValue } from './models/json-value';
 export {
   IntegrationRequestSchema,
   IntegrationPayloadSchema,
@@ -21,6 +22,8 @@ export {
 export {
   RunExecutionMetadataSchema,
   RunStatusSchema,
+  TERMINAL_STATUSES,
+  CANCELLED_STATUS_CODE,
   IntegrationResponseSchema,
   DEFAULT_METADATA_TABLE_NAME,
   type RunExecutionMetadata,
@@ -29,7 +32,16 @@ export {
 } from './models/run-record';
 export type { PipelineHandler, RunContext, HandlerResult, Logger, LogFields, MetricsSink, Clock } from './contract';
 export { systemClock } from './contract';
-export type { RunStore, BeginResult, ListRunsQuery, RunPage, Tracker, TrackedRunStart } from './store';
+export type {
+  RunStore,
+  RunKey,
+  BeginResult,
+  FinishResult,
+  ListRunsQuery,
+  RunPage,
+  Tracker,
+  TrackedRunStart,
+} from './store';
 export { noopTracker } from './store';
 export { RUN_STORE, TRACKER, LOGGER, CLOCK, RUN_CONTEXT } from './tokens';
 export {

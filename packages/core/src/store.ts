@@ -6,6 +6,15 @@ export type BeginResult =
   /** A run with the same idempotency key exists and is RUNNING or SUCCEEDED: it is returned, not overwritten. */
   | { readonly ok: false; readonly existing: RunExecutionMetadata };
 
+/** Outcome of {@link RunStore.finish}. */
+export type FinishResult =
+  | { readonly ok: true }
+  /** The run already has another terminal record (the first one written wins): it is returned. */
+  | { readonly ok: false; readonly existing: RunExecutionMetadata };
+
+/** What identifies a run in every store (DynamoDB's primary key is both). */
+export type RunKey = Pick<RunExecutionMetadata, 'service' | 'run_id'>;
+
 /** A page query over run records, newest first. */
 export interface ListRunsQuery {
   service?: string;
@@ -31,12 +40,29 @@ export interface RunStore {
   /** A short name for diagnostics, e.g. `sqlite:/path/runs.db`. */
   readonly description: string;
   /**
-   * Write the RUNNING record. Conditional on the idempotency key: when a run with the same key
-   * is RUNNING or SUCCEEDED, nothing is written and that run is returned.
+   * Write the RUNNING record. Conditional on the idempotency key: when another run with the same
+   * key is RUNNING or SUCCEEDED, nothing is written and that run is returned. Idempotent for its
+   * own `run_id`: a retried begin whose first write landed (the answer was lost) is `ok`.
    */
   begin(record: RunExecutionMetadata): Promise<BeginResult>;
-  /** Write the final record (replaces the RUNNING one with the same `run_id`). Idempotent. */
-  finish(record: RunExecutionMetadata): Promise<void>;
+  /**
+   * Write a terminal record, conditionally: only over the run's RUNNING record (or where there is
+   * none, e.g. an outbox replay). The first terminal status written wins: over a terminal record
+   * nothing is written and that record is returned, unless it is this same record (a retried
+   * write), which is `ok`.
+   */
+  finish(record: RunExecutionMetadata): Promise<FinishResult>;
+  /**
+   * Renew a RUNNING run's `heartbeat_at` (ISO time `at`) and return the record as stored, so the
+   * executor sees a `cancel_requested_at` or a terminal status another process wrote. A run
+   * that is no longer RUNNING is returned unchanged; an unknown run gives `undefined`.
+   */
+  heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined>;
+  /**
+   * Ask a RUNNING run to stop: sets `cancel_requested_at` (ISO time `at`), which its executor
+   * sees at its next heartbeat. Returns the record as stored (unchanged when not RUNNING).
+   */
+  requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined>;
   /** The newest run of `service` (by run id), or `undefined`. */
   latest(service: string): Promise<RunExecutionMetadata | undefined>;
   /** One run by id, or `undefined`. */

@@ -1,5 +1,13 @@
-import type { BeginResult, ListRunsQuery, RunExecutionMetadata, RunPage, RunStore } from '@pipeline-invocation/core';
-import { findIdempotentRun, pageOf } from './query';
+import type {
+  BeginResult,
+  FinishResult,
+  ListRunsQuery,
+  RunExecutionMetadata,
+  RunKey,
+  RunPage,
+  RunStore,
+} from '@pipeline-invocation/core';
+import { findIdempotentRun, finishDecision, pageOf } from './query';
 
 /**
  * A run store in memory: for tests (the invoker's testing kit uses it) and for processes
@@ -15,6 +23,7 @@ export class MemoryRunStore implements RunStore {
   private readonly byKey = new Map<string, string[]>();
 
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
+    if (this.runs.has(record.run_id)) return { ok: true }; // a retried begin of this same run
     const key = record.idempotency_key;
     if (key) {
       const existing = findIdempotentRun(
@@ -27,8 +36,19 @@ export class MemoryRunStore implements RunStore {
     return { ok: true };
   }
 
-  async finish(record: RunExecutionMetadata): Promise<void> {
+  async finish(record: RunExecutionMetadata): Promise<FinishResult> {
+    const decision = finishDecision(this.runs.get(record.run_id), record);
+    if (decision !== 'write') return structuredClone(decision);
     this.put(record);
+    return { ok: true };
+  }
+
+  async heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined> {
+    return this.patchRunning(run.run_id, (r) => ({ ...r, heartbeat_at: at }));
+  }
+
+  async requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined> {
+    return this.patchRunning(runId, (r) => ({ ...r, cancel_requested_at: r.cancel_requested_at ?? at }));
   }
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
@@ -52,6 +72,16 @@ export class MemoryRunStore implements RunStore {
 
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
+
+  private patchRunning(
+    runId: string,
+    patch: (record: RunExecutionMetadata) => RunExecutionMetadata,
+  ): RunExecutionMetadata | undefined {
+    const record = this.runs.get(runId);
+    if (record?.status === 'RUNNING') this.runs.set(runId, patch(record));
+    const stored = this.runs.get(runId);
+    return stored && structuredClone(stored);
+  }
 
   private put(record: RunExecutionMetadata): void {
     const isNew = !this.runs.has(record.run_id);

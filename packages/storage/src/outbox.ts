@@ -5,12 +5,19 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type { RunExecutionMetadata, RunStore } from '@pipeline-invocation/core';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  RunExecutionMetadataSchema,
+  describe,
+  type RunExecutionMetadata,
+  type RunStore,
+} from '@pipeline-invocation/core';
+import { isRecordRejected } from './store-errors';
 
 /** Result of {@link Outbox.flush}. */
 export interface FlushResult {
@@ -18,86 +25,186 @@ export interface FlushResult {
   readonly written: number;
   /** Records that still could not be written (kept in the outbox). */
   readonly remaining: number;
+  /** Records or lines moved to the quarantine file by this flush. */
+  readonly quarantined: number;
   /** The last error met, when some remain. */
   readonly error?: unknown;
 }
 
+/** One line of the quarantine file: what could not be stored, and why. */
+export interface QuarantinedEntry {
+  /** UTC ISO-8601. */
+  readonly quarantined_at: string;
+  readonly reason: string;
+  /** The record, when the line was one. */
+  readonly record?: RunExecutionMetadata;
+  /** The raw line, when it was not a record. */
+  readonly line?: string;
+}
+
 /**
  * Records that could not be written to the run store, kept in a JSON-lines file (each append
- * is fsync'ed) until {@link Outbox.flush} writes them. Replaying is safe to repeat: records
- * are written by `run_id`, so a record lands exactly once.
+ * is fsync'ed) until {@link Outbox.flush} writes them. Replaying is safe to repeat: records are
+ * written by `run_id` and a store takes the same terminal record twice as one, so a crash at any
+ * point of a flush loses and duplicates nothing. A record the store refuses for good (too large,
+ * invalid, or superseded by another terminal record) and a line that is not a record go to the
+ * quarantine file (`<file>.quarantine.jsonl`) with the reason, and never block the rest.
  */
 export class Outbox {
   readonly file: string;
+  readonly quarantineFile: string;
 
   constructor(file: string) {
     this.file = resolve(file);
+    this.quarantineFile = `${this.file}.quarantine.jsonl`;
   }
 
   /** Append `record`, durably. */
   append(record: RunExecutionMetadata): void {
-    mkdirSync(dirname(this.file), { recursive: true });
-    const fd = openSync(this.file, 'a', 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(record)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    appendLine(this.file, JSON.stringify(record));
   }
 
-  /** The records waiting (skips lines that are not JSON, e.g. a torn last line). */
+  /** The records waiting, including those of a flush that died before it finished. */
   pending(): RunExecutionMetadata[] {
-    return this.read(this.file);
+    return [this.file, ...this.orphans()]
+      .flatMap((file) => readLines(file))
+      .flatMap((l) => {
+        const record = parseRecord(l);
+        return typeof record === 'string' ? [] : [record];
+      });
+  }
+
+  /** What was quarantined, oldest first. */
+  quarantined(): QuarantinedEntry[] {
+    return readLines(this.quarantineFile).flatMap((line) => {
+      try {
+        return [JSON.parse(line) as QuarantinedEntry];
+      } catch {
+        return [{ quarantined_at: '', reason: 'unreadable quarantine line', line }];
+      }
+    });
   }
 
   /**
    * Write every waiting record to `store`. The file is first renamed, so two processes never
-   * replay the same lines; whatever still fails is appended back.
+   * replay the same lines; the claimed files of flushes whose process died are taken up too.
+   * Records met after a transient failure are appended back; refused ones are quarantined.
    */
   async flush(store: RunStore): Promise<FlushResult> {
-    if (!existsSync(this.file)) return { written: 0, remaining: 0 };
-    const claimed = `${this.file}.${process.pid}.${Date.now()}.replaying`;
-    try {
-      renameSync(this.file, claimed);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { written: 0, remaining: 0 };
-      throw error;
-    }
+    const claimed = this.claim();
+    if (claimed.length === 0) return { written: 0, remaining: 0, quarantined: 0 };
     let written = 0;
+    let quarantined = 0;
     let lastError: unknown;
     const failed: RunExecutionMetadata[] = [];
-    for (const record of this.read(claimed)) {
+    for (const line of claimed.flatMap((file) => readLines(file))) {
+      const record = parseRecord(line);
+      if (typeof record === 'string') {
+        this.quarantine({ reason: record, line });
+        quarantined += 1;
+        continue;
+      }
       if (lastError !== undefined) {
         failed.push(record);
         continue;
       }
       try {
-        await store.finish(record);
-        written += 1;
+        const result = await store.finish(record);
+        if (result.ok) written += 1;
+        else {
+          this.quarantine({
+            reason: `run ${record.run_id} already has a terminal record (${result.existing.status}); the first one written stands`,
+            record,
+          });
+          quarantined += 1;
+        }
       } catch (error) {
-        lastError = error;
-        failed.push(record);
+        if (isRecordRejected(error)) {
+          this.quarantine({ reason: `the store refused it: ${describe(error)}`, record });
+          quarantined += 1;
+        } else {
+          lastError = error;
+          failed.push(record);
+        }
       }
     }
     for (const record of failed) this.append(record);
-    unlinkSync(claimed);
+    for (const file of claimed) unlinkSync(file);
     return lastError === undefined
-      ? { written, remaining: 0 }
-      : { written, remaining: failed.length, error: lastError };
+      ? { written, remaining: 0, quarantined }
+      : { written, remaining: failed.length, quarantined, error: lastError };
   }
 
-  private read(file: string): RunExecutionMetadata[] {
-    if (!existsSync(file)) return [];
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as RunExecutionMetadata];
-        } catch {
-          return [];
-        }
-      });
+  /** Rename the outbox to a file of this flush, and list it with the orphaned ones. */
+  private claim(): string[] {
+    const orphans = this.orphans();
+    const mine = `${this.file}.${process.pid}.${Date.now()}.replaying`;
+    try {
+      renameSync(this.file, mine);
+      return [...orphans, mine];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return orphans;
+      throw error;
+    }
+  }
+
+  /** Claimed files (`<file>.<pid>.<ms>.replaying`) whose process is gone. */
+  private orphans(): string[] {
+    const dir = dirname(this.file);
+    if (!existsSync(dir)) return [];
+    const prefix = `${basename(this.file)}.`;
+    return readdirSync(dir)
+      .filter((name) => name.startsWith(prefix) && name.endsWith('.replaying'))
+      .filter((name) => !isAlive(Number(name.slice(prefix.length).split('.')[0])))
+      .sort()
+      .map((name) => join(dir, name));
+  }
+
+  private quarantine(entry: Omit<QuarantinedEntry, 'quarantined_at'>): void {
+    appendLine(this.quarantineFile, JSON.stringify({ quarantined_at: new Date().toISOString(), ...entry }));
+  }
+}
+
+function appendLine(file: string, line: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, 'a', 0o600);
+  try {
+    writeSync(fd, `${line}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readLines(file: string): string[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
+}
+
+/** A record, or the reason the line is not one. */
+function parseRecord(line: string): RunExecutionMetadata | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return `not JSON (${describe(error)}), e.g. a line torn by a crash`;
+  }
+  const parsed = RunExecutionMetadataSchema.safeParse(value);
+  if (!parsed.success)
+    return `not a run record: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  if (parsed.data.status === 'RUNNING') return 'a RUNNING record (the outbox holds terminal records only)';
+  return parsed.data;
+}
+
+/** Whether a process with this pid runs on this machine (EPERM: it does, as another user). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,4 +1,4 @@
-import type { ListRunsQuery, RunExecutionMetadata, RunPage } from '@pipeline-invocation/core';
+import type { FinishResult, ListRunsQuery, RunExecutionMetadata, RunPage } from '@pipeline-invocation/core';
 
 /** Statuses that block a new run with the same idempotency key. */
 export const BLOCKING_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'SUCCEEDED']);
@@ -35,4 +35,27 @@ export function pageFrom<T>(rows: readonly T[], limit: number, toRecord: (row: T
   const items = rows.slice(0, limit).map(toRecord);
   const last = items.at(-1);
   return rows.length > limit && last ? { items, nextCursor: last.run_id } : { items };
+}
+
+/**
+ * The one rule of terminal writes, shared by every store: a terminal record may be written where
+ * the run has no record or a RUNNING one ("write"). Over a terminal record nothing is written:
+ * the same record again (a retried write whose answer was lost) is `ok`, any other is refused
+ * with the record that won.
+ */
+export function finishDecision(
+  stored: RunExecutionMetadata | undefined,
+  record: RunExecutionMetadata,
+): 'write' | FinishResult {
+  assertTerminal(record);
+  if (!stored || stored.status === 'RUNNING') return 'write';
+  if (stored.status === record.status && stored.ended_at === record.ended_at) return { ok: true };
+  return { ok: false, existing: stored };
+}
+
+/** `finish` takes terminal records only: a RUNNING one there is a programming error. */
+export function assertTerminal(record: RunExecutionMetadata): void {
+  if (record.status === 'RUNNING') {
+    throw new TypeError(`finish() takes a terminal record; run ${record.run_id} is RUNNING (use begin)`);
+  }
 }

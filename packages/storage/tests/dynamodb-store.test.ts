@@ -3,6 +3,8 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoRunStore, createRunTable, runTableSnippets } from '../src/dynamodb';
 import { runStoreContract } from './helpers/contract';
 import { startDynalite, type LocalDynamo } from './helpers/dynalite';
+import { startFaultProxy } from './helpers/tcp-proxy';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { finished, runningRecord } from './helpers/records';
 
 let dynamo: LocalDynamo;
@@ -25,6 +27,38 @@ async function freshStore(): Promise<DynamoRunStore> {
 runStoreContract('dynamodb (dynalite)', freshStore);
 
 describe('DynamoRunStore', () => {
+  it('survives an ambiguous begin: the writes land, their answers are lost, the retries find the run its own', async () => {
+    const store = await freshStore();
+    const proxy = await startFaultProxy(dynamo.port);
+    const client = new DynamoDBClient({
+      endpoint: proxy.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 3,
+    });
+    const throughProxy = new DynamoRunStore(client, store.tableName);
+    try {
+      const record = runningRecord({ idempotency_key: 'ambiguous' });
+      // the lock put and the record put both land; neither answer comes back
+      proxy.dropAnswersTo(/PutItem/, 2);
+      expect(await throughProxy.begin(record)).toEqual({ ok: true });
+      expect(proxy.dropped).toBe(2);
+      expect(await store.get(record.run_id)).toEqual(record);
+      expect((await store.list({ limit: 10 })).items).toHaveLength(1);
+      // the key is held by that run, and by no orphan
+      const other = await store.begin(runningRecord({ idempotency_key: 'ambiguous' }));
+      expect(!other.ok && other.existing.run_id).toBe(record.run_id);
+      // an ambiguous finish is idempotent too
+      proxy.dropAnswersTo(/PutItem/, 1);
+      expect(await throughProxy.finish(finished(record))).toEqual({ ok: true });
+      expect((await store.get(record.run_id))?.status).toBe('SUCCEEDED');
+    } finally {
+      await throughProxy.close();
+      await proxy.close();
+      await store.close();
+    }
+  });
+
   it('keys runs by service + run id: two runs in the same second never overwrite each other', async () => {
     const store = await freshStore();
     const second = '2026-11-21T10:00:00.000Z';

@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DynamoRunStore, createRunTable } from '../src/dynamodb';
 import { MemoryRunStore, Outbox } from '../src';
@@ -17,14 +19,14 @@ describe('Outbox', () => {
     expect(outbox.pending()).toEqual(records);
 
     const store = new MemoryRunStore();
-    expect(await outbox.flush(store)).toEqual({ written: 2, remaining: 0 });
+    expect(await outbox.flush(store)).toEqual({ written: 2, remaining: 0, quarantined: 0 });
     expect(store.all()).toEqual(records);
     expect(outbox.pending()).toEqual([]);
-    expect(await outbox.flush(store)).toEqual({ written: 0, remaining: 0 });
+    expect(await outbox.flush(store)).toEqual({ written: 0, remaining: 0, quarantined: 0 });
     expect(store.all()).toHaveLength(2);
   });
 
-  it('keeps what still cannot be written, and skips a torn last line', async () => {
+  it('keeps what still cannot be written, and quarantines a torn last line, counted', async () => {
     const outbox = new Outbox(join(dir, 'b', 'outbox.jsonl'));
     const record = finished(runningRecord());
     outbox.append(record);
@@ -34,9 +36,12 @@ describe('Outbox', () => {
       throw new Error('store down');
     };
     const result = await outbox.flush(failing);
-    expect(result).toMatchObject({ written: 0, remaining: 1 });
+    expect(result).toMatchObject({ written: 0, remaining: 1, quarantined: 1 });
     expect((result.error as Error).message).toBe('store down');
     expect(outbox.pending()).toEqual([record]);
+    expect(outbox.quarantined()).toEqual([
+      expect.objectContaining({ line: '{"service":"torn', reason: expect.stringContaining('not JSON') }),
+    ]);
   });
 
   it('loses nothing when DynamoDB stops mid-run: the record waits in the outbox and lands exactly once', async () => {
@@ -56,8 +61,8 @@ describe('Outbox', () => {
     await dynamo.restart(); // dynalite keeps nothing in memory across restarts: recreate the table
     await createRunTable(client(), 'runs');
     const revived = new DynamoRunStore(client(), 'runs');
-    expect(await outbox.flush(revived)).toEqual({ written: 1, remaining: 0 });
-    expect(await outbox.flush(revived)).toEqual({ written: 0, remaining: 0 });
+    expect(await outbox.flush(revived)).toEqual({ written: 1, remaining: 0, quarantined: 0 });
+    expect(await outbox.flush(revived)).toEqual({ written: 0, remaining: 0, quarantined: 0 });
     const page = await revived.list({ limit: 10 });
     expect(page.items).toEqual([final]);
     await revived.close();
@@ -65,10 +70,81 @@ describe('Outbox', () => {
     await dynamo.stop();
   });
 
+  it('quarantines a record DynamoDB refuses for good (over 400 KB) without blocking the ones behind it', async () => {
+    const dynamo = await startDynalite();
+    await createRunTable(dynamo.client(), 'runs');
+    const store = new DynamoRunStore(dynamo.client(), 'runs');
+    const outbox = new Outbox(join(dir, 'poison', 'outbox.jsonl'));
+    const poison = { ...finished(runningRecord()), body: 'x'.repeat(500_000) };
+    const after = [finished(runningRecord()), finished(runningRecord(), 'FAILED')];
+    outbox.append(poison);
+    after.forEach((r) => outbox.append(r));
+    try {
+      expect(await outbox.flush(store)).toEqual({ written: 2, remaining: 0, quarantined: 1 });
+      expect((await store.list({ limit: 10 })).items.map((r) => r.run_id).sort()).toEqual(
+        after.map((r) => r.run_id).sort(),
+      );
+      const [entry] = outbox.quarantined();
+      expect(entry).toMatchObject({ record: poison, reason: expect.stringContaining('maximum allowed size') });
+      expect(outbox.pending()).toEqual([]);
+    } finally {
+      await store.close();
+      await dynamo.stop();
+    }
+  });
+
+  it('takes up the claimed file of a flush whose process was killed mid-flush: nothing lost, nothing twice', async () => {
+    // A store that never answers: a TCP server that accepts and stays silent.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const dynamo = await startDynalite();
+    await createRunTable(dynamo.client(), 'runs');
+    const store = new DynamoRunStore(dynamo.client(), 'runs');
+    const outbox = new Outbox(join(dir, 'killed', 'outbox.jsonl'));
+    const records = [finished(runningRecord()), finished(runningRecord(), 'FAILED'), finished(runningRecord())];
+    // the first one already landed before the crash: the replay must not write it twice
+    await store.finish(records[0]!);
+    records.forEach((r) => outbox.append(r));
+    const dist = join(__dirname, '..', 'dist');
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { Outbox } = require(${JSON.stringify(join(dist, 'index.js'))});
+         const { DynamoRunStore } = require(${JSON.stringify(join(dist, 'dynamodb', 'index.js'))});
+         const store = DynamoRunStore.fromEnvironment({ tableName: 'runs', client: { endpoint: 'http://127.0.0.1:${silentPort}',
+           region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } });
+         new Outbox(${JSON.stringify(outbox.file)}).flush(store);`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const folder = join(dir, 'killed');
+      const claimed = () => readdirSync(folder).filter((f) => f.endsWith('.replaying'));
+      for (let i = 0; i < 200 && claimed().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(claimed()).toHaveLength(1);
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      expect(existsSync(outbox.file)).toBe(false); // everything sits in the dead flush's file
+      expect(outbox.pending()).toEqual(records);
+
+      expect(await outbox.flush(store)).toEqual({ written: 3, remaining: 0, quarantined: 0 });
+      expect(claimed()).toEqual([]);
+      const stored = (await store.list({ limit: 10 })).items;
+      expect(stored.map((r) => r.run_id).sort()).toEqual(records.map((r) => r.run_id).sort());
+    } finally {
+      child.kill('SIGKILL');
+      silent.close();
+      await store.close();
+      await dynamo.stop();
+    }
+  });
+
   it('ignores an outbox that does not exist', async () => {
     const outbox = new Outbox(join(dir, 'none', 'outbox.jsonl'));
     expect(outbox.pending()).toEqual([]);
     writeFileSync(join(dir, 'unrelated'), '');
-    expect(await outbox.flush(new MemoryRunStore())).toEqual({ written: 0, remaining: 0 });
+    expect(await outbox.flush(new MemoryRunStore())).toEqual({ written: 0, remaining: 0, quarantined: 0 });
   });
 });

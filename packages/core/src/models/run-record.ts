@@ -1,10 +1,25 @@
 import { z } from 'zod';
 import { JsonObjectSchema } from './json-object';
 
-/** Life cycle of a run record. */
-export const RunStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CRASHED']);
-/** `RUNNING` until the handler ends, then one of the final states. */
+/**
+ * Life cycle of a run record: `RUNNING` until the run ends, then exactly one terminal status.
+ * The first terminal status written wins; nothing overwrites a terminal record.
+ */
+export const RunStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'CRASHED']);
+/** `RUNNING` until the handler ends, then one of the terminal states. */
 export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+/** The statuses a run ends in (every status but `RUNNING`). */
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'TIMED_OUT',
+  'CANCELLED',
+  'CRASHED',
+]);
+
+/** Status code of a CANCELLED run (nginx's "client closed request", as Powertools and others use). */
+export const CANCELLED_STATUS_CODE = 499;
 
 /** The DynamoDB table name the original wrote to; kept as the default. */
 export const DEFAULT_METADATA_TABLE_NAME = 'integration_run_metadata';
@@ -33,6 +48,14 @@ export const RunExecutionMetadataSchema = z.object({
   handler_version: z.string(),
   request_metadata: JsonObjectSchema,
   idempotency_key: z.string().optional(),
+  /** SHA-256 of the validated payload (canonical JSON): a key replays only for the same payload. */
+  payload_hash: z.string().optional(),
+  /** Renewed by the executor while the run is RUNNING; a stale one means its process died. */
+  heartbeat_at: z.iso.datetime().optional(),
+  /** Set by `pipeline cancel`: the executor aborts the run at its next heartbeat. */
+  cancel_requested_at: z.iso.datetime().optional(),
+  /** Set on a record returned for an idempotency key instead of running again (never stored). */
+  replayed: z.boolean().optional(),
   /** Set when the run failed; `retryable` when the handler said a retry may succeed. */
   error: z.object({ name: z.string(), message: z.string(), retryable: z.boolean().optional() }).optional(),
 });

@@ -10,12 +10,14 @@ import {
 import {
   RunStoreError,
   type BeginResult,
+  type FinishResult,
   type ListRunsQuery,
   type RunExecutionMetadata,
+  type RunKey,
   type RunPage,
   type RunStore,
 } from '@pipeline-invocation/core';
-import { BLOCKING_STATUSES, pageFrom } from '../query';
+import { BLOCKING_STATUSES, finishDecision, pageFrom } from '../query';
 import { INDEXES } from './table';
 
 /** Options of {@link DynamoRunStore.fromEnvironment}. */
@@ -65,15 +67,9 @@ export class DynamoRunStore implements RunStore {
       const existing = await this.lock(key, record);
       if (existing) return { ok: false, existing };
     }
-    await this.send(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: this.item(record),
-          ConditionExpression: 'attribute_not_exists(run_id)',
-        }),
-      ),
-    );
+    // run_id is a fresh ULID: an item already under this key can only be this run's own begin,
+    // retried after its answer was lost (by the SDK or by the invoker), so it is not a conflict.
+    await this.putIf(this.item(record), 'attribute_not_exists(run_id)', undefined);
     return { ok: true };
   }
 
@@ -87,12 +83,14 @@ export class DynamoRunStore implements RunStore {
       owner_service: record.service,
       owner_started_at: record.started_at,
     };
-    // Take the lock when it is free or its run no longer blocks the key.
+    // Take the lock when it is free, its run no longer blocks the key, or it is already ours (a
+    // retried begin whose first lock write landed).
     if (
-      await this.putIf(item, 'attribute_not_exists(service) OR NOT owner_status IN (:running, :succeeded)', {
-        ':running': 'RUNNING',
-        ':succeeded': 'SUCCEEDED',
-      })
+      await this.putIf(
+        item,
+        'attribute_not_exists(service) OR NOT owner_status IN (:running, :succeeded) OR owner_run_id = :me',
+        { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED', ':me': record.run_id },
+      )
     ) {
       return undefined;
     }
@@ -106,6 +104,7 @@ export class DynamoRunStore implements RunStore {
         if (await this.putIf(item, 'attribute_not_exists(service)', undefined)) return undefined;
         continue;
       }
+      if (owner.owner_run_id === record.run_id) return undefined;
       const existing = await this.getByKey(owner.owner_service, owner.owner_run_id);
       if (existing && BLOCKING_STATUSES.has(existing.status)) return existing;
       if (existing) {
@@ -142,6 +141,7 @@ export class DynamoRunStore implements RunStore {
             Item: item,
             ConditionExpression: condition,
             ExpressionAttributeValues: values,
+            ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
           }),
         ),
       );
@@ -152,8 +152,60 @@ export class DynamoRunStore implements RunStore {
     }
   }
 
-  async finish(record: RunExecutionMetadata): Promise<void> {
-    await this.send(() => this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(record) })));
+  async finish(record: RunExecutionMetadata): Promise<FinishResult> {
+    for (let attempt = 0; ; attempt++) {
+      const written = await this.putIf(this.item(record), 'attribute_not_exists(run_id) OR #status = :running', {
+        ':running': 'RUNNING',
+      });
+      if (written) break;
+      const decision = finishDecision(await this.getByKey(record.service, record.run_id), record);
+      if (decision !== 'write') {
+        if (decision.ok) await this.releaseLock(record);
+        return decision;
+      }
+      if (attempt === 2) {
+        throw new RunStoreError(this.description, `run ${record.run_id} is contended`, 'Retry the write.');
+      }
+    }
+    await this.releaseLock(record);
+    return { ok: true };
+  }
+
+  async heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined> {
+    return this.updateRunning(run, 'SET heartbeat_at = :at', at);
+  }
+
+  async requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined> {
+    const run = await this.get(runId);
+    if (run?.status !== 'RUNNING') return run;
+    return this.updateRunning(run, 'SET cancel_requested_at = if_not_exists(cancel_requested_at, :at)', at);
+  }
+
+  /** An update applied only while the run is RUNNING; returns the record as stored either way. */
+  private async updateRunning(run: RunKey, update: string, at: string): Promise<RunExecutionMetadata | undefined> {
+    try {
+      const result = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { service: run.service, run_id: run.run_id },
+            UpdateExpression: update,
+            ConditionExpression: '#status = :running',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':at': at, ':running': 'RUNNING' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return result.Attributes ? strip(result.Attributes as Item) : undefined;
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      return this.getByKey(run.service, run.run_id); // ended, or no such run
+    }
+  }
+
+  /** Record on the idempotency lock that its run ended, so the key is free (or replays). */
+  private async releaseLock(record: RunExecutionMetadata): Promise<void> {
     if (record.idempotency_key) {
       await this.send(() =>
         this.doc

@@ -4,12 +4,14 @@ import Database from 'better-sqlite3';
 import {
   RunStoreError,
   type BeginResult,
+  type FinishResult,
   type ListRunsQuery,
   type RunExecutionMetadata,
+  type RunKey,
   type RunPage,
   type RunStore,
 } from '@pipeline-invocation/core';
-import { pageFrom } from '../query';
+import { finishDecision, pageFrom } from '../query';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 
 /** Options of {@link SqliteRunStore}. */
@@ -29,6 +31,7 @@ export class SqliteRunStore implements RunStore {
   private readonly db: Database.Database;
   private readonly statements: ReturnType<SqliteRunStore['prepare']>;
   private readonly beginTx: Database.Transaction<(record: RunExecutionMetadata) => BeginResult>;
+  private readonly finishTx: Database.Transaction<(record: RunExecutionMetadata) => FinishResult>;
 
   /**
    * Open (creating when missing) the database at `file`.
@@ -53,11 +56,19 @@ export class SqliteRunStore implements RunStore {
     }
     this.statements = this.prepare();
     this.beginTx = this.db.transaction((record: RunExecutionMetadata): BeginResult => {
-      if (record.idempotency_key) {
-        const row = this.statements.blocking.get(record.idempotency_key) as Row | undefined;
-        if (row) return { ok: false, existing: JSON.parse(row.record) };
-      }
-      this.statements.insert.run(this.row(record));
+      const row = this.statements.blocking.get(record.idempotency_key, record.run_id) as Row | undefined;
+      if (row) return { ok: false, existing: JSON.parse(row.record) };
+      this.statements.insertOnce.run(this.row(record)); // a retried begin of this run finds its row
+      return { ok: true };
+    });
+    // The common case is one conditional UPDATE over the RUNNING row; the rest (no row: an outbox
+    // replay; a terminal row: a retried or losing write) is decided by the shared rule.
+    this.finishTx = this.db.transaction((record: RunExecutionMetadata): FinishResult => {
+      const row = this.row(record);
+      if (this.statements.finishRunning.run(row).changes === 1) return { ok: true };
+      const decision = finishDecision(parse(this.statements.get.get(record.run_id) as Row | undefined), record);
+      if (decision !== 'write') return decision;
+      this.statements.insert.run(row);
       return { ok: true };
     });
   }
@@ -94,17 +105,23 @@ export class SqliteRunStore implements RunStore {
       insert: this.db.prepare(
         'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record)',
       ),
-      upsert: this.db.prepare(
-        `INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record)
-         ON CONFLICT (run_id) DO UPDATE SET service = excluded.service, status = excluded.status,
-           idempotency_key = excluded.idempotency_key, record = excluded.record`,
+      insertOnce: this.db.prepare(
+        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record) ON CONFLICT (run_id) DO NOTHING',
       ),
-      update: this.db.prepare(
+      finishRunning: this.db.prepare(
         // service and idempotency_key never change after begin: leaving them out spares their index updates
-        'UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id',
+        "UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id AND status = 'RUNNING'",
+      ),
+      heartbeat: this.db.prepare(
+        "UPDATE runs SET record = json_set(record, '$.heartbeat_at', ?) WHERE run_id = ? AND status = 'RUNNING'",
+      ),
+      requestCancel: this.db.prepare(
+        // the first request's time is kept
+        `UPDATE runs SET record = json_set(record, '$.cancel_requested_at', coalesce(json_extract(record, '$.cancel_requested_at'), ?))
+         WHERE run_id = ? AND status = 'RUNNING'`,
       ),
       blocking: this.db.prepare(
-        "SELECT record FROM runs WHERE idempotency_key = ? AND status IN ('RUNNING', 'SUCCEEDED') ORDER BY run_id DESC LIMIT 1",
+        "SELECT record FROM runs WHERE idempotency_key = ? AND run_id <> ? AND status IN ('RUNNING', 'SUCCEEDED') ORDER BY run_id DESC LIMIT 1",
       ),
       get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
       latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
@@ -124,17 +141,29 @@ export class SqliteRunStore implements RunStore {
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
     // Without an idempotency key there is nothing to check: one autocommit INSERT is atomic.
     if (!record.idempotency_key) {
-      this.guard(() => this.statements.insert.run(this.row(record)));
+      this.guard(() => this.statements.insertOnce.run(this.row(record)));
       return { ok: true };
     }
     return this.guard(() => this.beginTx.immediate(record));
   }
 
-  async finish(record: RunExecutionMetadata): Promise<void> {
-    this.guard(() => {
-      const row = this.row(record);
-      // The RUNNING row is almost always there; insert only for records begun elsewhere (outbox replay).
-      if (this.statements.update.run(row).changes === 0) this.statements.upsert.run(row);
+  async finish(record: RunExecutionMetadata): Promise<FinishResult> {
+    return this.guard(() => this.finishTx.immediate(record));
+  }
+
+  async heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined> {
+    return this.patchRunning(this.statements.heartbeat, run.run_id, at);
+  }
+
+  async requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined> {
+    return this.patchRunning(this.statements.requestCancel, runId, at);
+  }
+
+  /** Run one of the RUNNING-only updates and return the record as stored. */
+  private patchRunning(update: Database.Statement, runId: string, at: string) {
+    return this.guard(() => {
+      update.run(at, runId);
+      return parse(this.statements.get.get(runId) as Row | undefined);
     });
   }
 

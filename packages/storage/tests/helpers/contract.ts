@@ -115,6 +115,68 @@ export function runStoreContract(name: string, open: () => Promise<RunStore>): v
       );
     });
 
+    it('begin is idempotent for its own run: a retried begin is ok and writes one record', async () => {
+      for (const key of [undefined, 'own-key']) {
+        const record = runningRecord(key ? { idempotency_key: key } : {});
+        expect(await store.begin(record)).toEqual({ ok: true });
+        expect(await store.begin(record)).toEqual({ ok: true });
+        expect(await store.get(record.run_id)).toEqual(record);
+      }
+      expect((await store.list({ limit: 10 })).items).toHaveLength(2);
+    });
+
+    it('keeps the first terminal record: a retried finish is ok, a later different one is refused', async () => {
+      const record = runningRecord();
+      await store.begin(record);
+      const succeeded = finished(record, 'SUCCEEDED');
+      expect(await store.finish(succeeded)).toEqual({ ok: true });
+      expect(await store.finish(succeeded)).toEqual({ ok: true });
+      const crashed = { ...finished(record, 'CRASHED'), ended_at: new Date(Date.now() + 5).toISOString() };
+      expect(await store.finish(crashed)).toEqual({ ok: false, existing: succeeded });
+      expect(await store.get(record.run_id)).toEqual(succeeded);
+    });
+
+    it('finish writes a record it never saw begin (an outbox replay), once', async () => {
+      const final = finished(runningRecord({ idempotency_key: 'replayed-key' }), 'FAILED');
+      expect(await store.finish(final)).toEqual({ ok: true });
+      expect(await store.get(final.run_id)).toEqual(final);
+      expect(await store.begin(runningRecord({ idempotency_key: 'replayed-key' }))).toEqual({ ok: true });
+    });
+
+    it('renews the heartbeat of a RUNNING run, and carries a cancel request back to it', async () => {
+      const record = runningRecord();
+      await store.begin(record);
+      const at = new Date(Date.now() + 10_000).toISOString();
+      expect((await store.heartbeat(record, at))?.heartbeat_at).toBe(at);
+      const cancelAt = new Date(Date.now() + 11_000).toISOString();
+      expect((await store.requestCancel(record.run_id, cancelAt))?.cancel_requested_at).toBe(cancelAt);
+      // a second request keeps the first time; the next heartbeat sees it
+      await store.requestCancel(record.run_id, new Date(Date.now() + 12_000).toISOString());
+      const beat = await store.heartbeat(record, new Date(Date.now() + 13_000).toISOString());
+      expect(beat).toMatchObject({ status: 'RUNNING', cancel_requested_at: cancelAt });
+    });
+
+    it('leaves a terminal record untouched by heartbeats and cancel requests', async () => {
+      const record = runningRecord();
+      await store.begin(record);
+      const final = finished(record);
+      await store.finish(final);
+      expect(await store.heartbeat(record, new Date().toISOString())).toEqual(final);
+      expect(await store.requestCancel(record.run_id, new Date().toISOString())).toEqual(final);
+      expect(await store.get(record.run_id)).toEqual(final);
+      expect(await store.requestCancel('01ZZZZZZZZZZZZZZZZZZZZZZZZ', new Date().toISOString())).toBeUndefined();
+    });
+
+    it.each(['CANCELLED', 'CRASHED', 'TIMED_OUT'] as const)(
+      'lets a key run again after its run ended %s',
+      async (status) => {
+        const first = runningRecord({ idempotency_key: `key-${status}` });
+        await store.begin(first);
+        await store.finish(finished(first, status));
+        expect(await store.begin(runningRecord({ idempotency_key: `key-${status}` }))).toEqual({ ok: true });
+      },
+    );
+
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });
