@@ -1,15 +1,21 @@
 import type { DependencyContainer } from 'tsyringe';
 import {
+  AbortError,
+  CANCELLED_STATUS_CODE,
   DEFAULT_METADATA_TABLE_NAME,
   HandlerTimeoutError,
+  IdempotencyKeyMismatchError,
   LOGGER,
   MetadataWriteError,
   RUN_CONTEXT,
+  RunCancelledError,
   RunConflictError,
   UnknownServiceError,
   describe,
   newRunId,
   parseWith,
+  payloadHash,
+  toJsonValue,
   type Clock,
   type HandlerResult,
   type IntegrationRequest,
@@ -22,20 +28,31 @@ import {
 } from '@pipeline-invocation/core';
 import type { Outbox } from '@pipeline-invocation/storage';
 import { RunMetrics, type Redactor } from '@pipeline-invocation/observability';
+import { Heartbeat } from './heartbeat';
 import { withRetries } from './retry';
 
 /** Per-call options of an invocation. */
 export interface InvokeOptions {
-  /** Abort the handler after this many ms and record the run as TIMED_OUT (504). */
+  /** Abort the handler after this many ms (handler construction included) and record TIMED_OUT (504). */
   timeoutMs?: number;
   /**
-   * A second call with the same key whose run SUCCEEDED returns that record without running;
-   * one whose run is still RUNNING (and not stale) is refused with RunConflictError.
+   * A second call with the same key and payload whose run SUCCEEDED returns that record
+   * (marked `replayed: true`) without running; one whose run is still RUNNING with a fresh
+   * heartbeat is refused with RunConflictError; the same key with another payload is refused
+   * with IdempotencyKeyMismatchError. FAILED, TIMED_OUT, CANCELLED and CRASHED keys run again.
    * Defaults to `requestMetadata.request_id` when that is a string.
    */
   idempotencyKey?: string;
-  /** Cancels the run (its handler sees the signal aborted). */
+  /**
+   * Cancels the run. Aborted before the run starts: nothing runs and AbortError is thrown.
+   * Aborted later: the handler's signal aborts, it gets `cancelGraceMs` to settle, and the run is
+   * recorded CANCELLED (499).
+   */
   signal?: AbortSignal;
+  /** How long a cancelled handler may take to settle before CANCELLED is written (ms; default 10 000). */
+  cancelGraceMs?: number;
+  /** Aborting this stops waiting for a cancelled handler to settle (a second Ctrl-C). */
+  forceSignal?: AbortSignal;
   /** Called when the handler reports progress. */
   onProgress?: (done: number, total: number) => void;
   /** Called once the RUNNING record is written (a queue worker remembers which run an attempt owns). */
@@ -58,24 +75,37 @@ export interface ExecutorDeps {
   readonly tableName?: string;
   /** Delays between attempts of a store write (ms); default [1000, 2000] as the original. */
   readonly storeRetryDelaysMs?: readonly number[];
-  /** A RUNNING record older than this is treated as crashed (ms); default 6 hours. */
+  /** How often a RUNNING record's heartbeat is renewed (ms); default 10 000. */
+  readonly heartbeatMs?: number;
+  /** A RUNNING record whose heartbeat is older than this is stale: its process died (ms); default 60 000. */
   readonly staleAfterMs?: number;
+  /** Default grace for a cancelled handler to settle (ms); default 10 000. */
+  readonly cancelGraceMs?: number;
   /** Default handler timeout (ms); none when unset. */
   readonly defaultTimeoutMs?: number;
 }
 
-const DEFAULT_STALE_AFTER_MS = 6 * 60 * 60 * 1000;
+/** Defaults of the run lifecycle (ms). */
+export const LIFECYCLE_DEFAULTS = Object.freeze({ heartbeatMs: 10_000, staleAfterMs: 60_000, cancelGraceMs: 10_000 });
+
+type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'error'> & {
+  handlerMetadata?: unknown;
+};
 
 /**
- * Runs one validated request: previous run loaded, RUNNING record written first, handler run
- * in its own child container with timeout and abort, final record written (retried, else kept
- * in the outbox and MetadataWriteError raised), tracker told (never failing the run).
+ * Runs one validated request through the run lifecycle: previous run loaded, RUNNING record
+ * written (conditional on the idempotency key), heartbeat renewed while the handler runs in its
+ * own child container with timeout and cancellation, and exactly one terminal record written
+ * (retried, else kept in the outbox and MetadataWriteError raised). Once the RUNNING record
+ * exists, nothing escapes without a terminal record; tracking never fails a run.
  */
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
   async execute(request: IntegrationRequest, options: InvokeOptions = {}): Promise<RunExecutionMetadata> {
     const { registry, store, clock } = this.deps;
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
     if (!registry.has(request.service)) throw new UnknownServiceError(request.service, registry.listServices());
     const resolvedPayloadSchema = registry.payloadSchemaOf(request.service);
     const payload = resolvedPayloadSchema
@@ -104,61 +134,120 @@ export class Executor {
       status: 'RUNNING',
       ...(typeof payload.run_type === 'string' ? { run_type: payload.run_type } : {}),
       started_at: started,
+      heartbeat_at: started,
       handler_package: source.package,
       handler_version: source.version,
       request_metadata: this.redact(request.metadata),
-      ...(idempotencyKey ? { idempotency_key: idempotencyKey } : {}),
+      ...(idempotencyKey ? { idempotency_key: idempotencyKey, payload_hash: payloadHash(payload) } : {}),
     };
 
+    if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
     const existing = await this.begin(running, retryDelays);
     if (existing) return existing;
 
+    // The RUNNING record exists now: from here every path ends in one terminal record.
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
-    // The RUNNING record exists now: nothing may escape before the final record is written.
-    await this.safely(logger, () => options.onRunStarted?.(running), 'the onRunStarted hook failed');
+    const controller = new AbortController();
+    const onCallerAbort = () => controller.abort(asCancellation(signal!.reason));
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const heartbeat = new Heartbeat(
+      store,
+      running,
+      this.deps.heartbeatMs ?? LIFECYCLE_DEFAULTS.heartbeatMs,
+      clock,
+      logger,
+      (reason) => controller.abort(reason),
+    );
+    heartbeat.start();
     const { tracker } = this.deps;
     const metrics = new RunMetrics(
       tracker && ((m, step) => this.safely(logger, () => tracker.log(running.run_id, m, step))),
     );
-    if (tracker) await this.safely(logger, () => tracker.start({ record: running, payload }));
-    logger.info('run started', {
-      handler: `${source.package}@${source.version}`,
-      previous_run_id: previousRun?.run_id,
-    });
-
-    const { handlerMetadata, ...outcome } = await this.runHandler(request, payload, running, {
-      logger,
-      metrics,
-      previousRun,
-      options,
-    });
-    const endedMs = clock.now();
-    const summary = metrics.summary();
-    const final: RunExecutionMetadata = this.redact({
-      ...running,
-      ...outcome,
-      metadata: JSON.stringify({
-        ...this.redact(handlerMetadata ?? {}),
-        ...(Object.keys(summary).length ? { metrics: summary } : {}),
-      }),
-      ended_at: new Date(endedMs).toISOString(),
-      duration_ms: Math.max(0, endedMs - startedMs),
-    });
+    let final: RunExecutionMetadata;
+    try {
+      await this.safely(logger, () => options.onRunStarted?.(running), 'the onRunStarted hook failed');
+      if (tracker) await this.safely(logger, () => tracker.start({ record: running, payload }));
+      logger.info('run started', {
+        handler: `${source.package}@${source.version}`,
+        previous_run_id: previousRun?.run_id,
+      });
+      const outcome = await this.runHandler(request, payload, running, controller, {
+        logger,
+        metrics,
+        previousRun,
+        options,
+      });
+      final = this.finalRecord(running, outcome, metrics, startedMs);
+    } catch (error) {
+      // Nothing above should throw; if something does, the run still ends in a record.
+      logger.error('the run failed outside its handler', { error: describe(error) });
+      final = this.finalRecord(running, failure(error, 'Run failed'), metrics, startedMs);
+    } finally {
+      heartbeat.stop();
+      signal?.removeEventListener('abort', onCallerAbort);
+    }
     logger.info('run finished', {
       status: final.status,
       status_code: final.status_code,
       duration_ms: final.duration_ms,
     });
+    return this.settle(final, retryDelays, logger);
+  }
 
+  /** Write the terminal record and tell the tracker; returns the record the store holds. */
+  private async settle(
+    final: RunExecutionMetadata,
+    retryDelays: readonly number[],
+    logger: Logger,
+  ): Promise<RunExecutionMetadata> {
     let writeError: unknown;
+    let stored = final;
     try {
-      await withRetries(() => store.finish(final), retryDelays);
+      const result = await withRetries(() => this.deps.store.finish(final), retryDelays);
+      if (!result.ok) {
+        // Another process ended this run first (e.g. marked it CRASHED while this one was
+        // unreachable): the first terminal record wins, and it is what the caller gets.
+        logger.warn(`run was already ended as ${result.existing.status}; that record stands`, {
+          this_outcome: final.status,
+        });
+        stored = result.existing;
+      }
     } catch (error) {
       writeError = error;
     }
-    if (tracker) await this.safely(logger, () => tracker.finish(final));
+    const { tracker } = this.deps;
+    if (tracker) await this.safely(logger, () => tracker.finish(stored));
     if (writeError !== undefined) throw this.keep(final, writeError, logger);
-    return final;
+    return stored;
+  }
+
+  private finalRecord(
+    running: RunExecutionMetadata,
+    outcome: Outcome,
+    metrics: RunMetrics,
+    startedMs: number,
+  ): RunExecutionMetadata {
+    const endedMs = this.deps.clock.now();
+    const { handlerMetadata, ...result } = outcome;
+    let ended: Omit<Outcome, 'handlerMetadata'> = result;
+    let metadata: string;
+    const summary = metrics.summary();
+    const metricsPart = Object.keys(summary).length ? { metrics: summary } : {};
+    try {
+      const json = handlerMetadata === undefined ? {} : toJsonValue(handlerMetadata);
+      metadata = JSON.stringify({ ...(this.redact(json) as object), ...metricsPart });
+    } catch (error) {
+      ended = failure(error, 'Handler failed');
+      metadata = JSON.stringify(metricsPart);
+    }
+    const { heartbeat_at: _beat, ...rest } = running;
+    return this.redact({
+      ...rest,
+      ...ended,
+      metadata,
+      ended_at: new Date(endedMs).toISOString(),
+      duration_ms: Math.max(0, endedMs - startedMs),
+    });
   }
 
   /**
@@ -167,6 +256,7 @@ export class Executor {
    */
   private keep(final: RunExecutionMetadata, writeError: unknown, logger: Logger): MetadataWriteError {
     const { outbox } = this.deps;
+    const kept = { record: final };
     if (outbox) {
       try {
         outbox.append(final);
@@ -174,6 +264,7 @@ export class Executor {
           final.service,
           writeError,
           `The record of run ${final.run_id} was kept in ${outbox.file}; it is written on the next invocation or by \`pipeline outbox --flush\`.`,
+          kept,
         );
       } catch (outboxError) {
         logger.error('run record could not be stored nor kept in the outbox: here it is in full', {
@@ -184,56 +275,72 @@ export class Executor {
           final.service,
           writeError,
           `Keeping it in ${outbox.file} failed too (${describe(outboxError)}); the full record of run ${final.run_id} was logged to stderr. Set PIPELINE_OUTBOX to a file on another disk.`,
+          kept,
         );
       }
     }
     logger.error('run record could not be stored: here it is in full', { record: final });
-    return new MetadataWriteError(final.service, writeError, `The full record of run ${final.run_id} was logged.`);
+    return new MetadataWriteError(
+      final.service,
+      writeError,
+      `The full record of run ${final.run_id} was logged.`,
+      kept,
+    );
   }
 
-  /** Write the RUNNING record; returns the stored run when idempotency says not to run. */
+  /**
+   * Write the RUNNING record; returns the stored run when idempotency says not to run (a
+   * SUCCEEDED run with the same payload, marked `replayed`).
+   */
   private async begin(
     record: RunExecutionMetadata,
     retryDelays: readonly number[],
   ): Promise<RunExecutionMetadata | undefined> {
     const { store, clock } = this.deps;
+    const key = record.idempotency_key ?? '';
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.storeCall(record.service, () => withRetries(() => store.begin(record), retryDelays));
       if (result.ok) return undefined;
       const { existing } = result;
-      if (existing.status === 'SUCCEEDED') return existing;
-      const ageMs = clock.now() - Date.parse(existing.started_at);
-      if (ageMs < (this.deps.staleAfterMs ?? DEFAULT_STALE_AFTER_MS)) {
-        throw new RunConflictError(record.idempotency_key ?? '', existing.run_id);
+      if (existing.payload_hash && record.payload_hash && existing.payload_hash !== record.payload_hash) {
+        throw new IdempotencyKeyMismatchError(key, existing.run_id, record.run_id);
       }
-      // The holder of the key was RUNNING for longer than any run should: it crashed.
+      if (existing.status === 'SUCCEEDED') return { ...existing, replayed: true };
+      const nowMs = clock.now();
+      const ageMs = nowMs - Date.parse(existing.heartbeat_at ?? existing.started_at);
+      if (ageMs < (this.deps.staleAfterMs ?? LIFECYCLE_DEFAULTS.staleAfterMs)) {
+        throw new RunConflictError(key, existing.run_id, ageMs);
+      }
+      // The key's holder stopped renewing its heartbeat: its process died. Say so in its record
+      // (conditional: if it ended meanwhile, its own record stands) and try again.
       await this.storeCall(record.service, () =>
-        store.finish({
-          ...existing,
-          status: 'CRASHED',
-          status_code: 500,
-          body: 'The run stopped without finishing (its process died); marked CRASHED by a later run.',
-          error: { name: 'RunCrashed', message: `no final record after ${Math.round(ageMs / 1000)} s` },
-        }),
+        withRetries(
+          () =>
+            store.finish({
+              ...existing,
+              status: 'CRASHED',
+              status_code: 500,
+              body: 'The run stopped without finishing (its process died); marked CRASHED by a later run.',
+              error: { name: 'RunCrashed', message: `no heartbeat for ${Math.round(ageMs / 1000)} s` },
+              ended_at: new Date(nowMs).toISOString(),
+              duration_ms: Math.max(0, nowMs - Date.parse(existing.started_at)),
+            }),
+          retryDelays,
+        ),
       );
     }
-    throw new RunConflictError(record.idempotency_key ?? '', record.run_id);
+    throw new RunConflictError(key, record.run_id);
   }
 
+  /** Construct and run the handler under the timeout and cancellation; never throws. */
   private async runHandler(
     request: IntegrationRequest,
     payload: Record<string, unknown>,
     running: RunExecutionMetadata,
+    controller: AbortController,
     run: { logger: Logger; metrics: RunMetrics; previousRun: RunExecutionMetadata | undefined; options: InvokeOptions },
-  ): Promise<
-    Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'error'> & {
-      handlerMetadata?: Record<string, unknown>;
-    }
-  > {
+  ): Promise<Outcome> {
     const timeoutMs = run.options.timeoutMs ?? this.deps.defaultTimeoutMs;
-    const controller = new AbortController();
-    const onCallerAbort = () => controller.abort(run.options.signal?.reason);
-    run.options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const context: RunContext = Object.freeze({
       runId: running.run_id,
       service: running.service,
@@ -246,49 +353,69 @@ export class Executor {
       progress: (done: number, total: number) => run.options.onProgress?.(done, total),
     });
     let timer: NodeJS.Timeout | undefined;
+    let work: Promise<HandlerResult> | undefined;
     try {
-      const child = this.deps.container.createChildContainer();
-      child.register(RUN_CONTEXT, { useValue: context });
-      child.register(LOGGER, { useValue: run.logger });
-      const { handler } = await this.deps.registry.getHandler(request.service, child);
-      const timedOut = new Promise<never>((_, reject) => {
-        if (timeoutMs === undefined) return;
-        timer = setTimeout(() => {
-          const error = new HandlerTimeoutError(request.service, timeoutMs);
-          controller.abort(error);
-          reject(error);
-        }, timeoutMs);
-      });
-      const aborted = new Promise<never>((_, reject) => {
+      const stopped = new Promise<never>((_, reject) => {
+        if (controller.signal.aborted) reject(controller.signal.reason);
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(() => controller.abort(new HandlerTimeoutError(request.service, timeoutMs)), timeoutMs);
+        }
       });
-      const result = await Promise.race([
-        Promise.resolve().then(() => handler.handle(payload, context)),
-        timedOut,
-        aborted,
-      ]);
-      return checkResult(result);
+      stopped.catch(() => {}); // settled through the race below
+      if (controller.signal.aborted) throw controller.signal.reason;
+      // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout.
+      work = (async () => {
+        const child = this.deps.container.createChildContainer();
+        child.register(RUN_CONTEXT, { useValue: context });
+        child.register(LOGGER, { useValue: run.logger });
+        const { handler } = await this.deps.registry.getHandler(request.service, child);
+        return handler.handle(payload, context);
+      })();
+      work.catch(() => {}); // a handler that fails after being abandoned is not an unhandled rejection
+      return checkResult(await Promise.race([work, stopped]));
     } catch (error) {
-      const timedOut = error instanceof Error && error.name === 'HandlerTimeoutError';
-      const named = error instanceof Error ? error : new Error(describe(error));
-      run.logger.error(timedOut ? 'handler timed out' : 'handler failed', {
-        error: { name: named.name, message: named.message },
-      });
-      return {
-        status: timedOut ? 'TIMED_OUT' : 'FAILED',
-        status_code: timedOut ? 504 : 500,
-        body: timedOut ? named.message : `Handler failed: ${named.message}`,
-        error: {
-          name: error instanceof Error ? named.name : 'NonErrorThrown',
-          message: named.message,
-          // A handler marks a failure worth retrying by throwing an error with `retryable: true`.
-          ...((error as { retryable?: unknown } | null)?.retryable === true ? { retryable: true } : {}),
-        },
-      };
+      if (isNamed(error, 'RunCancelledError')) return this.cancelled(error as RunCancelledError, work, run);
+      const timedOut = isNamed(error, 'HandlerTimeoutError');
+      run.logger.error(timedOut ? 'handler timed out' : 'handler failed', { error: describe(error) });
+      if (timedOut) {
+        const message = (error as Error).message;
+        return {
+          status: 'TIMED_OUT',
+          status_code: 504,
+          body: message,
+          error: { name: 'HandlerTimeoutError', message },
+        };
+      }
+      return failure(error, 'Handler failed');
     } finally {
       clearTimeout(timer);
-      run.options.signal?.removeEventListener('abort', onCallerAbort);
     }
+  }
+
+  /** A cancelled run: give the handler its grace to settle (keeping what it reports), then CANCELLED. */
+  private async cancelled(
+    reason: RunCancelledError,
+    work: Promise<HandlerResult> | undefined,
+    run: { logger: Logger; options: InvokeOptions },
+  ): Promise<Outcome> {
+    run.logger.warn(`cancelling the run: ${reason.reason}`);
+    const graceMs = run.options.cancelGraceMs ?? this.deps.cancelGraceMs ?? LIFECYCLE_DEFAULTS.cancelGraceMs;
+    const settled = work ? await settleWithin(work, graceMs, run.options.forceSignal) : 'not started';
+    const note =
+      settled === 'not started'
+        ? 'before its handler started'
+        : settled === 'late'
+          ? `its handler did not settle within ${graceMs} ms`
+          : 'its handler stopped';
+    const result = typeof settled === 'object' ? settled.result : undefined;
+    return {
+      status: 'CANCELLED',
+      status_code: CANCELLED_STATUS_CODE,
+      body: `Run cancelled (${reason.reason}); ${note}.`,
+      error: { name: 'RunCancelledError', message: reason.message },
+      ...(result && typeof result === 'object' && result.metadata ? { handlerMetadata: result.metadata } : {}),
+    };
   }
 
   private redact<T>(value: T): T {
@@ -316,12 +443,70 @@ export class Executor {
   }
 }
 
-function checkResult(result: unknown): Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'error'> & {
-  handlerMetadata?: Record<string, unknown>;
-} {
+/** Wait for `work` at most `graceMs` (or until `force` aborts): its result, 'failed' or 'late'. */
+async function settleWithin(
+  work: Promise<HandlerResult>,
+  graceMs: number,
+  force: AbortSignal | undefined,
+): Promise<{ result: HandlerResult } | 'failed' | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  let onForce: (() => void) | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), graceMs);
+    if (force?.aborted) resolve('late');
+    onForce = () => resolve('late');
+    force?.addEventListener('abort', onForce, { once: true });
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        (result) => ({ result }),
+        () => 'failed' as const,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onForce) force?.removeEventListener('abort', onForce);
+  }
+}
+
+/** The caller's abort reason as a cancellation (kept when it already is one, e.g. "SIGINT"). */
+function asCancellation(reason: unknown): RunCancelledError {
+  if (isNamed(reason, 'RunCancelledError')) return reason as RunCancelledError;
+  return new RunCancelledError('the caller aborted', { cause: reason });
+}
+
+function isNamed(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
+}
+
+/** A FAILED outcome for any thrown value. */
+function failure(error: unknown, prefix: string): Outcome {
+  const named = error instanceof Error ? error : new Error(describe(error));
+  return {
+    status: 'FAILED',
+    status_code: 500,
+    body: `${prefix}: ${named.message}`,
+    error: {
+      name: error instanceof Error ? named.name : 'NonErrorThrown',
+      message: named.message,
+      // A handler marks a failure worth retrying by throwing an error with `retryable: true`.
+      ...((error as { retryable?: unknown } | null)?.retryable === true ? { retryable: true } : {}),
+    },
+  };
+}
+
+function checkResult(result: unknown): Outcome {
   const r = result as Partial<HandlerResult> | undefined;
   if (!r || typeof r !== 'object' || !Number.isInteger(r.statusCode) || typeof r.body !== 'string') {
-    const message = `the handler returned ${r === undefined ? 'nothing' : JSON.stringify(r)?.slice(0, 200)}, not { statusCode: integer, body: string, metadata?: object }`;
+    let shown: string;
+    try {
+      shown = r === undefined ? 'nothing' : String(JSON.stringify(r)).slice(0, 200);
+    } catch {
+      shown = 'a value JSON cannot show';
+    }
+    const message = `the handler returned ${shown}, not { statusCode: integer, body: string, metadata?: object }`;
     return {
       status: 'FAILED',
       status_code: 500,

@@ -8,6 +8,7 @@ import {
   TRACKER,
   UnknownServiceError,
   describe,
+  getHandlerDefinition,
   noopTracker,
   parseIntegrationRequest,
   rootContainer,
@@ -29,6 +30,7 @@ import { Redactor, createLogger, createTracker, trackingConfigFromEnv } from '@p
 import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
 import { loadPlugin } from './discovery/plugin-loader';
 import { Executor, type InvokeOptions } from './executor';
+import { lifecycleConfig, type LifecycleConfig } from './config';
 import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
 
 /** Configuration of {@link createInvoker}; everything is optional. */
@@ -59,8 +61,17 @@ export interface InvokerConfig {
   env?: NodeJS.ProcessEnv;
   /** Default handler timeout in ms (default: `PIPELINE_TIMEOUT_MS`, else none). */
   timeoutMs?: number;
-  /** A RUNNING run older than this (ms) no longer blocks its idempotency key (default 6 h). */
+  /** How often a RUNNING record's heartbeat is renewed (ms; default `PIPELINE_HEARTBEAT_MS`, else 10 000). */
+  heartbeatMs?: number;
+  /**
+   * A RUNNING run whose heartbeat is older than this (ms) is taken for crashed: the next run with
+   * its idempotency key marks it CRASHED (default `PIPELINE_STALE_AFTER_MS`, else 60 000).
+   */
   staleAfterMs?: number;
+  /** How long a cancelled handler may take to settle (ms; default `PIPELINE_CANCEL_GRACE_MS`, else 10 000). */
+  cancelGraceMs?: number;
+  /** After a plugin import fails, the next attempt waits at least this long (ms; default 5 000). */
+  pluginRetryMs?: number;
   /** Delays between store write attempts (ms; default [1000, 2000], as the original). */
   storeRetryDelaysMs?: number[];
 }
@@ -92,11 +103,20 @@ export class Invoker {
   private readonly discovered: Map<string, DiscoveredPlugin[]>;
   /** Manifest problems of declared dependencies (reported by `pipeline list` and `doctor`). */
   readonly discoveryProblems: readonly DiscoveryProblem[];
-  private readonly loads = new Map<string, Promise<void>>();
+  private readonly loads = new Map<string, { promise: Promise<void>; failedAtMs?: number; attempt: number }>();
   private runtime: Promise<Runtime> | undefined;
+  /** The lifecycle settings in effect (validated once, here). */
+  readonly lifecycle: LifecycleConfig;
 
+  /** @throws ConfigError when a lifecycle variable (e.g. `PIPELINE_HEARTBEAT_MS`) is invalid. */
   constructor(private readonly config: InvokerConfig = {}) {
     const env = config.env ?? process.env;
+    this.lifecycle = lifecycleConfig(env, {
+      timeoutMs: config.timeoutMs,
+      heartbeatMs: config.heartbeatMs,
+      staleAfterMs: config.staleAfterMs,
+      cancelGraceMs: config.cancelGraceMs,
+    });
     this.redactor = new Redactor(env);
     this.logger = config.logger ?? createLogger({ redactor: this.redactor });
     const discovery =
@@ -140,8 +160,12 @@ export class Invoker {
    * Run `service` with `payload` and return the run's record. A handler that fails or times
    * out does not throw: its record says FAILED / TIMED_OUT (status 500 / 504).
    *
+   * A replayed SUCCEEDED run comes back with `replayed: true`; a cancelled run is recorded
+   * CANCELLED (499), not thrown.
+   *
    * @throws InvalidRequestError, UnknownServiceError, IncompatiblePluginError, PluginLoadError,
-   *   DuplicateServiceError, RunConflictError, MetadataWriteError.
+   *   DuplicateServiceError, RunConflictError, IdempotencyKeyMismatchError, AbortError (the
+   *   signal was aborted before the run started), MetadataWriteError.
    * @example
    * const record = await invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
    */
@@ -217,20 +241,37 @@ export class Invoker {
     }
     const plugin = claims[0]!;
     let load = this.loads.get(plugin.packageName);
-    if (!load) {
-      load = loadPlugin(plugin).then((loaded) => {
-        this.install(loaded, { package: plugin.packageName, version: plugin.version });
-        const missing = plugin.services.filter((s) => !this.registry.has(s));
-        if (missing.length) {
-          throw new PluginLoadError(
-            plugin.packageName,
-            `its manifest declares ${missing.join(', ')} but its plugin object has no handler for ${missing.length > 1 ? 'them' : 'it'}`,
+    const retryMs = this.config.pluginRetryMs ?? 5000;
+    // A failed import is tried again once its back-off has passed, so a long-running worker
+    // heals when the package is fixed, without a restart.
+    if (!load || (load.failedAtMs !== undefined && this.now() - load.failedAtMs >= retryMs)) {
+      const attempt = (load?.attempt ?? 0) + 1;
+      const entry: { promise: Promise<void>; failedAtMs?: number; attempt: number } = {
+        attempt,
+        promise: loadPlugin(plugin, attempt).then((loaded) => {
+          const missing = plugin.services.filter(
+            (s) => !loaded.handlers.some((h) => getHandlerDefinition(h)?.service === s),
           );
-        }
+          if (missing.length) {
+            throw new PluginLoadError(
+              plugin.packageName,
+              `its manifest declares ${missing.join(', ')} but its plugin object has no handler for ${missing.length > 1 ? 'them' : 'it'}`,
+            );
+          }
+          this.install(loaded, { package: plugin.packageName, version: plugin.version });
+        }),
+      };
+      entry.promise.catch(() => {
+        entry.failedAtMs = this.now();
       });
-      this.loads.set(plugin.packageName, load);
+      this.loads.set(plugin.packageName, entry);
+      load = entry;
     }
-    await load;
+    await load.promise;
+  }
+
+  private now(): number {
+    return (this.config.clock ?? systemClock).now();
   }
 
   /** Release the store and the tracker. */
@@ -294,8 +335,6 @@ export class Invoker {
     outbox: Outbox | undefined,
     tableName: string,
   ): Executor {
-    const env = this.config.env ?? process.env;
-    const envTimeout = env.PIPELINE_TIMEOUT_MS ? Number(env.PIPELINE_TIMEOUT_MS) : undefined;
     return new Executor({
       registry: this.registry,
       container: this.container,
@@ -307,8 +346,10 @@ export class Invoker {
       tableName,
       redactor: this.redactor,
       storeRetryDelaysMs: this.config.storeRetryDelaysMs,
-      staleAfterMs: this.config.staleAfterMs,
-      defaultTimeoutMs: this.config.timeoutMs ?? (Number.isFinite(envTimeout) ? envTimeout : undefined),
+      heartbeatMs: this.lifecycle.heartbeatMs,
+      staleAfterMs: this.lifecycle.staleAfterMs,
+      cancelGraceMs: this.lifecycle.cancelGraceMs,
+      defaultTimeoutMs: this.lifecycle.timeoutMs,
     });
   }
 }

@@ -25,7 +25,10 @@ export function adaptCollaborators(
       description: writeMetadata ? 'writeMetadata()' : store.description,
       // The original wrote one record per run, at the end; with a custom writer so do we.
       begin: writeMetadata ? async () => ({ ok: true }) : (r) => store.begin(r),
-      finish: writeMetadata ? async (r) => void (await writeMetadata(r)) : (r) => store.finish(r),
+      finish: writeMetadata ? async (r) => (await writeMetadata(r), { ok: true }) : (r) => store.finish(r),
+      // With a custom writer there is no RUNNING record to renew.
+      heartbeat: writeMetadata ? async () => undefined : (run, at) => store.heartbeat(run, at),
+      requestCancel: (id, at) => store.requestCancel(id, at),
       latest: loadMetadata ? async (s) => (await loadMetadata(s)) ?? undefined : (s) => store.latest(s),
       get: (id) => store.get(id),
       list: (q) => store.list(q),

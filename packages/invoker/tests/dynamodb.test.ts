@@ -56,7 +56,7 @@ describe('the invoker on DynamoDB', () => {
     expect((await reader.list({ limit: 10 })).items.map((r) => r.run_id).sort()).toEqual(
       [kept!.run_id, next.run_id].sort(),
     );
-    expect(await outbox.flush(reader)).toEqual({ written: 0, remaining: 0 });
+    expect(await outbox.flush(reader)).toEqual({ written: 0, remaining: 0, quarantined: 0 });
     expect((await reader.list({ limit: 10 })).items).toHaveLength(2);
     await reader.close();
     await invoker.close();

@@ -152,12 +152,18 @@ describe('invokePipelineHandler', () => {
     },
   );
 
-  it('lets the caller cancel a run through its own signal', async () => {
-    const { invoker } = createTestInvoker({ handlers: [FaultyHandler] });
+  it('records a run the caller cancels through its own signal as CANCELLED (499)', async () => {
+    const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler], config: { cancelGraceMs: 100 } });
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('caller gave up')), 50);
     const record = await invoker.invokePipelineHandler('faulty', { mode: 'never' }, {}, { signal: controller.signal });
-    expect(record).toMatchObject({ status: 'FAILED', body: 'Handler failed: caller gave up' });
+    expect(record).toMatchObject({
+      status: 'CANCELLED',
+      status_code: 499,
+      body: 'Run cancelled (the caller aborted); its handler did not settle within 100 ms.',
+      error: { name: 'RunCancelledError' },
+    });
+    expect(store.all()).toEqual([record]);
   });
 
   it('refuses a payload that fails the handler schema with a 400 naming the field, and records nothing', async () => {
@@ -213,7 +219,8 @@ describe('idempotency', () => {
       { run_type: 'prod', name: 'a' },
       { request_id: 'job-7' },
     );
-    expect(again).toEqual(first);
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(first.replayed).toBeUndefined();
     expect(store.all()).toHaveLength(1);
     expect(tracker.finished).toHaveLength(1);
   });
@@ -246,7 +253,7 @@ describe('idempotency', () => {
     await new Promise((r) => setTimeout(r, 50));
     const running = store.all()[0]!;
     await expect(
-      invoker.invokePipelineHandler('faulty', { mode: 'fine' }, {}, { idempotencyKey: 'busy' }),
+      invoker.invokePipelineHandler('faulty', { mode: 'never' }, {}, { idempotencyKey: 'busy' }),
     ).rejects.toMatchObject({
       name: 'RunConflictError',
       runId: running.run_id,
@@ -258,9 +265,13 @@ describe('idempotency', () => {
     ).toBe('SUCCEEDED');
   });
 
-  it('treats a RUNNING record older than staleAfterMs as crashed and runs again', async () => {
+  it('treats a RUNNING record whose heartbeat is older than staleAfterMs as crashed and runs again', async () => {
     const store = new MemoryRunStore();
-    const { invoker } = createTestInvoker({ store, handlers: [FaultyHandler], config: { staleAfterMs: 1000 } });
+    const { invoker } = createTestInvoker({
+      store,
+      handlers: [FaultyHandler],
+      config: { staleAfterMs: 1000, heartbeatMs: 200 },
+    });
     const old = new Date(Date.now() - 60_000).toISOString();
     await store.begin({
       service: 'faulty',

@@ -1,11 +1,21 @@
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { parseIntegrationRequest, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import {
+  IdempotencyKeyMismatchError,
+  parseIntegrationRequest,
+  payloadHash,
+  type RunExecutionMetadata,
+} from '@pipeline-invocation/core';
 import { QUEUE_PREFIX, queueName, redisConnection } from './config';
 import { jobHandle, jobIdForKey, parseJobHandle, type InvocationJobData } from './job';
 
 /** Options of {@link InvocationQueue.enqueue}. */
 export interface EnqueueOptions {
-  /** Also the job id: a second enqueue with the same key is not queued twice. Default: `metadata.request_id`. */
+  /**
+   * Also the job id: while a job with this key waits, runs or has succeeded, enqueueing it again
+   * returns that job; a job that failed is replaced (a failed key runs again, as in-process).
+   * The same key with another payload is refused (IdempotencyKeyMismatchError). Default:
+   * `metadata.request_id`.
+   */
   idempotencyKey?: string;
   /** Handler timeout (ms) for each attempt. */
   timeoutMs?: number;
@@ -56,10 +66,34 @@ export class InvocationQueue {
     const data: InvocationJobData = {
       request: parsed,
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-      ...(key ? { idempotencyKey: key } : {}),
+      ...(key ? { idempotencyKey: key, payloadHash: payloadHash(parsed.payload) } : {}),
     };
+    if (key) {
+      const handle = await this.reuse(parsed.service, key, data.payloadHash!);
+      if (handle) return handle;
+    }
     const job = await this.queue(parsed.service).add(parsed.service, data, jobOptions);
     return jobHandle(parsed.service, job.id!);
+  }
+
+  /**
+   * The job already queued under `key`, when it still stands for the request: waiting, active,
+   * delayed, or completed with a SUCCEEDED run. A job that failed (or completed with a run that
+   * did not succeed) is removed, so the key runs again, as the run store's rules say.
+   */
+  private async reuse(service: string, key: string, hash: string): Promise<string | undefined> {
+    const jobId = jobIdForKey(key);
+    const existing = await this.queue(service).getJob(jobId);
+    if (!existing) return undefined;
+    const handle = jobHandle(service, jobId);
+    if (existing.data.payloadHash && existing.data.payloadHash !== hash) {
+      throw new IdempotencyKeyMismatchError(key, existing.data.runId ?? `job ${handle}`, '(not queued)');
+    }
+    const state = await existing.getState();
+    const succeeded = state === 'completed' && (existing.returnvalue as RunExecutionMetadata)?.status === 'SUCCEEDED';
+    if (state !== 'failed' && (state !== 'completed' || succeeded)) return handle;
+    await existing.remove();
+    return undefined;
   }
 
   /**

@@ -37,14 +37,17 @@ const UNRECOVERABLE = new Set([
   'PluginLoadError',
   'IncompatiblePluginError',
   'DuplicateServiceError',
+  'IdempotencyKeyMismatchError',
+  'AbortError',
 ]);
 
 /**
  * Run queued invocations with the invoker's executor: one BullMQ worker per service queue.
  * A handler failure is recorded once per attempt and not retried unless the handler marked it
- * retryable; infrastructure failures (the store down) are retried with the job's backoff. If a
- * worker dies mid-job, BullMQ hands the job to another worker, which first marks the dead
- * attempt's RUNNING record as CRASHED.
+ * retryable; infrastructure failures before the handler ran (the store down) are retried with
+ * the job's backoff. A handler never runs twice for one job because a write failed after it ran:
+ * that job completes with the record kept in the outbox. If a worker dies mid-job, BullMQ hands
+ * the job to another worker, which first marks the dead attempt's RUNNING record as CRASHED.
  */
 export async function startWorker(options: WorkerOptions = {}): Promise<RunningWorker> {
   const invoker = options.invoker ?? createInvoker();
@@ -121,8 +124,20 @@ async function processJob(
     });
   } catch (error) {
     const name = error instanceof Error ? error.name : '';
-    if (UNRECOVERABLE.has(name)) throw new UnrecoverableError(describe(error));
-    throw error instanceof Error ? error : new Error(describe(error)); // infrastructure: retried with backoff
+    const kept = (error as { record?: RunExecutionMetadata }).record;
+    if (name === 'MetadataWriteError' && kept) {
+      // The handler ran; only its final write failed (the record waits in the outbox or the
+      // log). Running the job again would run the handler twice: the job ends with the record.
+      logger.error(`run ${kept.run_id} finished ${kept.status} but its record could not be stored`, {
+        job: job.id,
+        error: describe(error),
+      });
+      record = kept;
+    } else if (UNRECOVERABLE.has(name)) {
+      throw new UnrecoverableError(describe(error));
+    } else {
+      throw error instanceof Error ? error : new Error(describe(error)); // the handler did not run: retried with backoff
+    }
   }
   if (record.status === 'SUCCEEDED') return record;
   await job.updateData({ ...job.data, runId: undefined, lastRecord: record });

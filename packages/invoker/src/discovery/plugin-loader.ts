@@ -25,17 +25,20 @@ export function checkContract(plugin: Pick<DiscoveredPlugin, 'packageName' | 'co
 
 /**
  * Import a discovered plugin package (CommonJS or ES module) and return its branded plugin
- * object.
+ * object. `attempt` counts imports of this package in this process (a retry after a failure).
  *
  * @throws IncompatiblePluginError when its contract range excludes ours.
  * @throws PluginLoadError when it cannot be imported or does not default-export a plugin.
  */
-export async function loadPlugin(plugin: DiscoveredPlugin): Promise<PipelinePlugin> {
+export async function loadPlugin(plugin: DiscoveredPlugin, attempt = 1): Promise<PipelinePlugin> {
   checkContract(plugin);
   const entry = entryPoint(plugin);
   let namespace: unknown;
+  // Node keeps a failed import's error for the module's URL for ever: a retry after a failure
+  // asks for a URL of its own, so a fixed package is read afresh.
+  const url = pathToFileURL(entry).href + (attempt > 1 ? `?attempt=${attempt}` : '');
   try {
-    namespace = await import(pathToFileURL(entry).href);
+    namespace = await import(url);
   } catch (error) {
     throw new PluginLoadError(plugin.packageName, `importing ${entry} failed: ${describe(error)}`, { cause: error });
   }

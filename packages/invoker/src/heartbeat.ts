@@ -1,0 +1,60 @@
+import {
+  RunCancelledError,
+  describe,
+  type Clock,
+  type Logger,
+  type RunKey,
+  type RunStore,
+} from '@pipeline-invocation/core';
+
+/**
+ * Renews a RUNNING record's `heartbeat_at` every `intervalMs` while its handler runs, and reads
+ * back what other processes wrote: a `pipeline cancel` request, or a terminal status (the run
+ * was marked CRASHED because its heartbeat had gone stale). Either aborts the run through
+ * `abort`. A failed renewal is logged and tried again at the next tick: the store being slow
+ * must not fail a run that is otherwise fine.
+ */
+export class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = false;
+  private warned = false;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly run: RunKey,
+    private readonly intervalMs: number,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly abort: (reason: RunCancelledError) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    this.timer.unref(); // never what keeps a process alive
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One renewal (exposed for tests that drive time by hand). */
+  async beat(): Promise<void> {
+    if (this.inFlight || !this.timer) return;
+    this.inFlight = true;
+    try {
+      const stored = await this.store.heartbeat(this.run, new Date(this.clock.now()).toISOString());
+      this.warned = false;
+      if (stored && stored.status !== 'RUNNING') {
+        this.abort(new RunCancelledError(`the run was ended elsewhere as ${stored.status}`));
+      } else if (stored?.cancel_requested_at) {
+        this.abort(new RunCancelledError(`cancel requested at ${stored.cancel_requested_at}`));
+      }
+    } catch (error) {
+      if (!this.warned) this.logger.warn(`could not renew the run's heartbeat: ${describe(error)}`);
+      this.warned = true;
+    } finally {
+      this.inFlight = false;
+    }
+  }
+}
