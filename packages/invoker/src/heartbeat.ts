@@ -29,8 +29,9 @@ export class Heartbeat {
   ) {}
 
   start(): void {
+    // Not unref'd: while a run is RUNNING its process must stay alive, even when the handler
+    // awaits nothing but its abort signal; otherwise Node would exit and strand the record.
     this.timer = setInterval(() => void this.beat(), this.intervalMs);
-    this.timer.unref(); // never what keeps a process alive
   }
 
   stop(): void {

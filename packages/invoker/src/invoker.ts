@@ -298,6 +298,10 @@ export class Invoker {
     try {
       const result = await outbox!.flush(store);
       if (result.written) this.logger.info(`wrote ${result.written} record(s) from the outbox to ${store.description}`);
+      if (result.quarantined)
+        this.logger.warn(
+          `${result.quarantined} record(s) or line(s) of the outbox were quarantined in ${outbox!.quarantineFile}`,
+        );
       if (result.remaining)
         this.logger.warn(`${result.remaining} record(s) still wait in ${outbox!.file}: ${describe(result.error)}`);
     } catch (error) {

@@ -227,14 +227,21 @@ describe('pipeline runs, doctor, outbox, storage', () => {
       handler_version: '1',
       request_metadata: {},
     };
-    writeFileSync(join(home, 'outbox.jsonl'), `${JSON.stringify(record)}\n`);
+    // a torn line (a crash mid-append) is quarantined and counted, never dropped in silence
+    writeFileSync(join(home, 'outbox.jsonl'), `${JSON.stringify(record)}\n{"service":"to\n`);
     const env = { PIPELINE_HOME: home };
     expect((await cli(['outbox'], env)).stdout).toContain('1 record(s) waiting');
     const flushed = await cli(['outbox', '--flush'], env);
     expect(flushed.code).toBe(0);
-    expect(flushed.stdout).toContain('wrote 1 record(s)');
+    expect(flushed.stdout).toContain('wrote 1 record(s) to sqlite:');
+    expect(flushed.stdout).toContain('0 still waiting; 1 quarantined');
     expect(JSON.parse((await cli(['show', record.run_id, '--json'], env)).stdout)).toEqual(record);
-    expect((await cli(['outbox', '--json'], env)).stdout.trim()).toBe('[]');
+    const after = JSON.parse((await cli(['outbox', '--json'], env)).stdout);
+    expect(after.waiting).toEqual([]);
+    expect(after.quarantined).toEqual([
+      expect.objectContaining({ line: '{"service":"to', reason: expect.stringContaining('not JSON') }),
+    ]);
+    expect((await cli(['outbox'], env)).stdout).toContain('1 quarantined in');
   });
 
   it('storage init prepares the SQLite store', async () => {

@@ -11,13 +11,18 @@ export const EXIT = {
   STORAGE_FAILED: 4,
   /** A plugin could not be loaded, is incompatible, or two plugins claim one service. */
   PLUGIN_FAILED: 5,
-  /** A run with the same idempotency key is still running. */
+  /** A run with the same idempotency key is still running, or the key was used with another payload. */
   CONFLICT: 6,
+  /** `pipeline invoke` was interrupted by SIGINT (Ctrl-C): the run is recorded CANCELLED. */
+  SIGINT: 130,
+  /** `pipeline invoke` was stopped by SIGTERM: the run is recorded CANCELLED. */
+  SIGTERM: 143,
 } as const;
 
 const BY_ERROR_NAME: Record<string, number> = {
   UsageError: EXIT.INVALID_INPUT,
   InvalidRequestError: EXIT.INVALID_INPUT,
+  ConfigError: EXIT.INVALID_INPUT,
   UnknownServiceError: EXIT.UNKNOWN_SERVICE,
   MetadataWriteError: EXIT.STORAGE_FAILED,
   RunStoreError: EXIT.STORAGE_FAILED,
@@ -25,6 +30,7 @@ const BY_ERROR_NAME: Record<string, number> = {
   IncompatiblePluginError: EXIT.PLUGIN_FAILED,
   DuplicateServiceError: EXIT.PLUGIN_FAILED,
   RunConflictError: EXIT.CONFLICT,
+  IdempotencyKeyMismatchError: EXIT.CONFLICT,
 };
 
 /** The exit code for an error that ended a command. */

@@ -11,6 +11,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   list: { summary: 'list the services of the installed handler plugins', load: () => require('./commands/list').list },
   invoke: { summary: 'run one invocation and print its record', load: () => require('./commands/invoke').invoke },
   runs: { summary: 'show run history from the configured store', load: () => require('./commands/runs').runs },
+  cancel: {
+    summary: 'ask a running run (in any process, on any machine) to stop',
+    load: () => require('./commands/cancel').cancel,
+  },
   show: { summary: 'show one run by id', load: () => require('./commands/runs').show },
   doctor: {
     summary: 'show the configuration in effect and check the store and tracker',
@@ -65,9 +69,11 @@ Options:
 
 Exit codes:
   0  success                       4  run store failure (record kept in the outbox)
-  1  handler failed or timed out   5  plugin could not be loaded / incompatible / claimed twice
-  2  invalid input                 6  a run with the same idempotency key is still running
-  3  unknown service
+  1  handler failed, timed out     5  plugin could not be loaded / incompatible / claimed twice
+     or was cancelled              6  idempotency conflict: the key's run is still running, or
+  2  invalid input                    the key was used with another payload
+  3  unknown service             130  interrupted by SIGINT (run recorded CANCELLED)
+                                 143  stopped by SIGTERM (run recorded CANCELLED)
 
 Configuration comes from environment variables: see \`pipeline doctor\`.
 `;

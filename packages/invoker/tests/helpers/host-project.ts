@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -73,6 +73,10 @@ export function cjsPlugin(name: string, services: string[], extra: Partial<Fixtu
             async handle(event, context) {
               if (event.mode === 'fail') throw new Error('handler exploded');
               if (event.mode === 'hang') return new Promise(() => {});
+              if (event.mode === 'until-aborted') {
+                await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+                return { statusCode: 200, body: 'stopped', metadata: { stopped_by: String(context.signal.reason && context.signal.reason.reason) } };
+              }
               if (event.mode === 'retryable') throw Object.assign(new Error('try again later'), { retryable: true });
               if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms));
               if (event.mode === 'exit') process.exit(3);
@@ -123,8 +127,34 @@ export function esmPlugin(name: string, service: string): FixturePlugin {
 /** Result of a CLI run. */
 export interface CliResult {
   code: number | null;
+  /** The signal that killed the process, if one did. */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/** A `pipeline` CLI process still running: signal it, then await its result. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  readonly result: Promise<CliResult>;
+}
+
+/** Start the built `pipeline` CLI in `cwd` without waiting for it. */
+export function startCli(args: string[], options: { cwd: string; env?: Record<string, string> }): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const result = new Promise<CliResult>((resolvePromise) => {
+    child.on('error', (error) => resolvePromise({ code: null, stdout, stderr: `${stderr}${error.message}` }));
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+  return { child, result };
 }
 
 /** Run the built `pipeline` CLI in `cwd`. */

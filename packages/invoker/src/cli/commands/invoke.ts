@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { RunExecutionMetadata } from '@pipeline-invocation/core';
+import { RunCancelledError, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { createInvoker } from '../../invoker';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
@@ -14,7 +14,8 @@ Options:
   --payload JSON|@file    the handler payload (default {}), inline or from a file
   --metadata JSON|@file   request metadata (its request_id is the default idempotency key)
   --timeout ms            abort the handler after this many milliseconds (run recorded TIMED_OUT)
-  --idempotency-key KEY   a successful run with this key is returned instead of run again
+  --idempotency-key KEY   a successful run with this key and payload is returned ("replayed")
+                          instead of run again; the same key with another payload is refused
   --json                  print the whole record as JSON on stdout
   -h, --help              show this help
 
@@ -22,9 +23,52 @@ Examples:
   pipeline invoke ml_inference_perspective_api --payload '{"run_type":"prod"}'
   pipeline invoke ml_inference_perspective_api --payload @backfill.json --json
 
-Exit codes: 0 succeeded, 1 handler failed or timed out, 2 invalid input, 3 unknown service,
-4 storage failure, 5 plugin failure, 6 idempotency conflict.
+Ctrl-C (SIGINT) or SIGTERM cancels the run: the handler's signal aborts, it gets
+PIPELINE_CANCEL_GRACE_MS (default 10 s) to settle, the run is recorded CANCELLED and the
+command exits 130 / 143. A second signal records it at once.
+
+Exit codes: 0 succeeded, 1 handler failed, timed out or was cancelled, 2 invalid input,
+3 unknown service, 4 storage failure, 5 plugin failure, 6 idempotency conflict,
+130 interrupted (SIGINT), 143 stopped (SIGTERM).
 `;
+
+const SIGNAL_EXIT = { SIGINT: EXIT.SIGINT, SIGTERM: EXIT.SIGTERM } as const;
+
+/**
+ * Turn SIGINT / SIGTERM into a cancellation of the run (first signal) and an end to the grace
+ * period (second signal), for as long as `invoke` runs.
+ */
+function cancelOnSignals(io: Io, graceMs: number) {
+  const cancel = new AbortController();
+  const force = new AbortController();
+  let received: keyof typeof SIGNAL_EXIT | undefined;
+  const on = (signal: keyof typeof SIGNAL_EXIT) => {
+    if (received) {
+      io.err(`pipeline invoke: ${signal} again: recording the run CANCELLED now\n`);
+      force.abort();
+      return;
+    }
+    received = signal;
+    io.err(
+      `pipeline invoke: ${signal} received: cancelling the run (the handler has ${graceMs} ms to stop; send it again to stop waiting)\n`,
+    );
+    cancel.abort(new RunCancelledError(signal));
+  };
+  const onInt = () => on('SIGINT');
+  const onTerm = () => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: cancel.signal,
+    forceSignal: force.signal,
+    /** The exit code the signal calls for, if one came. */
+    exitCode: () => (received ? SIGNAL_EXIT[received] : undefined),
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
 
 /** `pipeline invoke`. */
 export async function invoke(args: string[], io: Io): Promise<number> {
@@ -48,16 +92,25 @@ export async function invoke(args: string[], io: Io): Promise<number> {
 
   const invoker = createInvoker({ env: io.env });
   const bar = io.errIsTty && !values.json ? new ProgressBar(io) : undefined;
+  const signals = cancelOnSignals(io, invoker.lifecycle.cancelGraceMs);
   try {
     const record = await invoker.invokePipelineHandler(service, payload, metadata, {
       timeoutMs,
       idempotencyKey: values['idempotency-key'],
+      signal: signals.signal,
+      forceSignal: signals.forceSignal,
       onProgress: bar && ((done, total) => bar.update(done, total)),
     });
     bar?.clear();
     io.out(values.json ? `${JSON.stringify(record, null, 2)}\n` : summary(record));
-    return record.status === 'SUCCEEDED' ? EXIT.OK : EXIT.HANDLER_FAILED;
+    return signals.exitCode() ?? (record.status === 'SUCCEEDED' ? EXIT.OK : EXIT.HANDLER_FAILED);
+  } catch (error) {
+    const code = signals.exitCode();
+    if (code === undefined || (error as Error).name !== 'AbortError') throw error;
+    io.err(`pipeline invoke: ${(error as Error).message}\n`);
+    return code;
   } finally {
+    signals.dispose();
     bar?.clear();
     await invoker.close();
   }
@@ -65,7 +118,9 @@ export async function invoke(args: string[], io: Io): Promise<number> {
 
 function summary(record: RunExecutionMetadata): string {
   const lines = [
-    `${record.status} ${record.service} (run ${record.run_id})`,
+    record.replayed
+      ? `replayed run ${record.run_id}: ${record.service} ${record.status} earlier with this idempotency key; nothing ran`
+      : `${record.status} ${record.service} (run ${record.run_id})`,
     `  status code  ${record.status_code}`,
     `  body         ${record.body}`,
     `  duration     ${record.duration_ms ?? 0} ms`,

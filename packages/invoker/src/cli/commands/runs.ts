@@ -5,11 +5,13 @@ import { parseCommandArgs, table, type Io } from '../io';
 
 const RUNS_HELP = `Usage: pipeline runs [--service S] [--status S] [--limit N] [--cursor C] [--json]
 
-Show run history from the configured store, newest first.
+Show run history from the configured store, newest first. A RUNNING run shows how long ago
+its heartbeat was renewed: older than PIPELINE_STALE_AFTER_MS (default 60 s) means its process
+died, and the next run with its idempotency key marks it CRASHED.
 
 Options:
   --service S   only runs of this service
-  --status S    only runs with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CRASHED)
+  --status S    only runs with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, CRASHED)
   --limit N     at most N runs (1-1000, default 20)
   --cursor C    continue after a previous page (printed as "next page: --cursor C")
   --json        print {items, nextCursor} as JSON
@@ -57,8 +59,16 @@ export async function runs(args: string[], io: Io): Promise<number> {
     } else {
       io.out(
         table([
-          ['RUN ID', 'SERVICE', 'STATUS', 'CODE', 'STARTED', 'DURATION'],
-          ...page.items.map((r) => [r.run_id, r.service, r.status, String(r.status_code), r.started_at, duration(r)]),
+          ['RUN ID', 'SERVICE', 'STATUS', 'CODE', 'STARTED', 'DURATION', 'HEARTBEAT'],
+          ...page.items.map((r) => [
+            r.run_id,
+            r.service,
+            r.status,
+            String(r.status_code),
+            r.started_at,
+            duration(r),
+            heartbeatAge(r),
+          ]),
         ]),
       );
       if (page.nextCursor) io.err(`next page: --cursor ${page.nextCursor}\n`);
@@ -98,6 +108,13 @@ export async function show(args: string[], io: Io): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/** How long ago a RUNNING run's heartbeat was renewed ("-" for ended runs). */
+function heartbeatAge(record: RunExecutionMetadata): string {
+  if (record.status !== 'RUNNING') return '-';
+  const ageMs = Date.now() - Date.parse(record.heartbeat_at ?? record.started_at);
+  return `${Math.max(0, Math.round(ageMs / 1000))} s ago`;
 }
 
 function duration(record: RunExecutionMetadata): string {

@@ -1,0 +1,158 @@
+import { join } from 'node:path';
+import { SqliteRunStore } from '@pipeline-invocation/storage';
+import type { RunExecutionMetadata } from '@pipeline-invocation/core';
+import { cjsPlugin, createHostProject, runCli, startCli } from './helpers/host-project';
+
+// Real processes, real signals, the real SQLite file: what a user at a terminal sees.
+const root = createHostProject([cjsPlugin('signal-plugin', ['sig_service'])]);
+let home = 0;
+const stores: SqliteRunStore[] = [];
+afterAll(async () => {
+  for (const store of stores) await store.close();
+});
+
+function project(env: Record<string, string> = {}) {
+  const dir = join(root, `.home-${++home}`);
+  const fullEnv = { PIPELINE_HOME: dir, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '600', ...env };
+  const store = new SqliteRunStore(join(dir, 'runs.db'));
+  stores.push(store);
+  const runs = async () => (await store.list({ limit: 100 })).items.reverse();
+  return {
+    env: fullEnv,
+    store,
+    runs,
+    start: (args: string[], extra: Record<string, string> = {}) =>
+      startCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
+    cli: (args: string[], extra: Record<string, string> = {}) =>
+      runCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
+    /** Wait until the store holds a RUNNING run (the handler is under way). */
+    running: async (): Promise<RunExecutionMetadata> => {
+      for (let i = 0; i < 400; i++) {
+        const run = (await runs()).find((r) => r.status === 'RUNNING');
+        if (run) return run;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error('no RUNNING run appeared');
+    },
+  };
+}
+
+const invoke = (mode: string, key: string) => [
+  'invoke',
+  'sig_service',
+  '--payload',
+  JSON.stringify({ mode }),
+  '--idempotency-key',
+  key,
+];
+
+describe('pipeline invoke under signals', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    '%s cancels the run: CANCELLED record, exit %i, and the key is free at once',
+    async (signal, exitCode) => {
+      const p = project();
+      const run = p.start(invoke('until-aborted', `key-${signal}`));
+      const running = await p.running();
+      run.child.kill(signal);
+      const result = await run.result;
+      expect(result.code).toBe(exitCode);
+      expect(result.stderr).toContain(`${signal} received: cancelling the run`);
+      const [record] = await p.runs();
+      expect(record).toMatchObject({
+        run_id: running.run_id,
+        status: 'CANCELLED',
+        status_code: 499,
+        body: `Run cancelled (${signal}); its handler stopped.`,
+      });
+      expect(JSON.parse(record!.metadata)).toEqual({ stopped_by: signal });
+      // the same key runs again straight away
+      const again = await p.cli(invoke('fine', `key-${signal}`));
+      expect(again.code).toBe(0);
+      expect((await p.runs()).map((r) => r.status)).toEqual(['CANCELLED', 'SUCCEEDED']);
+    },
+  );
+
+  it('records a handler that ignores its abort signal CANCELLED once the grace period ends', async () => {
+    const p = project({ PIPELINE_CANCEL_GRACE_MS: '300' });
+    const run = p.start(invoke('hang', 'key-grace'));
+    await p.running();
+    run.child.kill('SIGTERM');
+    const result = await run.result;
+    expect(result.code).toBe(143);
+    expect((await p.runs())[0]).toMatchObject({
+      status: 'CANCELLED',
+      body: 'Run cancelled (SIGTERM); its handler did not settle within 300 ms.',
+    });
+  });
+
+  it('a second signal records the run at once instead of waiting out the grace period', async () => {
+    const p = project({ PIPELINE_CANCEL_GRACE_MS: '120000' });
+    const run = p.start(invoke('hang', 'key-twice'));
+    await p.running();
+    const started = Date.now();
+    run.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill('SIGINT');
+    const result = await run.result;
+    expect(result.code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(result.stderr).toContain('SIGINT again: recording the run CANCELLED now');
+    expect((await p.runs())[0]?.status).toBe('CANCELLED');
+  });
+
+  it('SIGKILL leaves RUNNING; the key conflicts while the heartbeat is fresh, then the run is marked CRASHED', async () => {
+    const p = project();
+    const run = p.start(invoke('hang', 'key-kill'));
+    const running = await p.running();
+    run.child.kill('SIGKILL');
+    expect((await run.result).signal).toBe('SIGKILL');
+    const conflict = await p.cli(invoke('hang', 'key-kill'));
+    expect(conflict.code).toBe(6);
+    expect(conflict.stderr).toContain(`is still RUNNING (run ${running.run_id}, heartbeat`);
+    await new Promise((r) => setTimeout(r, 700)); // past PIPELINE_STALE_AFTER_MS
+    const after = await p.cli(invoke('hang', 'key-kill'), { PIPELINE_TIMEOUT_MS: '50' });
+    expect(after.code).toBe(1); // ran (and timed out): the key was free
+    const records = await p.runs();
+    expect(records.map((r) => r.status)).toEqual(['CRASHED', 'TIMED_OUT']);
+    expect(records[0]).toMatchObject({ run_id: running.run_id, error: { name: 'RunCrashed' } });
+  });
+});
+
+describe('pipeline cancel', () => {
+  it('stops a run in another process at its next heartbeat; the run is recorded CANCELLED', async () => {
+    const p = project();
+    const run = p.start(invoke('until-aborted', 'key-remote'));
+    const running = await p.running();
+    const cancel = await p.cli(['cancel', running.run_id, '--wait']);
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout).toContain(`run ${running.run_id} ended CANCELLED`);
+    const result = await run.result;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`CANCELLED sig_service (run ${running.run_id})`);
+    expect((await p.store.get(running.run_id))?.body).toMatch(
+      /^Run cancelled \(cancel requested at .*\); its handler stopped\.$/,
+    );
+  });
+
+  it('records a run whose process is gone CANCELLED at once, and says so for ended or unknown runs', async () => {
+    const p = project();
+    const run = p.start(invoke('hang', 'key-dead'));
+    const running = await p.running();
+    run.child.kill('SIGKILL');
+    await run.result;
+    await new Promise((r) => setTimeout(r, 700));
+    const cancel = await p.cli(['cancel', running.run_id]);
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout).toContain('had no live process: recorded CANCELLED');
+    expect((await p.store.get(running.run_id))?.status).toBe('CANCELLED');
+
+    const again = await p.cli(['cancel', running.run_id]);
+    expect(again.code).toBe(6);
+    expect(again.stdout).toContain('had already ended CANCELLED');
+    const unknown = await p.cli(['cancel', '01ZZZZZZZZZZZZZZZZZZZZZZZZ']);
+    expect(unknown.code).toBe(2);
+  });
+});
