@@ -86,14 +86,16 @@ export class InvocationQueue {
     const existing = await this.queue(service).getJob(jobId);
     if (!existing) return undefined;
     const handle = jobHandle(service, jobId);
+    const state = await existing.getState();
+    const succeeded = state === 'completed' && (existing.returnvalue as RunExecutionMetadata)?.status === 'SUCCEEDED';
+    if (state === 'failed' || (state === 'completed' && !succeeded)) {
+      await existing.remove();
+      return undefined;
+    }
     if (existing.data.payloadHash && existing.data.payloadHash !== hash) {
       throw new IdempotencyKeyMismatchError(key, existing.data.runId ?? `job ${handle}`, '(not queued)');
     }
-    const state = await existing.getState();
-    const succeeded = state === 'completed' && (existing.returnvalue as RunExecutionMetadata)?.status === 'SUCCEEDED';
-    if (state !== 'failed' && (state !== 'completed' || succeeded)) return handle;
-    await existing.remove();
-    return undefined;
+    return handle;
   }
 
   /**

@@ -6,6 +6,12 @@ import { silentLogger } from '@pipeline-invocation/observability';
 import { createInvoker, type InvokerConfig } from '@pipeline-invocation/invoker';
 import { InvocationQueue, redisConnection, startWorker, type RunningWorker } from '../src';
 import { WORKER_NAME, jobPlugin } from './helpers/plugin';
+import { Outbox } from '@pipeline-invocation/storage';
+import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
+import { pipelineHandler } from '@pipeline-invocation/core';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startDynalite } from '../../storage/tests/helpers/dynalite';
+import { startFaultProxy, type FaultProxy } from '../../storage/tests/helpers/tcp-proxy';
 import { startRedis, type LocalRedis } from './helpers/redis';
 
 let redis: LocalRedis;
@@ -75,6 +81,82 @@ describe('enqueueInvocation', () => {
     expect((await queue.waitForRun(first, { timeoutMs: 10_000 })).status).toBe('SUCCEEDED');
     expect(store.all()).toHaveLength(1);
     expect(store.all()[0]!.idempotency_key).toBe('daily:2026-11-22');
+  });
+});
+
+describe('idempotency keys on the queue follow the run store rules', () => {
+  it('re-queueing a FAILED request runs it again; another payload under a standing key is refused', async () => {
+    const store = new MemoryRunStore();
+    await worker('w1', { store });
+    const key = { idempotencyKey: 'nightly-7' };
+    const first = await queue.enqueue(request({ mode: 'fail' }), key);
+    expect((await queue.waitForRun(first, { timeoutMs: 10_000 })).status).toBe('FAILED');
+    // the same request again: a FAILED key runs again, on the queue as in-process
+    const second = await queue.enqueue(request({ mode: 'fail' }), key);
+    expect((await queue.waitForRun(second, { timeoutMs: 10_000 })).status).toBe('FAILED');
+    expect(store.all().map((r) => r.status)).toEqual(['FAILED', 'FAILED']);
+    // a failed key may run with another payload too, and then it stands for that payload
+    const third = await queue.enqueue(request({ n: 1 }), key);
+    const succeeded = await queue.waitForRun(third, { timeoutMs: 10_000 });
+    expect(succeeded.status).toBe('SUCCEEDED');
+    expect(await queue.enqueue(request({ n: 1 }), key)).toBe(third);
+    await expect(queue.enqueue(request({ n: 2 }), key)).rejects.toMatchObject({ name: 'IdempotencyKeyMismatchError' });
+    expect(store.all()).toHaveLength(3);
+  });
+});
+
+describe('a final write that fails after the handler ran', () => {
+  let proxy: FaultProxy;
+  let handlerRuns = 0;
+
+  /** Succeeds, but cuts the store off while it runs: the RUNNING write lands, the final one cannot. */
+  @pipelineHandler('cut_service')
+  class CutStoreHandler {
+    async handle() {
+      handlerRuns += 1;
+      proxy.mode = 'refuse';
+      return { statusCode: 200, body: 'labelled 10 posts' };
+    }
+  }
+
+  it('completes the job with the record kept in the outbox: the handler ran once', async () => {
+    const dynamo = await startDynalite();
+    proxy = await startFaultProxy(dynamo.port);
+    await createRunTable(dynamo.client(), 'runs');
+    const client = new DynamoDBClient({
+      endpoint: proxy.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 2,
+    });
+    const store = new DynamoRunStore(client, 'runs');
+    const outbox = new Outbox(join(mkdtempSync(join(tmpdir(), 'worker-outbox-')), 'outbox.jsonl'));
+    try {
+      await worker('w1', { store, outbox, handlers: [CutStoreHandler], plugins: [] });
+      const job = await queue.enqueue(
+        { service: 'cut_service', payload: {}, metadata: {} },
+        { attempts: 3, backoffMs: 50 },
+      );
+      const record = await queue.waitForRun(job, { timeoutMs: 20_000 });
+      expect(record).toMatchObject({ status: 'SUCCEEDED', body: 'labelled 10 posts' });
+      await new Promise((r) => setTimeout(r, 500)); // any retry would have started by now
+      expect(handlerRuns).toBe(1);
+      expect((await queue.stats(['cut_service']))[0]).toMatchObject({
+        completed: 1,
+        failed: 0,
+        waiting: 0,
+        delayed: 0,
+      });
+      expect(outbox.pending()).toEqual([record]);
+      // the store is back: the kept record lands, over the RUNNING one, exactly once
+      proxy.mode = 'forward';
+      expect(await outbox.flush(store)).toMatchObject({ written: 1, remaining: 0 });
+      expect((await store.list({ limit: 10 })).items).toEqual([record]);
+    } finally {
+      await store.close();
+      await proxy.close();
+      await dynamo.stop();
+    }
   });
 });
 

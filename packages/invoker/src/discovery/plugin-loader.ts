@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import {
@@ -34,11 +35,9 @@ export async function loadPlugin(plugin: DiscoveredPlugin, attempt = 1): Promise
   checkContract(plugin);
   const entry = entryPoint(plugin);
   let namespace: unknown;
-  // Node keeps a failed import's error for the module's URL for ever: a retry after a failure
-  // asks for a URL of its own, so a fixed package is read afresh.
-  const url = pathToFileURL(entry).href + (attempt > 1 ? `?attempt=${attempt}` : '');
   try {
-    namespace = await import(url);
+    namespace =
+      attempt === 1 ? await import(pathToFileURL(entry).href) : await reimport(entry, plugin.packageJson, attempt);
   } catch (error) {
     throw new PluginLoadError(plugin.packageName, `importing ${entry} failed: ${describe(error)}`, { cause: error });
   }
@@ -46,6 +45,17 @@ export async function loadPlugin(plugin: DiscoveredPlugin, attempt = 1): Promise
   const problem = explainNotAPlugin(candidate);
   if (problem) throw new PluginLoadError(plugin.packageName, problem);
   return candidate as PipelinePlugin;
+}
+
+/**
+ * Import a package again after a failed import. Node keeps a failed ES module's error for its
+ * URL for ever, so an ES module is asked for under a URL of its own; a CommonJS module that
+ * threw is dropped from the require cache by Node, so \`require\` reads the fixed file afresh.
+ */
+function reimport(entry: string, packageJson: Record<string, unknown>, attempt: number): Promise<unknown> | unknown {
+  const esm = entry.endsWith('.mjs') || (!entry.endsWith('.cjs') && packageJson.type === 'module');
+  if (esm) return import(`${pathToFileURL(entry).href}?attempt=${attempt}`);
+  return createRequire(entry)(entry);
 }
 
 /** The default export, through CommonJS interop layers (`module.exports.default`). */
