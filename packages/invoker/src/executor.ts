@@ -85,6 +85,9 @@ export interface ExecutorDeps {
   readonly defaultTimeoutMs?: number;
 }
 
+/** Delays between attempts of a store write (ms), as the original library: 1 s, then 2 s. */
+export const DEFAULT_STORE_RETRY_DELAYS_MS: readonly number[] = Object.freeze([1000, 2000]);
+
 /** Defaults of the run lifecycle (ms). */
 export const LIFECYCLE_DEFAULTS = Object.freeze({ heartbeatMs: 10_000, staleAfterMs: 60_000, cancelGraceMs: 10_000 });
 
@@ -115,7 +118,7 @@ export class Executor {
         >)
       : request.payload;
 
-    const retryDelays = this.deps.storeRetryDelaysMs ?? [1000, 2000];
+    const retryDelays = this.deps.storeRetryDelaysMs ?? DEFAULT_STORE_RETRY_DELAYS_MS;
     const previousRun = await this.storeCall(request.service, () =>
       withRetries(() => store.latest(request.service), retryDelays),
     );

@@ -29,7 +29,7 @@ import { Outbox, createRunStore, outboxFile, storageConfigFromEnv } from '@pipel
 import { Redactor, createLogger, createTracker, trackingConfigFromEnv } from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
 import { loadPlugin } from './discovery/plugin-loader';
-import { Executor, type InvokeOptions } from './executor';
+import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
 import { lifecycleConfig, type LifecycleConfig } from './config';
 import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
 
@@ -75,6 +75,9 @@ export interface InvokerConfig {
   /** Delays between store write attempts (ms; default [1000, 2000], as the original). */
   storeRetryDelaysMs?: number[];
 }
+
+/** Time allowed for one store write attempt in {@link Invoker.finalWriteBudgetMs} (ms). */
+export const WRITE_ATTEMPT_ALLOWANCE_MS = 500;
 
 /** A service and who provides it. */
 export interface ServiceInfo {
@@ -218,6 +221,21 @@ export class Invoker {
         body: this.redactor.redactString(describe(error)),
       };
     }
+  }
+
+  /**
+   * The longest the end of a run can take once its handler has stopped (ms): every store write
+   * attempt (an allowance of {@link WRITE_ATTEMPT_ALLOWANCE_MS} each) with the retry delays
+   * between them, plus the tracker's finish timeout when W&B tracking is on. A caller with a
+   * hard deadline (Lambda) must stop the handler at least this long before it.
+   */
+  finalWriteBudgetMs(): number {
+    const delays = this.config.storeRetryDelaysMs ?? DEFAULT_STORE_RETRY_DELAYS_MS;
+    const writes = delays.reduce((sum, d) => sum + d, 0) + (delays.length + 1) * WRITE_ATTEMPT_ALLOWANCE_MS;
+    // A tracker given in the config is the caller's to bound; the W&B tracker has a finish timeout.
+    if (this.config.tracker !== undefined) return writes;
+    const tracking = trackingConfigFromEnv(this.config.env ?? process.env);
+    return writes + (tracking.mode === 'online' || tracking.mode === 'offline' ? tracking.finishTimeoutMs : 0);
   }
 
   /** The run store in use (opened on first use). */

@@ -11,7 +11,11 @@ export interface LambdaContextLike {
 export interface LambdaHandlerOptions {
   /** Invoker configuration (default: from the environment, plugins from the bundle's package.json). */
   invoker?: InvokerConfig | Invoker;
-  /** Time kept back from the Lambda's remaining time to write the record (ms; default 2000). */
+  /**
+   * Time kept back from the Lambda's remaining time to write the record (ms). Default: the
+   * invoker's {@link Invoker.finalWriteBudgetMs} (store retry delays, write attempts and the
+   * tracker's finish timeout), so a slow store still gets its final record in before the freeze.
+   */
   safetyMarginMs?: number;
 }
 
@@ -26,10 +30,21 @@ export interface LambdaHandlerOptions {
  */
 export function createLambdaHandler(options: LambdaHandlerOptions = {}) {
   let invoker: Invoker | undefined;
-  const margin = options.safetyMarginMs ?? 2000;
+  let margin = 0;
   return async (event: unknown, context?: LambdaContextLike): Promise<IntegrationResponse> => {
-    invoker ??= isInvoker(options.invoker) ? options.invoker : createInvoker(options.invoker);
     const remaining = context?.getRemainingTimeInMillis();
+    if (!invoker) {
+      invoker = isInvoker(options.invoker) ? options.invoker : createInvoker(options.invoker);
+      margin = options.safetyMarginMs ?? invoker.finalWriteBudgetMs();
+      // At cold start the remaining time is about the function's configured timeout.
+      if (remaining !== undefined && remaining < 2 * margin) {
+        invoker.logger.warn(
+          `the Lambda timeout leaves ${remaining} ms, and ${margin} ms of it are kept to write the run record ` +
+            '(store retries and the tracker): raise the function timeout, or handlers get little time and runs end TIMED_OUT',
+          { remaining_ms: remaining, margin_ms: margin },
+        );
+      }
+    }
     const timeoutMs = remaining === undefined ? undefined : Math.max(1, remaining - margin);
     return invoker.routeAndRunIntegrationRequest(event, { timeoutMs });
   };
