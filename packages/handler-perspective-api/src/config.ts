@@ -13,19 +13,29 @@ export const PerspectiveConfigSchema = z.object({
   maxAttempts: z.number().int().min(1, { error: 'PERSPECTIVE_MAX_ATTEMPTS must be at least 1' }),
   retryBaseMs: z.number().nonnegative({ error: 'PERSPECTIVE_RETRY_BASE_MS must not be negative' }),
   queueDir: z.string().min(1),
+  /** How long a queue write waits for another process's lock before failing (ms). */
+  queueBusyTimeoutMs: z
+    .number()
+    .int()
+    .positive({ error: 'PERSPECTIVE_QUEUE_BUSY_MS must be a positive whole number of milliseconds' })
+    .default(10_000),
 });
 
 /** See {@link PerspectiveConfigSchema}. */
-export type PerspectiveConfig = z.infer<typeof PerspectiveConfigSchema>;
+export type PerspectiveConfig = z.input<typeof PerspectiveConfigSchema>;
 
 /**
  * Read the configuration from the environment:
  * `PERSPECTIVE_API_KEY` (else `GOOGLE_API_KEY`), `PERSPECTIVE_API_URL`, `PERSPECTIVE_QPS`
  * (default 1, Google's default quota), `PERSPECTIVE_TIMEOUT_MS` (30 000),
- * `PERSPECTIVE_MAX_ATTEMPTS` (4), `PERSPECTIVE_RETRY_BASE_MS` (1000), and the queue folder
+ * `PERSPECTIVE_MAX_ATTEMPTS` (4), `PERSPECTIVE_RETRY_BASE_MS` (1000), `PERSPECTIVE_QUEUE_BUSY_MS`
+ * (10 000: how long a queue write waits for another process's lock), and the queue folder
  * `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`, `PIPELINE_HOME` being `.pipeline`).
  */
-export function perspectiveConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): PerspectiveConfig {
+export function perspectiveConfigFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): z.output<typeof PerspectiveConfigSchema> {
   const number = (name: string, fallback: number) =>
     env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
   const dataDir = env.BSKY_DATA_DIR
@@ -41,6 +51,7 @@ export function perspectiveConfigFromEnv(env: NodeJS.ProcessEnv = process.env, c
       maxAttempts: number('PERSPECTIVE_MAX_ATTEMPTS', 4),
       retryBaseMs: number('PERSPECTIVE_RETRY_BASE_MS', 1000),
       queueDir: join(dataDir, 'queue'),
+      queueBusyTimeoutMs: number('PERSPECTIVE_QUEUE_BUSY_MS', 10_000),
     },
     'Invalid Perspective handler configuration',
   );

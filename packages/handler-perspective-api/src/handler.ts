@@ -11,6 +11,7 @@ import { PerspectiveClient } from './client/perspective-client';
 import { queueFiles, type PerspectiveConfig } from './config';
 import { labelQueue, type LabelRunResult } from './labeller';
 import { PerspectivePayloadSchema, windowStart, type PerspectivePayload } from './payload';
+import { QueueLock } from './queue/queue-lock';
 import { SqliteQueue } from './queue/sqlite-queue';
 import { queueTimestamp } from './timestamps';
 import { PERSPECTIVE_CONFIG } from './tokens';
@@ -31,10 +32,24 @@ export class PerspectiveApiHandler implements PipelineHandler<PerspectivePayload
     const inferenceTimestamp = queueTimestamp();
     const files = queueFiles(this.config);
     if (!existsSync(files.input)) context.logger.info(`input queue ${files.input} did not exist: created it empty`);
-    const input = new SqliteQueue(files.input);
-    const output = new SqliteQueue(files.output);
+    const busyTimeoutMs = this.config.queueBusyTimeoutMs;
+    const input = new SqliteQueue(files.input, { busyTimeoutMs });
+    const lock = QueueLock.acquire(input, context.runId);
+    if (!(lock instanceof QueueLock)) {
+      input.close();
+      const { holder, pid, host } = lock.heldBy;
+      return {
+        statusCode: 409,
+        body:
+          `Another run (${holder}, pid ${pid} on ${host}) is labelling ${files.input}; this run labelled nothing. ` +
+          `Wait for it to finish, or stop it with \`pipeline cancel ${holder}\`.`,
+        metadata: { ...metadataOf(event, inferenceTimestamp, undefined), lock_holder: holder },
+      };
+    }
+    let output: SqliteQueue | undefined;
     let result: LabelRunResult | undefined;
     try {
+      output = new SqliteQueue(files.output, { busyTimeoutMs });
       result = await labelQueue({
         input,
         output,
@@ -72,8 +87,9 @@ export class PerspectiveApiHandler implements PipelineHandler<PerspectivePayload
         metadata: metadataOf(event, inferenceTimestamp, result),
       };
     } finally {
+      lock.release();
       input.close();
-      output.close();
+      output?.close();
     }
   }
 }
@@ -90,6 +106,7 @@ function metadataOf(event: PerspectivePayload, inferenceTimestamp: string, resul
       total_posts_failed_to_label: result?.failed ?? 0,
       total_posts_rejected: result?.rejected ?? 0,
       total_duplicate_posts: result?.duplicates ?? 0,
+      total_malformed_rows: result?.malformed ?? 0,
       total_requests: result?.requests ?? 0,
       total_retries: result?.retries ?? 0,
     },

@@ -38,6 +38,8 @@ export interface LabelRunResult {
   rejected: number;
   /** Repeated URIs skipped (their first copy is labelled). */
   duplicates: number;
+  /** Input rows whose payload is not a JSON array of posts: kept in the input queue with status `malformed`. */
+  malformed: number;
   requests: number;
   retries: number;
 }
@@ -90,6 +92,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
     failed: 0,
     rejected: 0,
     duplicates: 0,
+    malformed: 0,
     requests: 0,
     retries: 0,
   };
@@ -119,13 +122,18 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   let inFlight: Promise<LabelledPage> | undefined;
   try {
     const pagePosts = options.pagePosts ?? Math.min(250, Math.max(OUTPUT_ROW_SIZE, Math.ceil(client.ratePerSec * 2)));
-    for (const page of readPages(input, { ...options, pagePosts }, seen, total)) {
+    for (const page of readPages(input, { ...options, pagePosts }, seen, total, result)) {
       const next = labelPage(page, client, options.attributes, signal);
       next.catch(() => {}); // awaited below; keeps an abort from surfacing as unhandled
       if (inFlight) commit(await inFlight);
       inFlight = next;
     }
     if (inFlight) commit(await inFlight);
+  } catch (error) {
+    // A failed commit (or read) ends the run: the next page's requests must not go on in the
+    // background, spending quota on labels nobody will write.
+    controller.abort(error);
+    throw error;
   } finally {
     options.signal.removeEventListener('abort', onRunAbort);
     client.close();
@@ -136,7 +144,13 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
 }
 
 /** Read pending rows into pages of about `pagePosts` posts, deduplicated by URI. */
-function* readPages(input: SqliteQueue, options: LabelRunOptions, seen: UriSet, total: number): Generator<Page> {
+function* readPages(
+  input: SqliteQueue,
+  options: LabelRunOptions,
+  seen: UriSet,
+  total: number,
+  result: LabelRunResult,
+): Generator<Page> {
   const pagePosts = options.pagePosts ?? OUTPUT_ROW_SIZE;
   let afterId = 0;
   let taken = 0;
@@ -147,6 +161,13 @@ function* readPages(input: SqliteQueue, options: LabelRunOptions, seen: UriSet, 
     for (const row of rows) {
       afterId = row.id;
       const posts = flattenRow(row);
+      if (!Array.isArray(posts)) {
+        // Kept for a person to look at, out of the pending set so no run reads it again.
+        input.setStatus([row.id], 'malformed');
+        options.logger.warn(`input row ${row.id} is malformed (${posts.malformed}): kept with status "malformed"`);
+        result.malformed += 1;
+        continue;
+      }
       if (taken > 0 && taken + posts.length > total) {
         if (page.rowIds.length) yield page;
         return;

@@ -19,18 +19,22 @@ export type RejectReason = 'missing_uri' | 'invalid_text' | 'missing_preprocessi
 
 const PLACEHOLDER_TEXTS = new Set(['null', 'none', 'nan']);
 
-/** Flatten a queue row's JSON array into posts (`batch_id` = row id). A row that is not a JSON array yields none. */
-export function flattenRow(row: QueueRow): FlatPost[] {
+/**
+ * Flatten a queue row's JSON array into posts (`batch_id` = row id). A row that is not a JSON
+ * array of objects is malformed: the reason is returned instead, and the row is kept, never
+ * deleted unseen.
+ */
+export function flattenRow(row: QueueRow): FlatPost[] | { malformed: string } {
   let items: unknown;
   try {
     items = JSON.parse(row.payload);
   } catch {
-    return [];
+    return { malformed: 'payload is not JSON' };
   }
-  if (!Array.isArray(items)) return [];
-  return items
-    .filter((item): item is QueuedPost => item !== null && typeof item === 'object' && !Array.isArray(item))
-    .map((post) => ({ ...post, batch_id: row.id, batch_metadata: row.metadata }));
+  if (!Array.isArray(items)) return { malformed: 'payload is not a JSON array' };
+  const bad = items.findIndex((item) => item === null || typeof item !== 'object' || Array.isArray(item));
+  if (bad >= 0) return { malformed: `item ${bad} of the payload is not a JSON object` };
+  return (items as QueuedPost[]).map((post) => ({ ...post, batch_id: row.id, batch_metadata: row.metadata }));
 }
 
 /** The original's filters: text present, at least 5 characters trimmed, not "null"/"none"/"nan"; a preprocessing timestamp. */

@@ -35,10 +35,13 @@ export class SqliteQueue {
   readonly file: string;
 
   /** Open `file`, creating it (and its folder) with the original schema when missing. */
-  constructor(file: string, options: { readonly?: boolean } = {}) {
+  constructor(file: string, options: { readonly?: boolean; busyTimeoutMs?: number } = {}) {
     this.file = resolve(file);
     if (!options.readonly) mkdirSync(dirname(this.file), { recursive: true });
-    this.db = new Database(this.file, { readonly: options.readonly ?? false, timeout: 10_000 });
+    this.db = new Database(this.file, {
+      readonly: options.readonly ?? false,
+      timeout: options.busyTimeoutMs ?? 10_000,
+    });
     // better-sqlite3 builds SQLite with a 16 MB page cache per connection. A queue is streamed
     // front to back, so SQLite's stock 2 MB serves as well, and a run's three caches (input, its
     // temporary URI table, output) stay at 6 MB instead of growing to about 40 MB.
@@ -107,6 +110,17 @@ export class SqliteQueue {
       WHERE status = 'pending' AND json_valid(payload) ${createdAfter ? 'AND created_at > ?' : ''}`;
     const row = this.db.prepare(sql).get(...(createdAfter ? [queueTimestamp(createdAfter)] : [])) as { n: number };
     return row.n;
+  }
+
+  /**
+   * Set rows aside under another status (e.g. `malformed`): kept in the file, counted in
+   * {@link SqliteQueue.stats}, and no longer read as pending.
+   */
+  setStatus(ids: readonly number[], status: string): void {
+    this.statement('UPDATE queue SET status = ? WHERE id IN (SELECT value FROM json_each(?))').run(
+      status,
+      JSON.stringify(ids),
+    );
   }
 
   /** Row and item counts by status. */

@@ -1,0 +1,144 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import Database from 'better-sqlite3';
+import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
+import plugin, { PERSPECTIVE_CONFIG, SqliteQueue, queueFiles, type PerspectiveConfig } from '../src';
+import { startFakePerspective, type FakePerspective } from './helpers/perspective-server';
+import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
+
+let server: FakePerspective;
+beforeEach(async () => {
+  server = await startFakePerspective({ latencyMs: 20 });
+});
+afterEach(async () => {
+  await server.stop();
+});
+
+function setup(overrides: Partial<PerspectiveConfig> = {}) {
+  const config: PerspectiveConfig = {
+    apiKey: 'k',
+    baseUrl: server.baseUrl,
+    qps: 200,
+    requestTimeoutMs: 2000,
+    maxAttempts: 2,
+    retryBaseMs: 5,
+    queueDir: tempQueueDir(),
+    ...overrides,
+  };
+  const kit = createTestInvoker({
+    plugins: [plugin],
+    register: (c) => c.register(PERSPECTIVE_CONFIG, { useValue: config }),
+  });
+  const run = () => kit.invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
+  return { ...kit, config, files: queueFiles(config), run };
+}
+
+const labelled = (file: string) => readQueue(file).flatMap((row) => row.items.map((i) => String(i.uri)));
+
+describe('two runs over one queue', () => {
+  it('never send a post twice: the second is refused with a 409 naming the run that holds the queue', async () => {
+    const { config, files, run } = setup();
+    const posts = Array.from({ length: 300 }, (_, i) => post(`a post for exactly one run ${i}`));
+    enqueue(
+      config,
+      posts.map((p) => [p]),
+    );
+    const [a, b] = await Promise.all([run(), run()]);
+    const [winner, refused] = a.status_code === 409 ? [b, a] : [a, b];
+    expect(winner.status).toBe('SUCCEEDED');
+    expect(refused).toMatchObject({ status: 'FAILED', status_code: 409 });
+    expect(refused.body).toContain(`Another run (${winner.run_id}, pid ${process.pid}`);
+    expect(refused.body).toContain('this run labelled nothing');
+    // every post was sent once and labelled once
+    expect(server.requests).toHaveLength(300);
+    expect(new Set(server.requests.map((r) => r.text)).size).toBe(300);
+    expect(labelled(files.output).sort()).toEqual(posts.map((p) => p.uri).sort());
+    // the lock is released: a later run takes the queue
+    expect((await run()).status).toBe('SUCCEEDED');
+  });
+
+  it('takes over the lock of a run whose process died', async () => {
+    const { config, files, run } = setup();
+    enqueue(config, [[post('a post left behind by a crash')]]);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const input = new SqliteQueue(files.input);
+    input.db.exec(`CREATE TABLE IF NOT EXISTS pipeline_run_lock (
+      id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, heartbeat_ms INTEGER NOT NULL)`);
+    input.db
+      .prepare('INSERT INTO pipeline_run_lock VALUES (1, ?, ?, ?, ?)')
+      .run('01DEADRUN0000000000000000', Number(dead.stdout), hostname(), Date.now());
+    input.close();
+    const record = await run();
+    expect(record.status).toBe('SUCCEEDED');
+    expect(labelled(files.output)).toHaveLength(1);
+  });
+});
+
+describe('a page commit that fails', () => {
+  it('ends the run and aborts the next page in flight: no more requests, no post lost', async () => {
+    const { config, files, run } = setup({ qps: 100, queueBusyTimeoutMs: 200 });
+    const posts = Array.from({ length: 600 }, (_, i) => post(`a post whose page may never commit ${i}`));
+    enqueue(
+      config,
+      posts.map((p) => [p]),
+    );
+    // Another process holds the output file's write lock as soon as labelling starts.
+    const pending = run();
+    while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const blocker = new Database(files.output, { timeout: 5000 });
+    blocker.exec('BEGIN EXCLUSIVE');
+    try {
+      const record = await pending;
+      expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+      expect(record.body).toMatch(/^Error in classification of latest posts: database is locked/);
+      const sentWhenItEnded = server.requests.length;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(server.requests.length).toBe(sentWhenItEnded); // nothing went on in the background
+      expect(sentWhenItEnded).toBeLessThan(500);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    // nothing was committed, so every post is still pending
+    expect(
+      readQueue(files.input)
+        .flatMap((r) => r.items.map((i) => i.uri))
+        .sort(),
+    ).toEqual(posts.map((p) => p.uri).sort());
+  });
+});
+
+describe('malformed input rows', () => {
+  it('are counted and kept with status "malformed", never deleted unseen', async () => {
+    const { config, files, run } = setup();
+    enqueue(config, [[post('a good post before the bad rows')]]);
+    const input = new SqliteQueue(files.input);
+    for (const payload of ['not json at all', '{"an":"object"}', '[1, 2, 3]']) {
+      input.db
+        .prepare(
+          "INSERT INTO queue (payload, metadata, created_at, status) VALUES (?, '{}', '2026-11-20-10:00:00', 'pending')",
+        )
+        .run(payload);
+    }
+    input.close();
+    enqueue(config, [[post('a good post after the bad rows')]]);
+    const record = await run();
+    expect(record.status).toBe('SUCCEEDED');
+    expect(JSON.parse(record.metadata).inference_metadata).toMatchObject({
+      total_posts_successfully_labeled: 2,
+      total_malformed_rows: 3,
+    });
+    const kept = new Database(files.input, { readonly: true });
+    try {
+      expect(kept.prepare('SELECT payload, status FROM queue ORDER BY id').all()).toEqual([
+        { payload: 'not json at all', status: 'malformed' },
+        { payload: '{"an":"object"}', status: 'malformed' },
+        { payload: '[1, 2, 3]', status: 'malformed' },
+      ]);
+    } finally {
+      kept.close();
+    }
+    // a later run does not count them again
+    expect(JSON.parse((await run()).metadata).inference_metadata.total_malformed_rows).toBe(0);
+  });
+});
