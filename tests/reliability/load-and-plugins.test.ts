@@ -6,7 +6,7 @@ import { createInvoker } from '@pipeline-invocation/invoker';
 import { silentLogger } from '@pipeline-invocation/observability';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { cjsPlugin, createHostProject, runCli } from '../../packages/invoker/tests/helpers/host-project';
-import { SOAK, tally } from './helpers/tally';
+import { SOAK, countedCase, tally } from './helpers/tally';
 
 @pipelineHandler('load_service')
 class LoadHandler implements PipelineHandler<{ i: number }> {
@@ -90,19 +90,24 @@ describe('plugins', () => {
   const cli = (args: string[]) =>
     runCli(args, { cwd: root, env: { PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'plugins-')) } });
 
-  it('a package in node_modules that is not a declared dependency is never loaded', async () => {
-    const list = await cli(['list', '--json']);
-    expect(JSON.parse(list.stdout).map((s: { service: string }) => s.service)).not.toContain('sneaky_service');
-    const invoked = await cli(['invoke', 'sneaky_service']);
-    expect(invoked.code).toBe(3);
-    tally('plugins', { tried: 1, passed: 1 });
-  });
+  it('a package in node_modules that is not a declared dependency is never loaded', () =>
+    countedCase('plugins', async (figures) => {
+      const list = await cli(['list', '--json']);
+      const listed = JSON.parse(list.stdout).map((s: { service: string }) => s.service);
+      const invoked = await cli(['invoke', 'sneaky_service']);
+      figures.observe(!listed.includes('sneaky_service') && invoked.code === 3);
+      expect(listed).not.toContain('sneaky_service');
+      expect(invoked.code).toBe(3);
+    }));
 
-  it('a default export that is not a branded plugin is refused with a clear message', async () => {
-    const invoked = await cli(['invoke', 'unbranded_service']);
-    expect(invoked.code).toBe(5);
-    expect(invoked.stderr).toContain('Could not load handler plugin "unbranded-plugin"');
-    expect(invoked.stderr).toContain('export default definePlugin({ handlers: [...] })');
-    tally('plugins', { tried: 1, passed: 1 });
-  });
+  it('a default export that is not a branded plugin is refused with a clear message', () =>
+    countedCase('plugins', async (figures) => {
+      const invoked = await cli(['invoke', 'unbranded_service']);
+      figures.observe(
+        invoked.code === 5 && invoked.stderr.includes('export default definePlugin({ handlers: [...] })'),
+      );
+      expect(invoked.code).toBe(5);
+      expect(invoked.stderr).toContain('Could not load handler plugin "unbranded-plugin"');
+      expect(invoked.stderr).toContain('export default definePlugin({ handlers: [...] })');
+    }));
 });

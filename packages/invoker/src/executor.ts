@@ -305,13 +305,16 @@ export class Executor {
       const result = await this.storeCall(record.service, () => withRetries(() => store.begin(record), retryDelays));
       if (result.ok) return undefined;
       const { existing } = result;
-      if (existing.payload_hash && record.payload_hash && existing.payload_hash !== record.payload_hash) {
-        throw new IdempotencyKeyMismatchError(key, existing.run_id, record.run_id);
-      }
-      if (existing.status === 'SUCCEEDED') return { ...existing, replayed: true };
       const nowMs = clock.now();
       const ageMs = nowMs - Date.parse(existing.heartbeat_at ?? existing.started_at);
-      if (ageMs < (this.deps.staleAfterMs ?? LIFECYCLE_DEFAULTS.staleAfterMs)) {
+      const stale =
+        existing.status === 'RUNNING' && ageMs >= (this.deps.staleAfterMs ?? LIFECYCLE_DEFAULTS.staleAfterMs);
+      // A dead holder frees its key whatever its payload was; a live or successful one keeps it.
+      if (!stale) {
+        if (existing.payload_hash && record.payload_hash && existing.payload_hash !== record.payload_hash) {
+          throw new IdempotencyKeyMismatchError(key, existing.run_id, record.run_id);
+        }
+        if (existing.status === 'SUCCEEDED') return { ...existing, replayed: true };
         throw new RunConflictError(key, existing.run_id, ageMs);
       }
       // The key's holder stopped renewing its heartbeat: its process died. Say so in its record

@@ -278,12 +278,17 @@ describe('idempotency rules', () => {
       handler_version: '1',
       request_metadata: {},
       idempotency_key: 'held',
+      payload_hash: payloadHash({ mode: 'x' }),
     });
     await expect(
       invoker.invokePipelineHandler('faulty', { mode: 'x' }, {}, { idempotencyKey: 'held' }),
     ).rejects.toMatchObject({ name: 'RunConflictError', runId: holder.run_id, heartbeatAgeMs: 30_000 });
-    nowMs += 31_000; // the heartbeat is now 61 s old
-    const record = await invoker.invokePipelineHandler('faulty', { mode: 'x' }, {}, { idempotencyKey: 'held' });
+    // a live holder keeps its key from another payload too
+    await expect(
+      invoker.invokePipelineHandler('faulty', { mode: 'other' }, {}, { idempotencyKey: 'held' }),
+    ).rejects.toMatchObject({ name: 'IdempotencyKeyMismatchError', existingRunId: holder.run_id });
+    nowMs += 31_000; // the heartbeat is now 61 s old: the dead holder frees its key, whatever its payload
+    const record = await invoker.invokePipelineHandler('faulty', { mode: 'other' }, {}, { idempotencyKey: 'held' });
     expect(record.status).toBe('SUCCEEDED');
     expect(await store.get(holder.run_id)).toMatchObject({
       status: 'CRASHED',

@@ -1,0 +1,250 @@
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { pipelineHandler, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
+import { SqliteRunStore } from '@pipeline-invocation/storage';
+import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
+import perspective, { PERSPECTIVE_CONFIG, queueFiles } from '@pipeline-invocation/handler-perspective-api';
+import { cjsPlugin, createHostProject, runCli, startCli } from '../../packages/invoker/tests/helpers/host-project';
+import { startDynalite } from '../../packages/storage/tests/helpers/dynalite';
+import { finished, runningRecord } from '../../packages/storage/tests/helpers/records';
+import { startFaultProxy } from '../../packages/storage/tests/helpers/tcp-proxy';
+import { startFakePerspective } from '../../packages/handler-perspective-api/tests/helpers/perspective-server';
+import { enqueue, post, readQueue, tempQueueDir } from '../../packages/handler-perspective-api/tests/helpers/queues';
+import { SOAK, countedCase } from './helpers/tally';
+
+const root = createHostProject([cjsPlugin('life-plugin', ['life_service'])]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A CLI project with its own SQLite store, short heartbeats for the stale cases. */
+function project() {
+  const home = mkdtempSync(join(tmpdir(), 'life-'));
+  const env = { PIPELINE_HOME: home, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '600' };
+  const store = new SqliteRunStore(join(home, 'runs.db'));
+  const runs = async () => (await store.list({ limit: 100 })).items.reverse();
+  const running = async (): Promise<RunExecutionMetadata | undefined> => {
+    for (let i = 0; i < 400; i++) {
+      const run = (await runs()).find((r) => r.status === 'RUNNING');
+      if (run) return run;
+      await sleep(25);
+    }
+    return undefined;
+  };
+  const args = (mode: string, key: string) => [
+    'invoke',
+    'life_service',
+    '--payload',
+    JSON.stringify({ mode }),
+    '--idempotency-key',
+    key,
+  ];
+  return { env, store, runs, running, args, cli: (a: string[]) => runCli(a, { cwd: root, env }) };
+}
+
+describe('interruptions of pipeline invoke (real processes and signals)', () => {
+  const rounds = SOAK ? 10 : 3;
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s: every run ends CANCELLED and its key is free at once', (signal) =>
+    countedCase('interruptions (CLI)', async (figures) => {
+      const p = project();
+      for (let i = 0; i < rounds; i++) {
+        const key = `${signal}-${i}`;
+        const child = startCli(p.args('until-aborted', key), { cwd: root, env: p.env });
+        const run = await p.running();
+        child.child.kill(signal);
+        const result = await child.result;
+        const record = run && (await p.store.get(run.run_id));
+        const again = await p.cli(p.args('fine', key));
+        figures.lose(run && !record ? 1 : 0);
+        figures.observe(
+          result.code === (signal === 'SIGINT' ? 130 : 143) && record?.status === 'CANCELLED' && again.code === 0,
+        );
+      }
+      const statuses = (await p.runs()).map((r) => r.status);
+      await p.store.close();
+      expect(statuses).toEqual(Array.from({ length: rounds }, () => ['CANCELLED', 'SUCCEEDED']).flat());
+      expect(figures.passed).toBe(figures.tried);
+    }),
+  );
+
+  it('SIGKILL: the run is marked CRASHED by the next run with its key once the heartbeat is stale', () =>
+    countedCase('interruptions (CLI)', async (figures) => {
+      const p = project();
+      const child = startCli(p.args('hang', 'killed'), { cwd: root, env: p.env });
+      const run = await p.running();
+      child.child.kill('SIGKILL');
+      await child.result;
+      const early = await p.cli(p.args('fine', 'killed'));
+      await sleep(700);
+      const late = await p.cli(p.args('fine', 'killed'));
+      const record = run && (await p.store.get(run.run_id));
+      figures.lose(run && !record ? 1 : 0);
+      figures.observe(early.code === 6 && late.code === 0 && record?.status === 'CRASHED');
+      await p.store.close();
+      expect([early.code, late.code, record?.status]).toEqual([6, 0, 'CRASHED']);
+    }));
+
+  it('pipeline cancel from another process ends the run CANCELLED', () =>
+    countedCase('interruptions (CLI)', async (figures) => {
+      const p = project();
+      const child = startCli(p.args('until-aborted', 'remote'), { cwd: root, env: p.env });
+      const run = await p.running();
+      const cancel = await p.cli(['cancel', run!.run_id, '--wait']);
+      const result = await child.result;
+      const record = await p.store.get(run!.run_id);
+      figures.lose(record ? 0 : 1);
+      figures.observe(cancel.code === 0 && result.code === 1 && record?.status === 'CANCELLED');
+      await p.store.close();
+      expect([cancel.code, result.code, record?.status]).toEqual([0, 1, 'CANCELLED']);
+    }));
+});
+
+@pipelineHandler('life_in_process')
+class InProcess {
+  handle(event: { kind: string }) {
+    if (event.kind === 'bigint') return { statusCode: 200, body: 'x', metadata: { n: 1n } };
+    if (event.kind === 'map') return { statusCode: 200, body: 'x', metadata: { m: new Map() } };
+    return { statusCode: 200, body: 'fine' };
+  }
+}
+
+describe('runs that break outside their handler (in-process)', () => {
+  it('each ends in exactly one terminal record, or in none when it never started', () =>
+    countedCase('lifecycle (in-process)', async (figures) => {
+      const { invoker, store } = createTestInvoker({ handlers: [InProcess] });
+      invoker.registry.register('life_hanging_factory', () => new Promise(() => {}));
+      const outcome = async (run: () => Promise<RunExecutionMetadata>) =>
+        run().then(
+          (r) => r.status,
+          (e: Error) => e.name,
+        );
+      const seen = {
+        bigint: await outcome(() => invoker.invokePipelineHandler('life_in_process', { kind: 'bigint' })),
+        map: await outcome(() => invoker.invokePipelineHandler('life_in_process', { kind: 'map' })),
+        abortedBeforeStart: await outcome(() =>
+          invoker.invokePipelineHandler('life_in_process', {}, {}, { signal: AbortSignal.abort() }),
+        ),
+        hangingFactory: await outcome(() =>
+          invoker.invokePipelineHandler('life_hanging_factory', {}, {}, { timeoutMs: 100 }),
+        ),
+        keyFirst: await outcome(() =>
+          invoker.invokePipelineHandler('life_in_process', { kind: 'a' }, {}, { idempotencyKey: 'k' }),
+        ),
+        keyOtherPayload: await outcome(() =>
+          invoker.invokePipelineHandler('life_in_process', { kind: 'b' }, {}, { idempotencyKey: 'k' }),
+        ),
+      };
+      const expected = {
+        bigint: 'FAILED',
+        map: 'FAILED',
+        abortedBeforeStart: 'AbortError',
+        hangingFactory: 'TIMED_OUT',
+        keyFirst: 'SUCCEEDED',
+        keyOtherPayload: 'IdempotencyKeyMismatchError',
+      };
+      for (const [name, status] of Object.entries(expected))
+        figures.observe(seen[name as keyof typeof seen] === status);
+      const records = store.all();
+      figures.lose(4 - records.length); // bigint, map, hanging factory, keyFirst
+      expect(seen).toEqual(expected);
+      expect(records.every((r) => r.status !== 'RUNNING')).toBe(true);
+      expect(records).toHaveLength(4);
+    }));
+});
+
+describe('ambiguous DynamoDB writes (a proxy forwards each write and drops its answer)', () => {
+  it('every run is stored exactly once, never conflicts with itself and never leaves an orphan', () =>
+    countedCase('ambiguous writes (DynamoDB)', async (figures) => {
+      const dynamo = await startDynalite();
+      await createRunTable(dynamo.client(), 'runs');
+      const proxy = await startFaultProxy(dynamo.port);
+      const direct = new DynamoRunStore(dynamo.client(), 'runs');
+      const faulty = new DynamoRunStore(
+        new DynamoDBClient({
+          endpoint: proxy.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+          maxAttempts: 3,
+        }),
+        'runs',
+      );
+      const count = SOAK ? 100 : 20;
+      const ids: string[] = [];
+      try {
+        for (let i = 0; i < count; i++) {
+          const record = runningRecord({ idempotency_key: `amb-${i}` });
+          proxy.dropAnswersTo(/PutItem/, 1 + (i % 2)); // the lock write, and every other time the record write too
+          const begun = await faulty.begin(record).catch((e: Error) => e);
+          proxy.dropAnswersTo(/PutItem/, 1);
+          const ended = await faulty.finish(finished(record)).catch((e: Error) => e);
+          ids.push(record.run_id);
+          const stored = await direct.get(record.run_id);
+          figures.observe(
+            !(begun instanceof Error) &&
+              begun.ok &&
+              !(ended instanceof Error) &&
+              ended.ok &&
+              stored?.status === 'SUCCEEDED',
+          );
+        }
+        const all = (await direct.list({ limit: 1000 })).items;
+        figures.lose(ids.filter((id) => !all.some((r) => r.run_id === id)).length);
+        expect(all.map((r) => r.run_id).sort()).toEqual([...ids].sort());
+        expect(all.every((r) => r.status === 'SUCCEEDED')).toBe(true);
+        expect(proxy.dropped).toBeGreaterThanOrEqual(count * 2);
+      } finally {
+        await faulty.close();
+        await direct.close();
+        await proxy.close();
+        await dynamo.stop();
+      }
+      expect(figures.passed).toBe(count);
+    }));
+});
+
+describe('two Perspective runs over one queue', () => {
+  it('every post is sent once and ends labelled once or still pending', () =>
+    countedCase('concurrent Perspective runs', async (figures) => {
+      const server = await startFakePerspective({ latencyMs: 10 });
+      const config = {
+        apiKey: 'k',
+        baseUrl: server.baseUrl,
+        qps: 500,
+        requestTimeoutMs: 2000,
+        maxAttempts: 2,
+        retryBaseMs: 5,
+        queueDir: tempQueueDir(),
+      };
+      const posts = Array.from({ length: SOAK ? 2000 : 400 }, (_, i) => post(`reliability post ${i}`));
+      enqueue(
+        config,
+        posts.map((p) => [p]),
+      );
+      const { invoker } = createTestInvoker({
+        plugins: [perspective],
+        register: (c) => c.register(PERSPECTIVE_CONFIG, { useValue: config }),
+      });
+      const run = () => invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
+      try {
+        const records = await Promise.all([run(), run(), run()]);
+        const files = queueFiles(config);
+        const labelled = readQueue(files.output).flatMap((r) => r.items.map((i) => String(i.uri)));
+        const pending = readQueue(files.input).flatMap((r) => r.items.map((i) => String(i.uri)));
+        const sentTwice = server.requests.length - new Set(server.requests.map((r) => r.text)).size;
+        const accounted = new Set([...labelled, ...pending]);
+        figures.lose(posts.filter((p) => !accounted.has(p.uri)).length);
+        figures.observe(
+          sentTwice === 0 &&
+            records.filter((r) => r.status === 'SUCCEEDED').length === 1 &&
+            records.filter((r) => r.status_code === 409).length === 2 &&
+            labelled.length === posts.length,
+        );
+        expect(sentTwice).toBe(0);
+        expect(labelled.sort()).toEqual(posts.map((p) => p.uri).sort());
+      } finally {
+        await server.stop();
+      }
+    }));
+});
