@@ -1,4 +1,5 @@
 import {
+  payloadHash,
   pipelineHandler,
   type HandlerResult,
   type RunContext,
