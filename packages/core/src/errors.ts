@@ -287,11 +287,22 @@ export function isPipelineError<N extends string>(error: unknown, name: N): erro
 
 /** A short, safe description of any thrown value. */
 export function describe(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
+  // Duck-typed as well: an error made in another realm (a native addon, a vm context, jest's
+  // sandbox) is not `instanceof Error` here, yet has its message.
+  if (error instanceof Error || isErrorLike(error)) return error.message || error.name;
   if (typeof error === 'string') return error;
   try {
     return JSON.stringify(error) ?? String(error);
   } catch {
     return String(error);
   }
+}
+
+function isErrorLike(value: unknown): value is { message: string; name: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { message?: unknown }).message === 'string' &&
+    typeof (value as { name?: unknown }).name === 'string'
+  );
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import {
+  describe,
   inject,
   pipelineHandler,
   type HandlerResult,
@@ -79,7 +80,7 @@ export class PerspectiveApiHandler implements PipelineHandler<PerspectivePayload
       };
     } catch (error) {
       if (context.signal.aborted) throw error; // timed out or cancelled: the executor records it
-      const message = error instanceof Error ? error.message : String(error);
+      const message = describe(error);
       context.logger.error('classification failed', { error: message });
       return {
         statusCode: 500,

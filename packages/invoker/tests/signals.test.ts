@@ -121,6 +121,37 @@ describe('pipeline invoke under signals', () => {
   });
 });
 
+describe('idempotency keys on the command line', () => {
+  it('replays a SUCCEEDED key ("replayed run"), refuses it with another payload (exit 6), shows a running heartbeat', async () => {
+    const p = project();
+    const first = await p.cli([...invoke('fine', 'key-cli'), '--json']);
+    expect(first.code).toBe(0);
+    const record = JSON.parse(first.stdout);
+    const replay = await p.cli(invoke('fine', 'key-cli'));
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(
+      `replayed run ${record.run_id}: sig_service SUCCEEDED earlier with this idempotency key; nothing ran`,
+    );
+    const replayJson = JSON.parse((await p.cli([...invoke('fine', 'key-cli'), '--json'])).stdout);
+    expect(replayJson).toEqual({ ...record, replayed: true });
+    const mismatch = await p.cli(invoke('other', 'key-cli'));
+    expect(mismatch.code).toBe(6);
+    expect(mismatch.stderr).toContain(
+      `Idempotency key "key-cli" belongs to run ${record.run_id}, which had another payload`,
+    );
+    expect((await p.runs()).map((r) => r.status)).toEqual(['SUCCEEDED']);
+
+    const running = p.start(invoke('until-aborted', 'key-shown'));
+    const run = await p.running();
+    const listed = await p.cli(['runs', '--status', 'running']);
+    expect(listed.stdout).toMatch(
+      new RegExp(`${run.run_id}\\s+sig_service\\s+RUNNING\\s+0\\s+\\S+\\s+-\\s+\\d+ s ago`),
+    );
+    running.child.kill('SIGINT');
+    expect((await running.result).code).toBe(130);
+  });
+});
+
 describe('pipeline cancel', () => {
   it('stops a run in another process at its next heartbeat; the run is recorded CANCELLED', async () => {
     const p = project();

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   RunStoreError,
+  describe,
   type BeginResult,
   type FinishResult,
   type ListRunsQuery,
@@ -216,7 +217,7 @@ export class SqliteRunStore implements RunStore {
   private wrap(error: unknown): unknown {
     if (error instanceof Error && error.name === 'RunStoreError') return error;
     const code = (error as { code?: string } | undefined)?.code ?? '';
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describe(error);
     if (code === 'SQLITE_NOTADB' || /not a database/i.test(message)) {
       return new RunStoreError(
         this.description,
