@@ -1,47 +1,21 @@
-import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { pipelineHandler, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
-import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
-import perspective, { PERSPECTIVE_CONFIG, queueFiles } from '@pipeline-invocation/handler-perspective-api';
-import { cjsPlugin, createHostProject, runCli, startCli } from '../../packages/invoker/tests/helpers/host-project';
+import { cliProject } from '../../packages/invoker/tests/helpers/cli-project';
+import { cjsPlugin, createHostProject } from '../../packages/invoker/tests/helpers/host-project';
 import { startDynalite } from '../../packages/storage/tests/helpers/dynalite';
 import { finished, runningRecord } from '../../packages/storage/tests/helpers/records';
 import { startFaultProxy } from '../../packages/storage/tests/helpers/tcp-proxy';
 import { startFakePerspective } from '../../packages/handler-perspective-api/tests/helpers/perspective-server';
-import { enqueue, post, readQueue, tempQueueDir } from '../../packages/handler-perspective-api/tests/helpers/queues';
+import { perspectiveKit } from '../../packages/handler-perspective-api/tests/helpers/kit';
+import { enqueue, post, readQueue } from '../../packages/handler-perspective-api/tests/helpers/queues';
 import { SOAK, countedCase } from './helpers/tally';
 
 const root = createHostProject([cjsPlugin('life-plugin', ['life_service'])]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A CLI project with its own SQLite store, short heartbeats for the stale cases. */
-function project() {
-  const home = mkdtempSync(join(tmpdir(), 'life-'));
-  const env = { PIPELINE_HOME: home, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '600' };
-  const store = new SqliteRunStore(join(home, 'runs.db'));
-  const runs = async () => (await store.list({ limit: 100 })).items.reverse();
-  const running = async (): Promise<RunExecutionMetadata | undefined> => {
-    for (let i = 0; i < 400; i++) {
-      const run = (await runs()).find((r) => r.status === 'RUNNING');
-      if (run) return run;
-      await sleep(25);
-    }
-    return undefined;
-  };
-  const args = (mode: string, key: string) => [
-    'invoke',
-    'life_service',
-    '--payload',
-    JSON.stringify({ mode }),
-    '--idempotency-key',
-    key,
-  ];
-  return { env, store, runs, running, args, cli: (a: string[]) => runCli(a, { cwd: root, env }) };
-}
+const project = () => cliProject(root, 'life_service');
 
 describe('interruptions of pipeline invoke (real processes and signals)', () => {
   const rounds = SOAK ? 10 : 3;
@@ -51,12 +25,12 @@ describe('interruptions of pipeline invoke (real processes and signals)', () => 
       const p = project();
       for (let i = 0; i < rounds; i++) {
         const key = `${signal}-${i}`;
-        const child = startCli(p.args('until-aborted', key), { cwd: root, env: p.env });
+        const child = p.start(p.invoke('until-aborted', key));
         const run = await p.running();
         child.child.kill(signal);
         const result = await child.result;
         const record = run && (await p.store.get(run.run_id));
-        const again = await p.cli(p.args('fine', key));
+        const again = await p.cli(p.invoke('fine', key));
         figures.lose(run && !record ? 1 : 0);
         figures.observe(
           result.code === (signal === 'SIGINT' ? 130 : 143) && record?.status === 'CANCELLED' && again.code === 0,
@@ -72,13 +46,13 @@ describe('interruptions of pipeline invoke (real processes and signals)', () => 
   it('SIGKILL: the run is marked CRASHED by the next run with its key once the heartbeat is stale', () =>
     countedCase('interruptions (CLI)', async (figures) => {
       const p = project();
-      const child = startCli(p.args('hang', 'killed'), { cwd: root, env: p.env });
+      const child = p.start(p.invoke('hang', 'killed'));
       const run = await p.running();
       child.child.kill('SIGKILL');
       await child.result;
-      const early = await p.cli(p.args('fine', 'killed'));
+      const early = await p.cli(p.invoke('fine', 'killed'));
       await sleep(700);
-      const late = await p.cli(p.args('fine', 'killed'));
+      const late = await p.cli(p.invoke('fine', 'killed'));
       const record = run && (await p.store.get(run.run_id));
       figures.lose(run && !record ? 1 : 0);
       figures.observe(early.code === 6 && late.code === 0 && record?.status === 'CRASHED');
@@ -89,7 +63,7 @@ describe('interruptions of pipeline invoke (real processes and signals)', () => 
   it('pipeline cancel from another process ends the run CANCELLED', () =>
     countedCase('interruptions (CLI)', async (figures) => {
       const p = project();
-      const child = startCli(p.args('until-aborted', 'remote'), { cwd: root, env: p.env });
+      const child = p.start(p.invoke('until-aborted', 'remote'));
       const run = await p.running();
       const cancel = await p.cli(['cancel', run!.run_id, '--wait']);
       const result = await child.result;
@@ -208,28 +182,14 @@ describe('two Perspective runs over one queue', () => {
   it('every post is sent once and ends labelled once or still pending', () =>
     countedCase('concurrent Perspective runs', async (figures) => {
       const server = await startFakePerspective({ latencyMs: 10 });
-      const config = {
-        apiKey: 'k',
-        baseUrl: server.baseUrl,
-        qps: 500,
-        requestTimeoutMs: 2000,
-        maxAttempts: 2,
-        retryBaseMs: 5,
-        queueDir: tempQueueDir(),
-      };
+      const { config, files, run } = perspectiveKit(server.baseUrl, { qps: 500, maxAttempts: 2 });
       const posts = Array.from({ length: SOAK ? 2000 : 400 }, (_, i) => post(`reliability post ${i}`));
       enqueue(
         config,
         posts.map((p) => [p]),
       );
-      const { invoker } = createTestInvoker({
-        plugins: [perspective],
-        register: (c) => c.register(PERSPECTIVE_CONFIG, { useValue: config }),
-      });
-      const run = () => invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
       try {
         const records = await Promise.all([run(), run(), run()]);
-        const files = queueFiles(config);
         const labelled = readQueue(files.output).flatMap((r) => r.items.map((i) => String(i.uri)));
         const pending = readQueue(files.input).flatMap((r) => r.items.map((i) => String(i.uri)));
         const sentTwice = server.requests.length - new Set(server.requests.map((r) => r.text)).size;

@@ -9,6 +9,7 @@ import plugin, {
   type PerspectiveConfig,
 } from '../src';
 import { expectedScore, startFakePerspective, type FakePerspective } from './helpers/perspective-server';
+import { perspectiveKit } from './helpers/kit';
 import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
 
 let server: FakePerspective;
@@ -19,26 +20,7 @@ afterEach(async () => {
   await server.stop();
 });
 
-function setup(overrides: Partial<PerspectiveConfig> = {}) {
-  const config: PerspectiveConfig = {
-    apiKey: 'test-perspective-key',
-    baseUrl: server.baseUrl,
-    qps: 1000,
-    requestTimeoutMs: 2000,
-    maxAttempts: 3,
-    retryBaseMs: 5,
-    queueDir: tempQueueDir(),
-    ...overrides,
-  };
-  const kit = createTestInvoker({
-    plugins: [plugin],
-    register: (c) => c.register(PERSPECTIVE_CONFIG, { useValue: config }),
-  });
-  const files = queueFiles(config);
-  const run = (payload: Record<string, unknown> = { run_type: 'prod' }, options = {}) =>
-    kit.invoker.invokePipelineHandler('ml_inference_perspective_api', payload, {}, options);
-  return { ...kit, config, files, run };
-}
+const setup = (overrides: Partial<PerspectiveConfig> = {}) => perspectiveKit(server.baseUrl, overrides);
 
 const allLabels = (file: string) => readQueue(file).flatMap((row) => row.items);
 

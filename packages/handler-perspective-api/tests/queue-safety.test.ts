@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
-import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
-import plugin, { PERSPECTIVE_CONFIG, SqliteQueue, queueFiles, type PerspectiveConfig } from '../src';
+import { SqliteQueue, type PerspectiveConfig } from '../src';
 import { startFakePerspective, type FakePerspective } from './helpers/perspective-server';
-import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
+import { perspectiveKit } from './helpers/kit';
+import { enqueue, post, readQueue } from './helpers/queues';
 
 let server: FakePerspective;
 beforeEach(async () => {
@@ -14,24 +14,8 @@ afterEach(async () => {
   await server.stop();
 });
 
-function setup(overrides: Partial<PerspectiveConfig> = {}) {
-  const config: PerspectiveConfig = {
-    apiKey: 'k',
-    baseUrl: server.baseUrl,
-    qps: 200,
-    requestTimeoutMs: 2000,
-    maxAttempts: 2,
-    retryBaseMs: 5,
-    queueDir: tempQueueDir(),
-    ...overrides,
-  };
-  const kit = createTestInvoker({
-    plugins: [plugin],
-    register: (c) => c.register(PERSPECTIVE_CONFIG, { useValue: config }),
-  });
-  const run = () => kit.invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
-  return { ...kit, config, files: queueFiles(config), run };
-}
+const setup = (overrides: Partial<PerspectiveConfig> = {}) =>
+  perspectiveKit(server.baseUrl, { qps: 200, maxAttempts: 2, ...overrides });
 
 const labelled = (file: string) => readQueue(file).flatMap((row) => row.items.map((i) => String(i.uri)));
 

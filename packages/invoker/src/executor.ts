@@ -153,6 +153,7 @@ export class Executor {
     const controller = new AbortController();
     const onCallerAbort = () => controller.abort(asCancellation(signal!.reason));
     signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (signal?.aborted) onCallerAbort(); // aborted while the RUNNING record was being written
     const heartbeat = new Heartbeat(
       store,
       running,

@@ -76,6 +76,13 @@ export interface InvokerConfig {
   storeRetryDelaysMs?: number[];
 }
 
+/** One import of a plugin package: its outcome, and when it failed (for the retry back-off). */
+interface PluginLoad {
+  readonly promise: Promise<void>;
+  readonly attempt: number;
+  failedAtMs?: number;
+}
+
 /** Time allowed for one store write attempt in {@link Invoker.finalWriteBudgetMs} (ms). */
 export const WRITE_ATTEMPT_ALLOWANCE_MS = 500;
 
@@ -106,7 +113,7 @@ export class Invoker {
   private readonly discovered: Map<string, DiscoveredPlugin[]>;
   /** Manifest problems of declared dependencies (reported by `pipeline list` and `doctor`). */
   readonly discoveryProblems: readonly DiscoveryProblem[];
-  private readonly loads = new Map<string, { promise: Promise<void>; failedAtMs?: number; attempt: number }>();
+  private readonly loads = new Map<string, PluginLoad>();
   private runtime: Promise<Runtime> | undefined;
   /** The lifecycle settings in effect (validated once, here). */
   readonly lifecycle: LifecycleConfig;
@@ -264,7 +271,7 @@ export class Invoker {
     // heals when the package is fixed, without a restart.
     if (!load || (load.failedAtMs !== undefined && this.now() - load.failedAtMs >= retryMs)) {
       const attempt = (load?.attempt ?? 0) + 1;
-      const entry: { promise: Promise<void>; failedAtMs?: number; attempt: number } = {
+      const entry: PluginLoad = {
         attempt,
         promise: loadPlugin(plugin, attempt).then((loaded) => {
           const missing = plugin.services.filter(

@@ -80,6 +80,22 @@ describe('cancellation', () => {
     expect(CooperativeHandler.ran).toBe(before);
   });
 
+  it('a signal aborted while the RUNNING record is being written still cancels the run', async () => {
+    const store = new MemoryRunStore();
+    const controller = new AbortController();
+    const begin = store.begin.bind(store);
+    store.begin = async (record) => {
+      const result = await begin(record);
+      controller.abort(); // the caller gives up just as the write lands
+      return result;
+    };
+    const { invoker } = createTestInvoker({ store, handlers: [CooperativeHandler] });
+    const before = CooperativeHandler.ran;
+    const record = await invoker.invokePipelineHandler('cooperative', {}, {}, { signal: controller.signal });
+    expect(record).toMatchObject({ status: 'CANCELLED', body: expect.stringContaining('before its handler started') });
+    expect(CooperativeHandler.ran).toBe(before);
+  });
+
   it('waits for a cooperative handler to settle and keeps what it reported', async () => {
     const { invoker, store } = createTestInvoker({ handlers: [CooperativeHandler] });
     const controller = new AbortController();

@@ -1,50 +1,9 @@
-import { join } from 'node:path';
-import { SqliteRunStore } from '@pipeline-invocation/storage';
-import type { RunExecutionMetadata } from '@pipeline-invocation/core';
-import { cjsPlugin, createHostProject, runCli, startCli } from './helpers/host-project';
+import { cliProject } from './helpers/cli-project';
+import { cjsPlugin, createHostProject } from './helpers/host-project';
 
 // Real processes, real signals, the real SQLite file: what a user at a terminal sees.
 const root = createHostProject([cjsPlugin('signal-plugin', ['sig_service'])]);
-let home = 0;
-const stores: SqliteRunStore[] = [];
-afterAll(async () => {
-  for (const store of stores) await store.close();
-});
-
-function project(env: Record<string, string> = {}) {
-  const dir = join(root, `.home-${++home}`);
-  const fullEnv = { PIPELINE_HOME: dir, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '600', ...env };
-  const store = new SqliteRunStore(join(dir, 'runs.db'));
-  stores.push(store);
-  const runs = async () => (await store.list({ limit: 100 })).items.reverse();
-  return {
-    env: fullEnv,
-    store,
-    runs,
-    start: (args: string[], extra: Record<string, string> = {}) =>
-      startCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
-    cli: (args: string[], extra: Record<string, string> = {}) =>
-      runCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
-    /** Wait until the store holds a RUNNING run (the handler is under way). */
-    running: async (): Promise<RunExecutionMetadata> => {
-      for (let i = 0; i < 400; i++) {
-        const run = (await runs()).find((r) => r.status === 'RUNNING');
-        if (run) return run;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error('no RUNNING run appeared');
-    },
-  };
-}
-
-const invoke = (mode: string, key: string) => [
-  'invoke',
-  'sig_service',
-  '--payload',
-  JSON.stringify({ mode }),
-  '--idempotency-key',
-  key,
-];
+const project = (env: Record<string, string> = {}) => cliProject(root, 'sig_service', env);
 
 describe('pipeline invoke under signals', () => {
   it.each([
@@ -54,7 +13,7 @@ describe('pipeline invoke under signals', () => {
     '%s cancels the run: CANCELLED record, exit %i, and the key is free at once',
     async (signal, exitCode) => {
       const p = project();
-      const run = p.start(invoke('until-aborted', `key-${signal}`));
+      const run = p.start(p.invoke('until-aborted', `key-${signal}`));
       const running = await p.running();
       run.child.kill(signal);
       const result = await run.result;
@@ -69,7 +28,7 @@ describe('pipeline invoke under signals', () => {
       });
       expect(JSON.parse(record!.metadata)).toEqual({ stopped_by: signal });
       // the same key runs again straight away
-      const again = await p.cli(invoke('fine', `key-${signal}`));
+      const again = await p.cli(p.invoke('fine', `key-${signal}`));
       expect(again.code).toBe(0);
       expect((await p.runs()).map((r) => r.status)).toEqual(['CANCELLED', 'SUCCEEDED']);
     },
@@ -77,7 +36,7 @@ describe('pipeline invoke under signals', () => {
 
   it('records a handler that ignores its abort signal CANCELLED once the grace period ends', async () => {
     const p = project({ PIPELINE_CANCEL_GRACE_MS: '300' });
-    const run = p.start(invoke('hang', 'key-grace'));
+    const run = p.start(p.invoke('hang', 'key-grace'));
     await p.running();
     run.child.kill('SIGTERM');
     const result = await run.result;
@@ -90,7 +49,7 @@ describe('pipeline invoke under signals', () => {
 
   it('a second signal records the run at once instead of waiting out the grace period', async () => {
     const p = project({ PIPELINE_CANCEL_GRACE_MS: '120000' });
-    const run = p.start(invoke('hang', 'key-twice'));
+    const run = p.start(p.invoke('hang', 'key-twice'));
     await p.running();
     const started = Date.now();
     run.child.kill('SIGINT');
@@ -105,15 +64,15 @@ describe('pipeline invoke under signals', () => {
 
   it('SIGKILL leaves RUNNING; the key conflicts while the heartbeat is fresh, then the run is marked CRASHED', async () => {
     const p = project();
-    const run = p.start(invoke('hang', 'key-kill'));
+    const run = p.start(p.invoke('hang', 'key-kill'));
     const running = await p.running();
     run.child.kill('SIGKILL');
     expect((await run.result).signal).toBe('SIGKILL');
-    const conflict = await p.cli(invoke('hang', 'key-kill'));
+    const conflict = await p.cli(p.invoke('hang', 'key-kill'));
     expect(conflict.code).toBe(6);
     expect(conflict.stderr).toContain(`is still RUNNING (run ${running.run_id}, heartbeat`);
     await new Promise((r) => setTimeout(r, 700)); // past PIPELINE_STALE_AFTER_MS
-    const after = await p.cli(invoke('hang', 'key-kill'), { PIPELINE_TIMEOUT_MS: '50' });
+    const after = await p.cli(p.invoke('hang', 'key-kill'), { PIPELINE_TIMEOUT_MS: '50' });
     expect(after.code).toBe(1); // ran (and timed out): the key was free
     const records = await p.runs();
     expect(records.map((r) => r.status)).toEqual(['CRASHED', 'TIMED_OUT']);
@@ -124,24 +83,24 @@ describe('pipeline invoke under signals', () => {
 describe('idempotency keys on the command line', () => {
   it('replays a SUCCEEDED key ("replayed run"), refuses it with another payload (exit 6), shows a running heartbeat', async () => {
     const p = project();
-    const first = await p.cli([...invoke('fine', 'key-cli'), '--json']);
+    const first = await p.cli([...p.invoke('fine', 'key-cli'), '--json']);
     expect(first.code).toBe(0);
     const record = JSON.parse(first.stdout);
-    const replay = await p.cli(invoke('fine', 'key-cli'));
+    const replay = await p.cli(p.invoke('fine', 'key-cli'));
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(
       `replayed run ${record.run_id}: sig_service SUCCEEDED earlier with this idempotency key; nothing ran`,
     );
-    const replayJson = JSON.parse((await p.cli([...invoke('fine', 'key-cli'), '--json'])).stdout);
+    const replayJson = JSON.parse((await p.cli([...p.invoke('fine', 'key-cli'), '--json'])).stdout);
     expect(replayJson).toEqual({ ...record, replayed: true });
-    const mismatch = await p.cli(invoke('other', 'key-cli'));
+    const mismatch = await p.cli(p.invoke('other', 'key-cli'));
     expect(mismatch.code).toBe(6);
     expect(mismatch.stderr).toContain(
       `Idempotency key "key-cli" belongs to run ${record.run_id}, which had another payload`,
     );
     expect((await p.runs()).map((r) => r.status)).toEqual(['SUCCEEDED']);
 
-    const running = p.start(invoke('until-aborted', 'key-shown'));
+    const running = p.start(p.invoke('until-aborted', 'key-shown'));
     const run = await p.running();
     const listed = await p.cli(['runs', '--status', 'running']);
     expect(listed.stdout).toMatch(
@@ -155,7 +114,7 @@ describe('idempotency keys on the command line', () => {
 describe('pipeline cancel', () => {
   it('stops a run in another process at its next heartbeat; the run is recorded CANCELLED', async () => {
     const p = project();
-    const run = p.start(invoke('until-aborted', 'key-remote'));
+    const run = p.start(p.invoke('until-aborted', 'key-remote'));
     const running = await p.running();
     const cancel = await p.cli(['cancel', running.run_id, '--wait']);
     expect(cancel.code).toBe(0);
@@ -170,7 +129,7 @@ describe('pipeline cancel', () => {
 
   it('records a run whose process is gone CANCELLED at once, and says so for ended or unknown runs', async () => {
     const p = project();
-    const run = p.start(invoke('hang', 'key-dead'));
+    const run = p.start(p.invoke('hang', 'key-dead'));
     const running = await p.running();
     run.child.kill('SIGKILL');
     await run.result;

@@ -1,0 +1,52 @@
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { RunExecutionMetadata } from '@pipeline-invocation/core';
+import { SqliteRunStore } from '@pipeline-invocation/storage';
+import { runCli, startCli } from './host-project';
+
+const stores: SqliteRunStore[] = [];
+afterAll(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
+
+/**
+ * A `pipeline` project for real-process tests in the host project at `root`: its own
+ * PIPELINE_HOME (SQLite store read from the test), short heartbeats (100 ms, stale after 600 ms)
+ * so stale cases take a second, and helpers to start the CLI and watch its runs.
+ */
+export function cliProject(root: string, service: string, env: Record<string, string> = {}) {
+  const home = mkdtempSync(join(tmpdir(), 'pipeline-cli-'));
+  const fullEnv = { PIPELINE_HOME: home, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '600', ...env };
+  const store = new SqliteRunStore(join(home, 'runs.db'));
+  stores.push(store);
+  /** Every run, oldest first. */
+  const runs = async () => (await store.list({ limit: 100 })).items.reverse();
+  return {
+    env: fullEnv,
+    store,
+    runs,
+    /** `pipeline invoke <service>` with `{mode}` as payload and `key` as idempotency key. */
+    invoke: (mode: string, key: string) => [
+      'invoke',
+      service,
+      '--payload',
+      JSON.stringify({ mode }),
+      '--idempotency-key',
+      key,
+    ],
+    start: (args: string[], extra: Record<string, string> = {}) =>
+      startCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
+    cli: (args: string[], extra: Record<string, string> = {}) =>
+      runCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
+    /** Wait until the store holds a RUNNING run (its handler is under way). */
+    running: async (): Promise<RunExecutionMetadata> => {
+      for (let i = 0; i < 400; i++) {
+        const run = (await runs()).find((r) => r.status === 'RUNNING');
+        if (run) return run;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error('no RUNNING run appeared within 10 s');
+    },
+  };
+}
