@@ -27,6 +27,7 @@ module.exports = (dir) => ({
   },
   moduleNameMapper: {
     '^@pipeline-invocation/(core|storage|observability|invoker|worker|handler-perspective-api)$': `${packages}/$1/src/index.ts`,
+    '^@pipeline-invocation/core/errors$': `${packages}/core/src/errors.ts`,
     '^@pipeline-invocation/invoker/testing$': `${packages}/invoker/src/testing/index.ts`,
     '^@pipeline-invocation/invoker/cli$': `${packages}/invoker/src/cli/extension.ts`,
     '^@pipeline-invocation/storage/dynamodb$': `${packages}/storage/src/dynamodb/index.ts`,

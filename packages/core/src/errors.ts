@@ -2,6 +2,13 @@ import type { z } from 'zod';
 import type { RunExecutionMetadata } from './models/run-record';
 
 /**
+ * @packageDocumentation
+ * Every error of pipeline-invocation and the one table that answers them. Also importable alone
+ * as `@pipeline-invocation/core/errors` (no runtime dependencies), for entry points that must
+ * start fast.
+ */
+
+/**
  * Base class of every error this project raises. Across packages identify errors by
  * {@link PipelineInvocationError.name} (or {@link isPipelineError}), never `instanceof`:
  * two copies of core may be installed side by side.
@@ -48,10 +55,12 @@ export class DuplicateServiceError extends PipelineInvocationError {
     readonly serviceName: string,
     readonly existingSource: string,
     readonly newSource: string,
+    options?: ErrorOptions,
   ) {
     super(
       `Service "${serviceName}" is registered twice: by ${existingSource} and by ${newSource}. ` +
         'Remove one of them (or pass { override: true } in a test that replaces it on purpose).',
+      options,
     );
   }
 }
@@ -139,10 +148,12 @@ export class UnserializableMetadataError extends PipelineInvocationError {
     readonly path: string,
     /** What it is, e.g. "a BigInt", "a Map". */
     readonly what: string,
+    options?: ErrorOptions,
   ) {
     super(
       `The handler's metadata holds ${what} at ${path}, which JSON cannot hold. ` +
         'Convert it first (a BigInt to a string or number, a Map with Object.fromEntries, a Set with Array.from).',
+      options,
     );
   }
 }
@@ -175,10 +186,10 @@ export class MetadataWriteError extends PipelineInvocationError {
     readonly service: string,
     readonly originalError: unknown,
     detail = '',
-    options: { record?: RunExecutionMetadata } = {},
+    options: ErrorOptions & { record?: RunExecutionMetadata } = {},
   ) {
     super(`Could not write the run record of "${service}": ${describe(originalError)}.${detail ? ` ${detail}` : ''}`, {
-      cause: originalError,
+      cause: options.cause ?? originalError,
     });
     if (options.record) this.record = options.record;
   }
@@ -207,10 +218,9 @@ export class ObservabilityError extends PipelineInvocationError {
     readonly service: string,
     readonly component: 'wandb' | 'metrics',
     readonly originalError: unknown,
+    options: ErrorOptions = { cause: originalError },
   ) {
-    super(`${component} tracking failed for "${service}": ${describe(originalError)}`, {
-      cause: originalError,
-    });
+    super(`${component} tracking failed for "${service}": ${describe(originalError)}`, options);
   }
 }
 
@@ -233,10 +243,12 @@ export class IncompatiblePluginError extends PipelineInvocationError {
     readonly packageName: string,
     readonly pluginContract: string,
     readonly hostContract: string,
+    options?: ErrorOptions,
   ) {
     super(
       `Handler plugin "${packageName}" supports contract ${pluginContract}, but this host ` +
         `implements contract ${hostContract}. Install a version of "${packageName}" built for contract ${hostContract}.`,
+      options,
     );
   }
 }
@@ -253,31 +265,62 @@ export class HandlerTimeoutError extends PipelineInvocationError {
   }
 }
 
+/** How one error is answered, wherever it surfaces. */
+export interface ErrorPolicy {
+  /** HTTP-style status code (the router's `status_code`, a record's status code). */
+  readonly status: number;
+  /** Exit code of the `pipeline` CLI (documented in its `--help`). */
+  readonly exitCode: number;
+  /** Whether a queue should run the job again (with its backoff) after this error. */
+  readonly retry: boolean;
+}
+
 /**
- * The one table from error name to status code (tRPC-style). Handler failures are 500;
- * anything not listed is 500 too.
+ * The one error table (tRPC-style): each error name to its status code, CLI exit code and
+ * retry decision. The router, the executor, the CLI and the worker all read it; an error not
+ * listed (a handler's own, a network failure) is a 500, exit code 1, and worth a retry.
  */
-export const ERROR_STATUS_CODES: Readonly<Record<string, number>> = Object.freeze({
-  InvalidRequestError: 400,
-  UnknownServiceError: 404,
-  DuplicateServiceError: 409,
-  RunConflictError: 409,
-  IdempotencyKeyMismatchError: 409,
-  ConfigError: 400,
-  AbortError: 499,
-  RunCancelledError: 499,
-  UnserializableMetadataError: 500,
-  PluginLoadError: 500,
-  IncompatiblePluginError: 500,
-  MetadataWriteError: 503,
-  RunStoreError: 503,
-  HandlerTimeoutError: 504,
+export const ERROR_TABLE: Readonly<Record<string, ErrorPolicy>> = Object.freeze({
+  InvalidRequestError: { status: 400, exitCode: 2, retry: false },
+  ConfigError: { status: 400, exitCode: 2, retry: false },
+  /** The CLI's own: a command line it cannot understand. */
+  UsageError: { status: 400, exitCode: 2, retry: false },
+  UnknownServiceError: { status: 404, exitCode: 3, retry: false },
+  DuplicateServiceError: { status: 409, exitCode: 5, retry: false },
+  /** The key's run may finish meanwhile: a queue tries again later. */
+  RunConflictError: { status: 409, exitCode: 6, retry: true },
+  IdempotencyKeyMismatchError: { status: 409, exitCode: 6, retry: false },
+  AbortError: { status: 499, exitCode: 1, retry: false },
+  RunCancelledError: { status: 499, exitCode: 1, retry: false },
+  /** A failed import is tried again after a back-off, so a fixed package heals a queued job. */
+  PluginLoadError: { status: 500, exitCode: 5, retry: true },
+  IncompatiblePluginError: { status: 500, exitCode: 5, retry: false },
+  UnserializableMetadataError: { status: 500, exitCode: 1, retry: false },
+  MetadataWriteError: { status: 503, exitCode: 4, retry: true },
+  RunStoreError: { status: 503, exitCode: 4, retry: true },
+  HandlerTimeoutError: { status: 504, exitCode: 1, retry: false },
 });
 
-/** Status code for any thrown value, by error name (see {@link ERROR_STATUS_CODES}). */
+const UNLISTED: ErrorPolicy = Object.freeze({ status: 500, exitCode: 1, retry: true });
+
+/** The {@link ErrorPolicy} of any thrown value, by its name (works across copies of core). */
+export function errorPolicy(error: unknown): ErrorPolicy {
+  const name = (error as { name?: unknown } | null)?.name;
+  return (typeof name === 'string' && Object.hasOwn(ERROR_TABLE, name) && ERROR_TABLE[name]) || UNLISTED;
+}
+
+/**
+ * Error name to status code: a view of {@link ERROR_TABLE}.
+ *
+ * @deprecated Use {@link errorPolicy} (or {@link statusCodeForError}); kept for callers of 0.1.
+ */
+export const ERROR_STATUS_CODES: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(ERROR_TABLE).map(([name, policy]) => [name, policy.status])),
+);
+
+/** Status code from the error table. */
 export function statusCodeForError(error: unknown): number {
-  const name = error instanceof Error ? error.name : undefined;
-  return (name && ERROR_STATUS_CODES[name]) || 500;
+  return errorPolicy(error).status;
 }
 
 /** Whether `error` is one of ours with the given name (works across copies of core). */

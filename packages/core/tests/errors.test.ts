@@ -1,6 +1,14 @@
 import {
+  AbortError,
+  CANCELLED_STATUS_CODE,
+  ConfigError,
   DuplicateServiceError,
   ERROR_STATUS_CODES,
+  ERROR_TABLE,
+  IdempotencyKeyMismatchError,
+  RunCancelledError,
+  UnserializableMetadataError,
+  errorPolicy,
   HandlerTimeoutError,
   IncompatiblePluginError,
   InvalidRequestError,
@@ -87,6 +95,54 @@ describe('errors', () => {
     expect(statusCodeForError(new RunStoreError('sqlite:/x.db', 'locked', 'retry'))).toBe(503);
     expect(statusCodeForError('a string')).toBe(500);
     expect(Object.isFrozen(ERROR_STATUS_CODES)).toBe(true);
+  });
+
+  it('answers each error with its status, CLI exit code and retry decision from one table', () => {
+    const rows = [
+      [new InvalidRequestError('bad'), 400, 2, false],
+      [new ConfigError('PIPELINE_HEARTBEAT_MS', 'abc', 'a number'), 400, 2, false],
+      [new UnknownServiceError('x', []), 404, 3, false],
+      [new DuplicateServiceError('x', 'a', 'b'), 409, 5, false],
+      [new RunConflictError('k', 'r'), 409, 6, true],
+      [new IdempotencyKeyMismatchError('k', 'a', 'b'), 409, 6, false],
+      [new AbortError('x'), 499, 1, false],
+      [new RunCancelledError('SIGINT'), CANCELLED_STATUS_CODE, 1, false],
+      [new PluginLoadError('p', 'boom'), 500, 5, true],
+      [new IncompatiblePluginError('p', '^2', '1.0.0'), 500, 5, false],
+      [new MetadataWriteError('x', 'down'), 503, 4, true],
+      [new RunStoreError('s', 'm', 'f'), 503, 4, true],
+      [new HandlerTimeoutError('x', 1), 504, 1, false],
+      [new Error('a handler failure or a network error'), 500, 1, true],
+    ] as const;
+    for (const [error, status, exitCode, retry] of rows) {
+      expect([error.name, errorPolicy(error)]).toEqual([error.name, { status, exitCode, retry }]);
+    }
+    expect(errorPolicy(Object.assign(new Error('u'), { name: 'UsageError' })).exitCode).toBe(2);
+    expect(Object.isFrozen(ERROR_TABLE)).toBe(true);
+    // the deprecated status map is a view of the same table
+    expect(ERROR_STATUS_CODES.RunConflictError).toBe(ERROR_TABLE.RunConflictError!.status);
+  });
+
+  it('every leaf error accepts ErrorOptions and keeps its cause', () => {
+    const cause = new Error('root cause');
+    const errors = [
+      new InvalidRequestError('bad', [], { cause }),
+      new UnknownServiceError('x', [], { cause }),
+      new DuplicateServiceError('x', 'a', 'b', { cause }),
+      new RunConflictError('k', 'r', undefined, { cause }),
+      new IdempotencyKeyMismatchError('k', 'a', 'b', { cause }),
+      new RunCancelledError('SIGTERM', { cause }),
+      new AbortError('x', { cause }),
+      new UnserializableMetadataError('metadata.x', 'a BigInt', { cause }),
+      new ConfigError('X', 'y', 'z', { cause }),
+      new MetadataWriteError('x', 'down', '', { cause }),
+      new RunStoreError('s', 'm', 'f', { cause }),
+      new ObservabilityError('x', 'wandb', 'down', { cause }),
+      new PluginLoadError('p', 'boom', { cause }),
+      new IncompatiblePluginError('p', '^2', '1.0.0', { cause }),
+      new HandlerTimeoutError('x', 1, { cause }),
+    ];
+    expect(errors.filter((e) => e.cause !== cause).map((e) => e.name)).toEqual([]);
   });
 
   it('identifies errors by name, so a copy from another core still matches', () => {

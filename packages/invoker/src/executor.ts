@@ -12,6 +12,7 @@ import {
   RunConflictError,
   UnknownServiceError,
   describe,
+  errorPolicy,
   newRunId,
   parseWith,
   payloadHash,
@@ -389,7 +390,7 @@ export class Executor {
         const message = (error as Error).message;
         return {
           status: 'TIMED_OUT',
-          status_code: 504,
+          status_code: errorPolicy(error).status,
           body: message,
           error: { name: 'HandlerTimeoutError', message },
         };

@@ -48,6 +48,22 @@ describe('pipeline list', () => {
   });
 });
 
+describe('errors with --json', () => {
+  it('go to stdout as JSON too, with the exit code from the error table', async () => {
+    const { code, stdout, stderr } = await cli(['invoke', 'no_such_service', '--json']);
+    expect(code).toBe(3);
+    expect(JSON.parse(stdout)).toEqual({
+      error: { name: 'UnknownServiceError', message: expect.stringContaining('"no_such_service"'), exit_code: 3 },
+    });
+    expect(stderr).toContain('pipeline invoke: Unknown service "no_such_service"');
+    const usage = await cli(['invoke', 'cjs_service', '--payload', 'not json', '--json']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout).error).toMatchObject({ name: 'UsageError', exit_code: 2 });
+    // without --json, stdout stays empty
+    expect((await cli(['invoke', 'no_such_service'])).stdout).toBe('');
+  });
+});
+
 describe('pipeline invoke', () => {
   it('runs an ES module plugin, prints the JSON record and stores it in the SQLite file', async () => {
     const { code, stdout, stderr } = await cli(['invoke', 'esm_service', '--payload', '{"word":"hi"}', '--json']);

@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { describe, type Logger, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import { describe, errorPolicy, type Logger, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { createInvoker, type Invoker } from '@pipeline-invocation/invoker';
 import { QUEUE_PREFIX, queueName, redisConnection } from './config';
 import type { InvocationJobData } from './job';
@@ -29,17 +29,6 @@ export interface RunningWorker {
    */
   close(timeoutMs?: number): Promise<void>;
 }
-
-/** Errors that no retry can fix: the job fails at once. */
-const UNRECOVERABLE = new Set([
-  'InvalidRequestError',
-  'UnknownServiceError',
-  'PluginLoadError',
-  'IncompatiblePluginError',
-  'DuplicateServiceError',
-  'IdempotencyKeyMismatchError',
-  'AbortError',
-]);
 
 /**
  * Run queued invocations with the invoker's executor: one BullMQ worker per service queue.
@@ -133,8 +122,8 @@ async function processJob(
         error: describe(error),
       });
       record = kept;
-    } else if (UNRECOVERABLE.has(name)) {
-      throw new UnrecoverableError(describe(error));
+    } else if (!errorPolicy(error).retry) {
+      throw new UnrecoverableError(describe(error)); // core's error table: no retry can fix it
     } else {
       throw error instanceof Error ? error : new Error(describe(error)); // the handler did not run: retried with backoff
     }

@@ -1,3 +1,6 @@
+// Imports core's errors subpath only: it has no runtime dependencies, so `pipeline list` stays fast.
+import { errorPolicy } from '@pipeline-invocation/core/errors';
+
 /** Exit codes of the `pipeline` CLI (documented in the README and `pipeline --help`). */
 export const EXIT = {
   OK: 0,
@@ -19,23 +22,9 @@ export const EXIT = {
   SIGTERM: 143,
 } as const;
 
-const BY_ERROR_NAME: Record<string, number> = {
-  UsageError: EXIT.INVALID_INPUT,
-  InvalidRequestError: EXIT.INVALID_INPUT,
-  ConfigError: EXIT.INVALID_INPUT,
-  UnknownServiceError: EXIT.UNKNOWN_SERVICE,
-  MetadataWriteError: EXIT.STORAGE_FAILED,
-  RunStoreError: EXIT.STORAGE_FAILED,
-  PluginLoadError: EXIT.PLUGIN_FAILED,
-  IncompatiblePluginError: EXIT.PLUGIN_FAILED,
-  DuplicateServiceError: EXIT.PLUGIN_FAILED,
-  RunConflictError: EXIT.CONFLICT,
-  IdempotencyKeyMismatchError: EXIT.CONFLICT,
-};
-
-/** The exit code for an error that ended a command. */
+/** The exit code for an error that ended a command: core's one error table decides. */
 export function exitCodeFor(error: unknown): number {
-  return (error instanceof Error && BY_ERROR_NAME[error.name]) || EXIT.HANDLER_FAILED;
+  return errorPolicy(error).exitCode;
 }
 
 /** A command line that cannot be understood; exit code 2. */

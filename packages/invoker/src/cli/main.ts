@@ -99,7 +99,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   try {
     return await command.load()(rest, io);
   } catch (error) {
-    io.err(`pipeline ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return exitCodeFor(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const code = exitCodeFor(error);
+    io.err(`pipeline ${name}: ${message}\n`);
+    // With --json, a script reads stdout only: the error is there too, as JSON.
+    if (rest.includes('--json')) {
+      const errorName = error instanceof Error ? error.name : 'Error';
+      io.out(`${JSON.stringify({ error: { name: errorName, message, exit_code: code } }, null, 2)}\n`);
+    }
+    return code;
   }
 }
