@@ -3,7 +3,15 @@
  * Observability for pipeline-invocation: W&B tracking isolated in worker threads, an offline
  * mode, structured logs (pino), secret redaction and the per-run metrics sink.
  */
-export { Redactor, REDACTED, SECRET_ENV_VARS, isSecretKey } from './redact';
+export {
+  Redactor,
+  REDACTED,
+  SECRET_ENV_VARS,
+  SECRET_KEY_NAMES,
+  isSecretKey,
+  isSecretEnvName,
+  type RedactorOptions,
+} from './redact';
 export { createLogger, parseLogLevel, silentLogger, LOG_LEVELS, type LogLevel, type LoggerOptions } from './logger';
 export { RunMetrics } from './metrics';
 export { trackingConfigFromEnv, type TrackingConfig, type TrackingMode } from './config';

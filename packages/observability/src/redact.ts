@@ -1,10 +1,47 @@
 /** What replaces a secret. */
 export const REDACTED = '[REDACTED]';
 
-/** Keys whose values are secrets (case-insensitive, at any depth). */
-const SECRET_KEY = /key|token|secret|password|passwd|authorization|credential/i;
-/** Keys that match {@link SECRET_KEY} but name ids, not secrets. */
-const NOT_SECRET_KEYS = new Set(['idempotency_key', 'idempotencyKey']);
+/**
+ * Key names whose values are secrets, at any depth of a record, log line or tracked value.
+ * Whole names only, compared case-insensitively with `_` and `-` ignored (so `api_key`,
+ * `apiKey` and `X-Api-Key` are one name), never as substrings: `max_tokens`, `keyword` or
+ * `tokenizer` are data. Extend it with {@link RedactorOptions.secretKeys}.
+ */
+export const SECRET_KEY_NAMES: readonly string[] = Object.freeze([
+  'api_key',
+  'x_api_key',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'auth_token',
+  'session_token',
+  'secret',
+  'client_secret',
+  'secret_key',
+  'secret_access_key',
+  'aws_secret_access_key',
+  'aws_session_token',
+  'private_key',
+  'password',
+  'passwd',
+  'authorization',
+  'cookie',
+  'set_cookie',
+  'credentials',
+]);
+
+/** Environment variable names whose values are secrets: these, and names ending like a secret. */
+const SECRET_ENV_NAME = /(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$/i;
+
+const normalise = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
+const DEFAULT_SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_KEY_NAMES.map(normalise));
+
+/** Options of {@link Redactor}. */
+export interface RedactorOptions {
+  /** More key names whose values are secrets (whole names, as {@link SECRET_KEY_NAMES}). */
+  secretKeys?: readonly string[];
+}
 
 /** Environment variables whose values are always secrets. */
 export const SECRET_ENV_VARS = [
@@ -30,10 +67,16 @@ const MIN_SECRET_LENGTH = 6;
  */
 export class Redactor {
   private readonly secrets: string[];
+  private readonly secretKeys: ReadonlySet<string>;
 
-  constructor(env: NodeJS.ProcessEnv = process.env, extraSecrets: readonly string[] = []) {
+  constructor(
+    env: NodeJS.ProcessEnv = process.env,
+    extraSecrets: readonly string[] = [],
+    options: RedactorOptions = {},
+  ) {
+    this.secretKeys = new Set([...DEFAULT_SECRET_KEYS, ...(options.secretKeys ?? []).map(normalise)]);
     const fromEnv = Object.entries(env)
-      .filter(([name]) => (SECRET_ENV_VARS as readonly string[]).includes(name) || isSecretKey(name))
+      .filter(([name]) => (SECRET_ENV_VARS as readonly string[]).includes(name) || isSecretEnvName(name))
       .map(([, value]) => value ?? '');
     // Longest first, so a secret that contains another is replaced whole.
     this.secrets = [...new Set([...fromEnv, ...extraSecrets])]
@@ -64,13 +107,21 @@ export class Redactor {
     }
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[key] = isSecretKey(key) && item !== null && typeof item !== 'object' ? REDACTED : this.walk(item, seen);
+      out[key] =
+        this.secretKeys.has(normalise(key)) && item !== null && typeof item !== 'object'
+          ? REDACTED
+          : this.walk(item, seen);
     }
     return out;
   }
 }
 
-/** Whether a key (or variable name) names a secret. */
+/** Whether a record key names a secret (a whole name of {@link SECRET_KEY_NAMES}). */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key) && !NOT_SECRET_KEYS.has(key);
+  return DEFAULT_SECRET_KEYS.has(normalise(key));
+}
+
+/** Whether an environment variable holds a secret: a known one, or a name ending in `_KEY`, `_TOKEN`, `_SECRET`, `_PASSWORD`... */
+export function isSecretEnvName(name: string): boolean {
+  return (SECRET_ENV_VARS as readonly string[]).includes(name) || SECRET_ENV_NAME.test(name);
 }

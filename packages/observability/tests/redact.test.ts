@@ -28,6 +28,30 @@ describe('Redactor', () => {
     expect(input.api_key).toBe('x');
   });
 
+  it('matches whole key names only: data whose key merely contains "key" or "token" is kept', () => {
+    const data = { max_tokens: 512, tokens_per_second: 40.5, keyword: 'toxicity', tokenizer: 'bpe', monkey: 'ok' };
+    expect(redactor.redact(data)).toEqual(data);
+    for (const key of ['max_tokens', 'tokens_per_second', 'keyword', 'tokenizer', 'keys', 'primary_key_count']) {
+      expect(isSecretKey(key)).toBe(false);
+    }
+  });
+
+  it('redacts the secret key names in every spelling', () => {
+    const names = ['api_key', 'apiKey', 'API-KEY', 'token', 'access_token', 'accessToken', 'secret', 'client_secret'];
+    const more = ['password', 'Authorization', 'cookie', 'Set-Cookie', 'x-api-key', 'refresh_token', 'private_key'];
+    const input = Object.fromEntries([...names, ...more].map((k) => [k, 'value-1234567']));
+    expect(Object.values(redactor.redact(input))).toEqual([...names, ...more].map(() => REDACTED));
+  });
+
+  it('can be extended with more key names', () => {
+    const custom = new Redactor({}, [], { secretKeys: ['bsky_app_password', 'signing-salt'] });
+    expect(custom.redact({ BSKY_APP_PASSWORD: 'p', signingSalt: 's', salt_count: 2 })).toEqual({
+      BSKY_APP_PASSWORD: REDACTED,
+      signingSalt: REDACTED,
+      salt_count: 2,
+    });
+  });
+
   it('keeps idempotency keys, which are ids and not secrets', () => {
     expect(redactor.redact({ idempotency_key: 'job-1' })).toEqual({ idempotency_key: 'job-1' });
     expect(isSecretKey('idempotency_key')).toBe(false);

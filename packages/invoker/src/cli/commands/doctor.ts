@@ -1,6 +1,6 @@
 import { CONTRACT_VERSION, describe } from '@pipeline-invocation/core';
 import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
-import { isSecretKey, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
+import { isSecretEnvName, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf } from '../../discovery/manifest';
 import { checkContract } from '../../discovery/plugin-loader';
 import { EXIT } from '../exit-codes';
@@ -156,7 +156,7 @@ async function checkTracker(config: TrackingConfig): Promise<Check> {
 /** Show whether a secret is set, never its value. */
 function mask(name: string, value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (isSecretKey(name) && name !== 'AWS_ACCESS_KEY_ID') return `(set, ${value.length} characters)`;
+  if (isSecretEnvName(name) && name !== 'AWS_ACCESS_KEY_ID') return `(set, ${value.length} characters)`;
   if (name === 'REDIS_URL') return value.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:****@');
   return value;
 }
