@@ -64,6 +64,7 @@ export {
   type HandlerFactory,
   type HandlerSource,
   type RegisterOptions,
+  type RegistryDecorator,
   type ResolvedHandler,
 } from './registry/registry';
 export { newRunId, runIdTime } from './run-id';

@@ -1,13 +1,22 @@
-import type { IntegrationRequest, IntegrationResponse, RunExecutionMetadata } from '@pipeline-invocation/core';
+import {
+  PipelineHandlerRegistry,
+  type IntegrationRequest,
+  type IntegrationResponse,
+  type RunExecutionMetadata,
+} from '@pipeline-invocation/core';
 import type { InvokeOptions } from './executor';
 import { createInvoker, type Invoker } from './invoker';
 import type { SeedCollaborators } from './seed-collaborators';
 
 let shared: Invoker | undefined;
 
-/** The invoker behind the top-level functions, built from the environment on first use. */
+/**
+ * The invoker behind the top-level functions, built from the environment on first use. It
+ * serves the installed plugins and the services registered through the static facade
+ * (`PipelineHandlerRegistry.register`), as the seed library did.
+ */
 export function defaultInvoker(): Invoker {
-  shared ??= createInvoker();
+  shared ??= createInvoker({ fallbackRegistry: PipelineHandlerRegistry.default });
   return shared;
 }
 

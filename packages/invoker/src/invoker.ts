@@ -28,7 +28,7 @@ import {
 import { Outbox, createRunStore, outboxFile, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import { Redactor, createLogger, createTracker, trackingConfigFromEnv } from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
-import { loadPlugin } from './discovery/plugin-loader';
+import { loadPlugin, unwrapDefault } from './discovery/plugin-loader';
 import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
 import { lifecycleConfig, type LifecycleConfig } from './config';
 import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
@@ -43,10 +43,20 @@ export interface InvokerConfig {
   include?: string[];
   /** Never these plugin packages. */
   exclude?: string[];
-  /** Plugin objects given directly (for bundled apps); installed at once. */
-  plugins?: PipelinePlugin[];
+  /**
+   * Plugin objects given directly (for bundled apps); installed at once. A module whose
+   * `default` is the plugin (what an ES module gets from `import plugin from '<CommonJS plugin>'`)
+   * is accepted too.
+   */
+  plugins?: (PipelinePlugin | { default: PipelinePlugin })[];
   /** Handler classes given directly (tests). */
   handlers?: HandlerClass[];
+  /**
+   * Services registered here are served when no plugin or explicit handler provides them. The
+   * top-level functions' default invoker passes `PipelineHandlerRegistry.default`, so services
+   * registered through the seed's static facade (`PipelineHandlerRegistry.register`) run.
+   */
+  fallbackRegistry?: PipelineHandlerRegistry;
   /** Register your own collaborators in the invoker's container. */
   register?: (container: DependencyContainer) => void;
   /** Run store (default: from PIPELINE_STORE, SQLite under PIPELINE_HOME). */
@@ -139,7 +149,9 @@ export class Invoker {
           });
     this.discovered = servicesOf(discovery.plugins);
     this.discoveryProblems = discovery.problems;
-    for (const plugin of config.plugins ?? []) this.install(plugin, { package: '(explicit plugin)', version: '0.0.0' });
+    for (const plugin of config.plugins ?? []) {
+      this.install(unwrapDefault(plugin) as PipelinePlugin, { package: '(explicit plugin)', version: '0.0.0' });
+    }
     for (const handler of config.handlers ?? []) this.registry.registerClass(handler);
     this.container.register(LOGGER, { useValue: this.logger });
     this.container.register(CLOCK, { useValue: config.clock ?? systemClock });
@@ -148,7 +160,8 @@ export class Invoker {
 
   /** Every service this invoker can run (installed plugins from their manifests, plus explicit ones), sorted. */
   listServices(): string[] {
-    return [...new Set([...this.registry.listServices(), ...this.discovered.keys()])].sort();
+    const fallback = this.config.fallbackRegistry?.listServices() ?? [];
+    return [...new Set([...this.registry.listServices(), ...this.discovered.keys(), ...fallback])].sort();
   }
 
   /** Services with the package that provides each (a service claimed twice is listed twice). */
@@ -159,7 +172,7 @@ export class Invoker {
       if (claims && !this.registry.has(service)) {
         rows.push(...claims.map((p) => ({ service, package: p.packageName, version: p.version })));
       } else {
-        const source = this.registry.sourceOf(service)!;
+        const source = (this.registry.sourceOf(service) ?? this.config.fallbackRegistry?.sourceOf(service))!;
         rows.push({ service, package: source.package, version: source.version });
       }
     }
@@ -259,7 +272,10 @@ export class Invoker {
   async ensureService(service: string): Promise<void> {
     if (this.registry.has(service)) return;
     const claims = this.discovered.get(service);
-    if (!claims) throw new UnknownServiceError(service, this.listServices());
+    if (!claims) {
+      if (this.config.fallbackRegistry && this.registry.adopt(this.config.fallbackRegistry, service)) return;
+      throw new UnknownServiceError(service, this.listServices());
+    }
     if (claims.length > 1) {
       const [a, b] = claims;
       throw new DuplicateServiceError(service, `${a!.packageName}@${a!.version}`, `${b!.packageName}@${b!.version}`);

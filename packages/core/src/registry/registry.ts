@@ -16,6 +16,13 @@ export interface HandlerSource {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type HandlerFactory = (container: DependencyContainer) => PipelineHandler<any> | Promise<PipelineHandler<any>>;
 
+/**
+ * The decorator `PipelineHandlerRegistry.register(service)` returns: for a static method or a
+ * function that builds the handler (the seed's `@PipelineHandlerRegistry.register("svc")`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RegistryDecorator = (target: any, key?: any, descriptor?: PropertyDescriptor) => any;
+
 /** Options of {@link PipelineHandlerRegistry.register} and friends. */
 export interface RegisterOptions {
   /** Payload schema, checked before the handler runs. */
@@ -140,12 +147,59 @@ export class PipelineHandlerRegistry {
     return { service, handler, payload: entry.payload, source: entry.source };
   }
 
+  /**
+   * Copy the registration of `service` from `other` into this registry (same factory, schema
+   * and source). Returns whether `other` had it. The invoker uses it to serve services
+   * registered on the default registry through the static facade.
+   */
+  adopt(other: PipelineHandlerRegistry, service: string): boolean {
+    const entry = other.entries.get(service);
+    if (!entry || this.entries.has(service)) return Boolean(entry);
+    this.entries.set(service, entry);
+    return true;
+  }
+
   /** The default registry behind the static facade. */
   static readonly default = new PipelineHandlerRegistry();
 
-  /** Seed-compatible: register a lazy factory in the default registry. */
-  static register(service: string, factory: HandlerFactory, options?: RegisterOptions): PipelineHandlerRegistry {
-    return PipelineHandlerRegistry.default.register(service, factory, options);
+  /**
+   * Seed-compatible: register a lazy factory in the default registry, which the top-level
+   * `invokePipelineHandler` and `routeAndRunIntegrationRequest` serve. Without a factory it is
+   * the seed's decorator form, for a static method or a function that builds the handler:
+   *
+   * @example
+   * class Factories {
+   *   \@PipelineHandlerRegistry.register('word_count')
+   *   static wordCount() { return new WordCount(); }
+   * }
+   * PipelineHandlerRegistry.register('echo')(() => new Echo()); // a plain function
+   */
+  static register(service: string, factory: HandlerFactory, options?: RegisterOptions): PipelineHandlerRegistry;
+  static register(service: string, options?: RegisterOptions): RegistryDecorator;
+  static register(
+    service: string,
+    factoryOrOptions?: HandlerFactory | RegisterOptions,
+    options?: RegisterOptions,
+  ): PipelineHandlerRegistry | RegistryDecorator {
+    const registry = PipelineHandlerRegistry.default;
+    if (typeof factoryOrOptions === 'function') return registry.register(service, factoryOrOptions, options);
+    const decoratorOptions = factoryOrOptions;
+    return ((target: unknown, key?: unknown, descriptor?: PropertyDescriptor) => {
+      // Legacy (experimentalDecorators) method decorator: (class, name, descriptor).
+      if (descriptor && typeof descriptor.value === 'function') {
+        const method = descriptor.value as HandlerFactory;
+        registry.register(service, (c) => method.call(target, c), decoratorOptions);
+        return descriptor;
+      }
+      // A plain function, or a TC39 method decorator: (method, context).
+      if (typeof target === 'function') {
+        registry.register(service, target as HandlerFactory, decoratorOptions);
+        return target;
+      }
+      throw new TypeError(
+        `@PipelineHandlerRegistry.register("${service}") decorates a static method or a function returning the handler`,
+      );
+    }) as RegistryDecorator;
   }
 
   /** Seed-compatible: sorted services of the default registry. */

@@ -58,8 +58,12 @@ function reimport(entry: string, packageJson: Record<string, unknown>, attempt: 
   return createRequire(entry)(entry);
 }
 
-/** The default export, through CommonJS interop layers (`module.exports.default`). */
-function unwrapDefault(namespace: unknown): unknown {
+/**
+ * The default export, through CommonJS interop layers (`module.exports.default`): what
+ * `import plugin from '<a CommonJS plugin>'` gives in an ES module is the module object, whose
+ * `default` is the plugin.
+ */
+export function unwrapDefault(namespace: unknown): unknown {
   let value = (namespace as { default?: unknown } | undefined)?.default ?? namespace;
   for (let i = 0; i < 2 && explainNotAPlugin(value) && value && typeof value === 'object' && 'default' in value; i++) {
     value = (value as { default: unknown }).default;

@@ -13,7 +13,8 @@ export { RecordingTracker, type TrackerCall } from '@pipeline-invocation/observa
 
 /** Options of {@link createTestInvoker}. */
 export interface TestInvokerOptions {
-  plugins?: PipelinePlugin[];
+  /** Plugin objects, or modules whose `default` is one (an ES module's import of a CommonJS plugin). */
+  plugins?: (PipelinePlugin | { default: PipelinePlugin })[];
   handlers?: HandlerClass[];
   /** Default: a fresh {@link MemoryRunStore}. */
   store?: RunStore;
