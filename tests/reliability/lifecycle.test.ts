@@ -13,7 +13,6 @@ import { enqueue, post, readQueue } from '../../packages/handler-perspective-api
 import { SOAK, countedCase } from './helpers/tally';
 
 const root = createHostProject([cjsPlugin('life-plugin', ['life_service'])]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const project = () => cliProject(root, 'life_service');
 
@@ -51,7 +50,7 @@ describe('interruptions of pipeline invoke (real processes and signals)', () => 
       child.child.kill('SIGKILL');
       await child.result;
       const early = await p.cli(p.invoke('fine', 'killed'));
-      await sleep(700);
+      await p.waitUntilStale();
       const late = await p.cli(p.invoke('fine', 'killed'));
       const record = run && (await p.store.get(run.run_id));
       figures.lose(run && !record ? 1 : 0);

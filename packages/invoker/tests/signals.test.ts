@@ -71,7 +71,7 @@ describe('pipeline invoke under signals', () => {
     const conflict = await p.cli(p.invoke('hang', 'key-kill'));
     expect(conflict.code).toBe(6);
     expect(conflict.stderr).toContain(`is still RUNNING (run ${running.run_id}, heartbeat`);
-    await new Promise((r) => setTimeout(r, 700)); // past PIPELINE_STALE_AFTER_MS
+    await p.waitUntilStale();
     const after = await p.cli(p.invoke('hang', 'key-kill'), { PIPELINE_TIMEOUT_MS: '50' });
     expect(after.code).toBe(1); // ran (and timed out): the key was free
     const records = await p.runs();
@@ -133,7 +133,7 @@ describe('pipeline cancel', () => {
     const running = await p.running();
     run.child.kill('SIGKILL');
     await run.result;
-    await new Promise((r) => setTimeout(r, 700));
+    await p.waitUntilStale();
     const cancel = await p.cli(['cancel', running.run_id]);
     expect(cancel.code).toBe(0);
     expect(cancel.stdout).toContain('had no live process: recorded CANCELLED');

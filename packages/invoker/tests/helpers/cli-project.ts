@@ -5,6 +5,7 @@ import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { runCli, startCli } from './host-project';
 
+const STALE_AFTER_MS = 4000;
 const stores: SqliteRunStore[] = [];
 afterAll(async () => {
   for (const store of stores.splice(0)) await store.close();
@@ -12,12 +13,18 @@ afterAll(async () => {
 
 /**
  * A `pipeline` project for real-process tests in the host project at `root`: its own
- * PIPELINE_HOME (SQLite store read from the test), short heartbeats (100 ms, stale after 600 ms)
- * so stale cases take a second, and helpers to start the CLI and watch its runs.
+ * PIPELINE_HOME (SQLite store read from the test), short heartbeats (100 ms, stale after 4 s:
+ * well over a CLI start on a loaded machine, so "still fresh" holds), and helpers to start the
+ * CLI and watch its runs.
  */
 export function cliProject(root: string, service: string, env: Record<string, string> = {}) {
   const home = mkdtempSync(join(tmpdir(), 'pipeline-cli-'));
-  const fullEnv = { PIPELINE_HOME: home, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '600', ...env };
+  const fullEnv = {
+    PIPELINE_HOME: home,
+    PIPELINE_HEARTBEAT_MS: '100',
+    PIPELINE_STALE_AFTER_MS: String(STALE_AFTER_MS),
+    ...env,
+  };
   const store = new SqliteRunStore(join(home, 'runs.db'));
   stores.push(store);
   /** Every run, oldest first. */
@@ -39,6 +46,8 @@ export function cliProject(root: string, service: string, env: Record<string, st
       startCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
     cli: (args: string[], extra: Record<string, string> = {}) =>
       runCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
+    /** Wait until a run whose process died (no more heartbeats) counts as stale. */
+    waitUntilStale: () => new Promise((r) => setTimeout(r, STALE_AFTER_MS + 200)),
     /** Wait until the store holds a RUNNING run (its handler is under way). */
     running: async (): Promise<RunExecutionMetadata> => {
       for (let i = 0; i < 400; i++) {
