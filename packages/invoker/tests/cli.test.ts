@@ -48,6 +48,18 @@ describe('pipeline list', () => {
   });
 });
 
+describe('the "W&B tracking is off" line', () => {
+  it('is said once per run, and never ahead of an input error', async () => {
+    const env = { LOG_LEVEL: 'info', PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'wandb-line-')) };
+    const bad = await cli(['invoke', 'esm_service', '--payload', '{"word":1}'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).not.toContain('W&B tracking is off');
+    const ok = await cli(['invoke', 'esm_service', '--payload', '{"word":"hi"}'], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr.split('W&B tracking is off')).toHaveLength(2);
+  });
+});
+
 describe('errors with --json', () => {
   it('go to stdout as JSON too, with the exit code from the error table', async () => {
     const { code, stdout, stderr } = await cli(['invoke', 'no_such_service', '--json']);

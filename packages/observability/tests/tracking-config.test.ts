@@ -32,13 +32,23 @@ describe('trackingConfigFromEnv', () => {
 
 describe('createTracker', () => {
   const redactor = new Redactor({});
-  it('says in one info line how to turn tracking on when there is no key', () => {
+  it('says how to turn tracking on when there is no key: once per process, when a run starts', async () => {
     const logs = new Capture();
     const logger = createLogger({ destination: logs, format: 'json' });
-    expect(createTracker(trackingConfigFromEnv({}), { logger, redactor })).toBe(noopTracker);
+    const first = createTracker(trackingConfigFromEnv({}), { logger, redactor });
+    const second = createTracker(trackingConfigFromEnv({}), { logger, redactor });
+    expect(logs.lines()).toEqual([]); // nothing before a run starts (an input error comes first)
+    const run = { record: record(), payload: {} };
+    await first.start(run);
+    await first.start(run);
+    await second.start(run); // another invoker in the same process
     expect(logs.lines()).toEqual([
       expect.objectContaining({ level: 30, msg: expect.stringContaining('set WANDB_API_KEY') }),
     ]);
+    // otherwise it does nothing
+    first.log('r', { x: 1 }, 0);
+    await expect(first.finish(record())).resolves.toBeUndefined();
+    await expect(first.close()).resolves.toBeUndefined();
   });
 
   it('picks the offline and online trackers', () => {

@@ -5,20 +5,37 @@ import type { Redactor } from '../redact';
 import { OfflineTracker } from './offline-tracker';
 import { WandbTracker } from './wandb-tracker';
 
+/** Lines already said in this process (each is said once, however many invokers run). */
+const said = new Set<string>();
+
 /**
- * The tracker `config` asks for. With no API key (or `WANDB_MODE=disabled`) tracking is off and
- * one info line says how to turn it on.
+ * A tracker that does nothing but say, once per process and only when a run really starts (so
+ * never ahead of an input error), why it does nothing.
+ */
+function silentTracker(logger: Logger, line: string): Tracker {
+  return {
+    ...noopTracker,
+    start: async () => {
+      if (said.has(line)) return;
+      said.add(line);
+      logger.info(line);
+    },
+  };
+}
+
+/**
+ * The tracker `config` asks for. With no API key (or `WANDB_MODE=disabled`) tracking is off, and
+ * one info line, once per process when the first run starts, says how to turn it on.
  */
 export function createTracker(config: TrackingConfig, deps: { logger: Logger; redactor: Redactor }): Tracker {
   switch (config.mode) {
     case 'off':
-      deps.logger.info(
+      return silentTracker(
+        deps.logger,
         'W&B tracking is off: set WANDB_API_KEY to track runs (or WANDB_MODE=offline to keep them on disk).',
       );
-      return noopTracker;
     case 'disabled':
-      deps.logger.info('W&B tracking is disabled (WANDB_MODE=disabled).');
-      return noopTracker;
+      return silentTracker(deps.logger, 'W&B tracking is disabled (WANDB_MODE=disabled).');
     case 'offline':
       deps.logger.info(`W&B is offline: runs are written to ${config.offlineDir}.`);
       return new OfflineTracker(config.offlineDir, {
