@@ -60,6 +60,36 @@ describe('the "W&B tracking is off" line', () => {
   });
 });
 
+describe('pipeline worker / queue without the worker package', () => {
+  it('still answer --help, saying how to install it, and refuse to run with exit 2', async () => {
+    // A machine where @pipeline-invocation/worker is not installed: Node's resolver cannot find it.
+    const dir = mkdtempSync(join(tmpdir(), 'no-worker-'));
+    const preload = join(dir, 'no-worker.cjs');
+    writeFileSync(
+      preload,
+      `const Module = require('node:module');
+       const resolve = Module._resolveFilename;
+       Module._resolveFilename = function (request, ...rest) {
+         if (request.startsWith('@pipeline-invocation/worker')) {
+           throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
+         }
+         return resolve.call(this, request, ...rest);
+       };`,
+    );
+    for (const name of ['worker', 'queue']) {
+      const help = await runCli([name, '--help'], { cwd: root, nodeArgs: ['--require', preload] });
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: pipeline ${name}`);
+      expect(help.stdout).toContain('npm install @pipeline-invocation/worker');
+      const run = await runCli([name], { cwd: root, nodeArgs: ['--require', preload] });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
+        `\`pipeline ${name}\` needs the worker package: npm install @pipeline-invocation/worker`,
+      );
+    }
+  });
+});
+
 describe('errors with --json', () => {
   it('go to stdout as JSON too, with the exit code from the error table', async () => {
     const { code, stdout, stderr } = await cli(['invoke', 'no_such_service', '--json']);

@@ -35,19 +35,26 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   },
 };
 
-/** Commands the optional worker package provides; resolved at run time, so the invoker never depends on it. */
+/**
+ * Commands the optional worker package provides; resolved at run time, so the invoker never
+ * depends on it. Without the package, `--help` still answers (and says how to install it).
+ */
 function fromWorker(name: 'worker' | 'queue'): Command {
   let commands: Record<string, Command>;
   try {
     commands = require('@pipeline-invocation/worker/cli');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    throw Object.assign(
-      new Error(`\`pipeline ${name}\` needs the worker package: npm install @pipeline-invocation/worker`),
-      {
-        name: 'UsageError',
-      },
-    );
+    const install = `\`pipeline ${name}\` needs the worker package: npm install @pipeline-invocation/worker`;
+    return async (args, io) => {
+      if (args.includes('--help') || args.includes('-h')) {
+        io.out(
+          `Usage: pipeline ${name} ...\n\n${COMMANDS[name]!.summary}.\n\n${install}\n(then \`pipeline ${name} --help\` shows its options)\n`,
+        );
+        return EXIT.OK;
+      }
+      throw Object.assign(new Error(install), { name: 'UsageError' });
+    };
   }
   return commands[name]!;
 }
