@@ -267,6 +267,37 @@ describe('pipeline runs, doctor, outbox, storage', () => {
     expect(code).toBe(1); // the incompatible plugin is a problem worth a non-zero exit
     const json = JSON.parse((await cli(['doctor', '--json'])).stdout);
     expect(json.plugins).toHaveLength(3);
+    expect(json.plugins.map((p: { compatible: unknown }) => p.compatible).sort()).toEqual([false, true, true]);
+    expect(json.plugins.find((p: { compatible: boolean }) => !p.compatible).incompatibility).toBe(
+      'supports ^2.0.0, host implements 1.0.0',
+    );
+    expect(json.checks.every((c: { ok: unknown }) => typeof c.ok === 'boolean')).toBe(true);
+  });
+
+  it('doctor flags every invalid configuration value at once and exits 2', async () => {
+    const { code, stdout } = await cli(['doctor', '--json'], {
+      PIPELINE_STORE: 'postgres',
+      WANDB_MODE: 'bogus',
+      PIPELINE_HEARTBEAT_MS: 'abc',
+    });
+    expect(code).toBe(2);
+    const failed = JSON.parse(stdout).checks.filter((c: { ok: boolean }) => !c.ok);
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'configuration (storage)', detail: expect.stringContaining('PIPELINE_STORE') }),
+        expect.objectContaining({ name: 'configuration (tracking)', detail: expect.stringContaining('WANDB_MODE') }),
+        expect.objectContaining({
+          name: 'configuration (run lifecycle)',
+          detail: expect.stringContaining('PIPELINE_HEARTBEAT_MS="abc"'),
+        }),
+      ]),
+    );
+    // and invoke refuses the same value before any run, with the same exit code
+    const invoked = await cli(['invoke', 'cjs_service'], { PIPELINE_HEARTBEAT_MS: '-5' });
+    expect(invoked.code).toBe(2);
+    expect(invoked.stderr).toContain(
+      'PIPELINE_HEARTBEAT_MS="-5" is invalid: expected a positive whole number of milliseconds',
+    );
   });
 
   it('outbox shows and flushes waiting records', async () => {

@@ -3,13 +3,15 @@ import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/stora
 import { isSecretEnvName, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf } from '../../discovery/manifest';
 import { checkContract } from '../../discovery/plugin-loader';
+import { lifecycleConfig } from '../../config';
 import { EXIT } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
 
 const HELP = `Usage: pipeline doctor [--json]
 
 Show the configuration in effect (secrets masked), the handler plugins found, and whether the
-run store and the tracker can be reached. Exit code 0 when all is well, 4 when the store cannot
+run store and the tracker can be reached. Every invalid configuration value is flagged.
+Exit code 0 when all is well, 2 when a configuration value is invalid, 4 when the store cannot
 be used, 1 for any other problem.
 `;
 
@@ -19,7 +21,12 @@ const VARIABLES = [
   'PIPELINE_HOME',
   'PIPELINE_ROOT',
   'PIPELINE_DYNAMODB_TABLE',
+  'PIPELINE_OUTBOX',
+  'PIPELINE_SQLITE_BUSY_MS',
   'PIPELINE_TIMEOUT_MS',
+  'PIPELINE_HEARTBEAT_MS',
+  'PIPELINE_STALE_AFTER_MS',
+  'PIPELINE_CANCEL_GRACE_MS',
   'PIPELINE_WANDB_TIMEOUT_MS',
   'AWS_REGION',
   'AWS_PROFILE',
@@ -58,19 +65,42 @@ export async function doctor(args: string[], io: Io): Promise<number> {
   );
   const discovery = discoverPlugins({ root: io.env.PIPELINE_ROOT || undefined });
   const plugins = discovery.plugins.map((p) => {
-    let compatible = 'yes';
+    let compatible = true;
     try {
       checkContract(p);
     } catch {
-      compatible = `no: supports ${p.contract}, host implements ${CONTRACT_VERSION}`;
+      compatible = false;
     }
-    return { package: p.packageName, version: p.version, services: p.services, contract: p.contract, compatible };
+    return {
+      package: p.packageName,
+      version: p.version,
+      services: p.services,
+      contract: p.contract,
+      compatible,
+      ...(compatible ? {} : { incompatibility: `supports ${p.contract}, host implements ${CONTRACT_VERSION}` }),
+    };
   });
   const conflicts = [...servicesOf(discovery.plugins)]
     .filter(([, claims]) => claims.length > 1)
     .map(([service, claims]) => `${service}: claimed by ${claims.map((c) => c.packageName).join(' and ')}`);
 
   const checks: Check[] = [];
+  // Every configuration part is read, so every bad value is flagged, not only the first.
+  const configErrors = (
+    [
+      ['storage', () => storageConfigFromEnv(io.env, io.cwd)],
+      ['tracking', () => trackingConfigFromEnv(io.env, io.cwd)],
+      ['run lifecycle', () => lifecycleConfig(io.env)],
+    ] as const
+  ).flatMap(([part, read]) => {
+    try {
+      read();
+      return [];
+    } catch (error) {
+      return [{ name: `configuration (${part})`, ok: false, detail: describe(error) }];
+    }
+  });
+  checks.push(...configErrors);
   let storeOk = true;
   try {
     const store = await createRunStore(storageConfigFromEnv(io.env, io.cwd));
@@ -92,8 +122,8 @@ export async function doctor(args: string[], io: Io): Promise<number> {
   for (const problem of discovery.problems)
     checks.push({ name: `plugin ${problem.packageName}`, ok: false, detail: problem.message });
   for (const conflict of conflicts) checks.push({ name: 'services', ok: false, detail: conflict });
-  for (const p of plugins.filter((p) => p.compatible !== 'yes'))
-    checks.push({ name: `plugin ${p.package}`, ok: false, detail: `incompatible: ${p.compatible}` });
+  for (const p of plugins.filter((p) => !p.compatible))
+    checks.push({ name: `plugin ${p.package}`, ok: false, detail: `incompatible: ${p.incompatibility}` });
 
   const report = {
     contract: CONTRACT_VERSION,
@@ -114,11 +144,15 @@ export async function doctor(args: string[], io: Io): Promise<number> {
     io.out(`\nPlugins (from ${discovery.hostPackageJson ?? 'no package.json'}):\n`);
     io.out(
       plugins
-        .map((p) => `  ${p.package}@${p.version}  services: ${p.services.join(', ')}  compatible: ${p.compatible}\n`)
+        .map(
+          (p) =>
+            `  ${p.package}@${p.version}  services: ${p.services.join(', ')}  compatible: ${p.compatible ? 'yes' : `no: ${p.incompatibility}`}\n`,
+        )
         .join('') || '  (none)\n',
     );
     io.out(`\nChecks:\n${checks.map((c) => `  [${c.ok ? 'ok' : 'FAIL'}] ${c.name}: ${c.detail}\n`).join('')}`);
   }
+  if (configErrors.length) return EXIT.INVALID_INPUT;
   if (!storeOk) return EXIT.STORAGE_FAILED;
   return checks.every((c) => c.ok) ? EXIT.OK : EXIT.HANDLER_FAILED;
 }
