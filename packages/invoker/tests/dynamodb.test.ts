@@ -6,6 +6,7 @@ import { Outbox } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
 import { silentLogger } from '@pipeline-invocation/observability';
 import { startDynalite, type LocalDynamo } from '../../storage/tests/helpers/dynalite';
+import { startFaultProxy } from '../../storage/tests/helpers/tcp-proxy';
 import { createInvoker } from '../src';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
 
@@ -15,6 +16,99 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await dynamo.stop();
+});
+
+describe('one retry policy', () => {
+  @pipelineHandler('counted')
+  class Counted implements PipelineHandler {
+    static runs = 0;
+    async handle() {
+      Counted.runs += 1;
+      return { statusCode: 200, body: 'ok' };
+    }
+  }
+
+  it('DynamoDB down: each write is tried exactly as often as the policy says (3), not 4 SDK attempts x 3', async () => {
+    await createRunTable(dynamo.client(), 'retry_runs');
+    const proxy = await startFaultProxy(dynamo.port);
+    proxy.mode = 'refuse'; // the store is unreachable
+    const store = DynamoRunStore.fromEnvironment({
+      tableName: 'retry_runs',
+      client: {
+        endpoint: proxy.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      },
+    });
+    const invoker = createInvoker({
+      discover: false,
+      env: {},
+      logger: silentLogger,
+      tracker: false,
+      outbox: false,
+      handlers: [Counted],
+      store,
+      storeRetryDelaysMs: [10, 20],
+    });
+    try {
+      const started = Date.now();
+      await expect(invoker.invokePipelineHandler('counted', {})).rejects.toMatchObject({
+        name: 'MetadataWriteError',
+        message: expect.stringContaining('The handler was not run'),
+      });
+      // latest() is the first call: three attempts, then the run is refused before it starts
+      expect(proxy.connections).toBe(3);
+      expect(Counted.runs).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+      // the store comes back: one attempt per call again
+      proxy.mode = 'forward';
+      const before = proxy.connections;
+      expect((await invoker.invokePipelineHandler('counted', {})).status).toBe('SUCCEEDED');
+      expect(Counted.runs).toBe(1);
+      expect(proxy.connections - before).toBeLessThanOrEqual(3); // keep-alive: latest, begin, finish share sockets
+    } finally {
+      await invoker.close();
+      await proxy.close();
+    }
+  });
+
+  it('a transient failure is retried, a permanent one is not (counted calls on the store)', async () => {
+    const { MemoryRunStore } = await import('@pipeline-invocation/storage');
+    const calls: string[] = [];
+    const failing = (name: string, failures: number) => {
+      const store = new MemoryRunStore();
+      const finish = store.finish.bind(store);
+      let left = failures;
+      store.finish = async (record) => {
+        calls.push(name);
+        if (left-- > 0) {
+          throw name === 'permanent'
+            ? Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
+                name: 'ValidationException',
+              })
+            : Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        return finish(record);
+      };
+      return store;
+    };
+    const run = (store: InstanceType<typeof MemoryRunStore>) =>
+      createInvoker({
+        discover: false,
+        env: {},
+        logger: silentLogger,
+        tracker: false,
+        outbox: false,
+        handlers: [Counted],
+        store,
+        storeRetryDelaysMs: [5, 5],
+      }).invokePipelineHandler('counted', {});
+    expect((await run(failing('twice', 2))).status).toBe('SUCCEEDED');
+    await expect(run(failing('always', 99))).rejects.toMatchObject({ name: 'MetadataWriteError' });
+    await expect(run(failing('permanent', 1))).rejects.toMatchObject({ name: 'MetadataWriteError' });
+    const count = (name: string) => calls.filter((c) => c === name).length;
+    expect([count('twice'), count('always'), count('permanent')]).toEqual([3, 3, 1]);
+  });
 });
 
 describe('the invoker on DynamoDB', () => {

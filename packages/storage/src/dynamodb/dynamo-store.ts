@@ -27,6 +27,9 @@ export interface DynamoRunStoreOptions {
   client?: DynamoDBClientConfig;
 }
 
+/** Time limits of one DynamoDB attempt (ms): to connect, and for the whole request. */
+export const DYNAMODB_ATTEMPT_TIMEOUTS = Object.freeze({ connectionTimeout: 3000, requestTimeout: 10_000 });
+
 /** Partition-key prefix of idempotency lock items (kept apart from service partitions). */
 const LOCK_PREFIX = '#idempotency#';
 const LOCK_SORT_KEY = '#lock';
@@ -55,9 +58,18 @@ export class DynamoRunStore implements RunStore {
   /**
    * A store whose client takes region, credentials and endpoint from the standard AWS chain
    * (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, profiles, roles).
+   *
+   * The client makes **one attempt** per call, each bounded in time
+   * ({@link DYNAMODB_ATTEMPT_TIMEOUTS}): retries are the invoker's one retry policy (delays 1 s
+   * and 2 s, transient errors only), not the SDK's 4 attempts stacked under it, which made a
+   * store outage cost 12 attempts per write.
    */
   static fromEnvironment(options: DynamoRunStoreOptions): DynamoRunStore {
-    const client = new DynamoDBClient({ maxAttempts: 4, retryMode: 'standard', ...options.client });
+    const client = new DynamoDBClient({
+      maxAttempts: 1,
+      requestHandler: { ...DYNAMODB_ATTEMPT_TIMEOUTS },
+      ...options.client,
+    });
     return new DynamoRunStore(client, options.tableName);
   }
 

@@ -3,5 +3,5 @@
  * The DynamoDB run store. Import `@pipeline-invocation/storage/dynamodb` only when you use it:
  * it loads the AWS SDK (`@aws-sdk/client-dynamodb`, `@aws-sdk/lib-dynamodb`, optional peers).
  */
-export { DynamoRunStore, type DynamoRunStoreOptions } from './dynamo-store';
+export { DynamoRunStore, DYNAMODB_ATTEMPT_TIMEOUTS, type DynamoRunStoreOptions } from './dynamo-store';
 export { createRunTable, runTableDefinition, runTableSnippets, INDEXES, type CreateTableOutcome } from './table';

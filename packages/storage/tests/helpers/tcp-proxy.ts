@@ -17,6 +17,8 @@ export interface FaultProxy {
   mode: ProxyMode;
   /** Answers dropped so far (`drop-answers`). */
   readonly dropped: number;
+  /** Connections the client opened so far (refused ones included). */
+  readonly connections: number;
   /** Drop the answers of the next `n` requests that send a body matching `match`, then forward again. */
   dropAnswersTo(match: RegExp, n?: number): void;
   close(): Promise<void>;
@@ -26,14 +28,19 @@ export interface FaultProxy {
 export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
   let dropped = 0;
+  let connections = 0;
   let rule: { match: RegExp; left: number } | undefined;
   const proxy = {
     mode: 'forward' as ProxyMode,
     get dropped() {
       return dropped;
     },
+    get connections() {
+      return connections;
+    },
   };
   const server = createServer((client) => {
+    connections += 1;
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     if (proxy.mode === 'refuse') return void client.destroy();
