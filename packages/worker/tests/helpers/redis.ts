@@ -58,7 +58,7 @@ export async function startRedis(): Promise<LocalRedis> {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(
-      'The worker tests need redis-server on this machine: apt-get install redis-server (CI installs it in .ci/run).',
+      'The worker tests need redis-server on this machine: apt-get install redis-server (`npm test` installs it when run as root).',
     );
   };
   const spawnError = await Promise.race([
