@@ -5,7 +5,7 @@ import { measure, report } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const core = require('@pipeline-invocation/core');
-const { PipelineHandlerRegistry, definePlugin, pipelineHandler, inject, rootContainer } = core;
+const { PipelineHandlerRegistry, definePlugin, pipelineHandler, inject, createContainer } = core;
 
 const GREETING = Symbol('greeting');
 class Greet {
@@ -20,7 +20,7 @@ inject(GREETING)(Greet, undefined, 0);
 pipelineHandler('greet')(Greet);
 
 const registry = new PipelineHandlerRegistry().installPlugin(definePlugin({ handlers: [Greet] }));
-const root = rootContainer.createChildContainer();
+const root = createContainer();
 root.register(GREETING, { useValue: 'hi' });
 
 let sink;

@@ -68,12 +68,7 @@ export {
   type ResolvedHandler,
 } from './registry/registry';
 export { newRunId, runIdTime } from './run-id';
-export {
-  inject,
-  injectable,
-  container as rootContainer,
-  type DependencyContainer,
-  type InjectionToken,
-} from 'tsyringe';
+export { inject, injectable, type DependencyContainer, type InjectionToken } from 'tsyringe';
+export { createContainer } from './container';
 /** zod, re-exported so plugins validate with the same copy core uses. */
 export { z } from 'zod';

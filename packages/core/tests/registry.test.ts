@@ -50,6 +50,16 @@ describe('@pipelineHandler', () => {
     expect(() => pipelineHandler('')).toThrow('service must be a non-empty string');
   });
 
+  it('hands out fresh containers, never the global one', async () => {
+    const core = await import('../src');
+    expect('rootContainer' in core).toBe(false);
+    const a = core.createContainer();
+    const b = core.createContainer();
+    a.register(GREETING, { useValue: 'only in a' });
+    expect(a.isRegistered(GREETING)).toBe(true);
+    expect(b.isRegistered(GREETING)).toBe(false);
+  });
+
   it('does not register anything globally: only an explicit install does', () => {
     expect(PipelineHandlerRegistry.listServices()).not.toContain('greet');
   });

@@ -11,7 +11,7 @@ import {
   getHandlerDefinition,
   noopTracker,
   parseIntegrationRequest,
-  rootContainer,
+  createContainer,
   statusCodeForError,
   systemClock,
   type Clock,
@@ -117,7 +117,7 @@ interface Runtime {
  */
 export class Invoker {
   readonly registry = new PipelineHandlerRegistry();
-  readonly container: DependencyContainer = rootContainer.createChildContainer();
+  readonly container: DependencyContainer = createContainer();
   readonly logger: Logger;
   readonly redactor: Redactor;
   private readonly discovered: Map<string, DiscoveredPlugin[]>;

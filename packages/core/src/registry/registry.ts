@@ -1,4 +1,5 @@
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+import { createContainer } from '../container';
 import type { z } from 'zod';
 import type { PipelineHandler } from '../contract';
 import { DuplicateServiceError, IncompatiblePluginError, PluginLoadError, UnknownServiceError } from '../errors';
@@ -207,8 +208,8 @@ export class PipelineHandlerRegistry {
     return PipelineHandlerRegistry.default.listServices();
   }
 
-  /** Seed-compatible: a handler from the default registry (a child of tsyringe's root container by default). */
-  static getHandler(service: string, container: DependencyContainer = rootContainer.createChildContainer()) {
+  /** Seed-compatible: a handler from the default registry (built in a fresh container by default). */
+  static getHandler(service: string, container: DependencyContainer = createContainer()) {
     return PipelineHandlerRegistry.default.getHandler(service, container);
   }
 }
