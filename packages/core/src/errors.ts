@@ -37,11 +37,17 @@ export class UnknownServiceError extends PipelineInvocationError {
   constructor(
     readonly serviceName: string,
     readonly availableServices: readonly string[],
-    options?: ErrorOptions,
+    options?: ErrorOptions & {
+      /** Why declared plugins could not be used (e.g. "x: declared in package.json but not installed"). */
+      problems?: readonly string[];
+    },
   ) {
     const list = availableServices.length > 0 ? availableServices.join(', ') : '(none registered)';
+    const problems = options?.problems?.length
+      ? ` Declared packages that could not be used: ${options.problems.join('; ')}.`
+      : '';
     super(
-      `Unknown service "${serviceName}". Registered services: ${list}. ` +
+      `Unknown service "${serviceName}". Registered services: ${list}.${problems} ` +
         'Install the handler plugin that provides it and add it to your package.json dependencies.',
       options,
     );

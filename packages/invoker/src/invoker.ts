@@ -274,7 +274,9 @@ export class Invoker {
     const claims = this.discovered.get(service);
     if (!claims) {
       if (this.config.fallbackRegistry && this.registry.adopt(this.config.fallbackRegistry, service)) return;
-      throw new UnknownServiceError(service, this.listServices());
+      throw new UnknownServiceError(service, this.listServices(), {
+        problems: this.discoveryProblems.map((p) => `${p.packageName}: ${p.message}`),
+      });
     }
     if (claims.length > 1) {
       const [a, b] = claims;

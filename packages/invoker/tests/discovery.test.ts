@@ -37,6 +37,8 @@ const root = createHostProject([
   liar,
 ]);
 
+const unusableHost = createHostProject([cjsPlugin('installed-plugin', ['installed_service'])]);
+
 function invoker(options: Parameters<typeof createInvoker>[0] = {}) {
   const { store } = createTestInvoker();
   return createInvoker({
@@ -70,6 +72,34 @@ describe('discoverPlugins', () => {
       contract: '^1.0.0',
       services: ['alpha', 'beta'],
     });
+  });
+
+  it('says why a declared plugin cannot be used: not installed, or an unreadable package.json', async () => {
+    const host = unusableHost;
+    const { readFileSync: read, writeFileSync: write, mkdirSync } = await import('node:fs');
+    const pkg = JSON.parse(read(join(host, 'package.json'), 'utf8'));
+    pkg.dependencies['missing-plugin'] = '1.0.0';
+    pkg.dependencies['garbled-plugin'] = '1.0.0';
+    pkg.devDependencies = { 'dev-only-tool': '1.0.0' }; // left out by --omit=dev: no word about it
+    write(join(host, 'package.json'), JSON.stringify(pkg));
+    mkdirSync(join(host, 'node_modules', 'garbled-plugin'));
+    write(join(host, 'node_modules', 'garbled-plugin', 'package.json'), '{ "name": "garbled-plugin", ');
+    const { problems } = discoverPlugins({ root: host });
+    expect(problems).toEqual([
+      {
+        packageName: 'garbled-plugin',
+        message: expect.stringContaining('cannot be read as JSON: reinstall the package'),
+      },
+      { packageName: 'missing-plugin', message: 'declared in package.json but not installed: run npm install' },
+    ]);
+    const inv = invoker({ root: host });
+    await expect(inv.invokePipelineHandler('missing_service', {})).rejects.toThrow(
+      'Declared packages that could not be used: garbled-plugin: its package.json',
+    );
+    await expect(inv.invokePipelineHandler('missing_service', {})).rejects.toThrow(
+      'missing-plugin: declared in package.json but not installed: run npm install',
+    );
+    expect((await inv.invokePipelineHandler('installed_service', {})).status).toBe('SUCCEEDED');
   });
 
   it('reports a malformed manifest instead of loading it', () => {

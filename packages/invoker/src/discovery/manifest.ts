@@ -24,7 +24,11 @@ export interface DiscoveredPlugin {
   readonly packageJson: Record<string, unknown>;
 }
 
-/** A declared dependency whose manifest is malformed: reported, never loaded. */
+/**
+ * A declared dependency that discovery could not use: not installed, an unreadable package.json,
+ * or a malformed manifest. Reported (by `pipeline list`, `pipeline doctor` and the unknown-service
+ * message), never loaded.
+ */
 export interface DiscoveryProblem {
   readonly packageName: string;
   readonly message: string;
@@ -78,8 +82,22 @@ export function discoverPlugins(options: DiscoveryOptions = {}): Discovery {
   for (const name of [...names].sort()) {
     if ((include && !include.has(name)) || exclude.has(name)) continue;
     const dir = findPackageDir(root, name);
-    const packageJson = dir && readJson(join(dir, 'package.json'));
-    if (!dir || !packageJson || packageJson.pipelineInvocation === undefined) continue;
+    if (!dir) {
+      // devDependencies are left out on purpose by `npm install --omit=dev`: not worth a word
+      if (name in asRecord(host.dependencies)) {
+        problems.push({ packageName: name, message: 'declared in package.json but not installed: run npm install' });
+      }
+      continue;
+    }
+    const packageJson = readJson(join(dir, 'package.json'));
+    if (!packageJson) {
+      problems.push({
+        packageName: name,
+        message: `its package.json (${join(dir, 'package.json')}) cannot be read as JSON: reinstall the package`,
+      });
+      continue;
+    }
+    if (packageJson.pipelineInvocation === undefined) continue;
     const problem = checkManifest(packageJson.pipelineInvocation);
     if (problem) {
       problems.push({
