@@ -292,6 +292,16 @@ describe('pipeline runs, doctor, outbox, storage', () => {
         }),
       ]),
     );
+    for (const [name, value] of [
+      ['LOG_LEVEL', 'loud'],
+      ['WANDB_MODE', 'bogus'],
+      ['PIPELINE_STORE', 'postgres'],
+    ]) {
+      const refused = await cli(['invoke', 'cjs_service'], { [name]: value });
+      expect([name, refused.code]).toEqual([name, 2]);
+      expect(refused.stderr).toContain(name);
+      expect((await cli(['doctor'], { [name]: value })).code).toBe(2);
+    }
     // and invoke refuses the same value before any run, with the same exit code
     const invoked = await cli(['invoke', 'cjs_service'], { PIPELINE_HEARTBEAT_MS: '-5' });
     expect(invoked.code).toBe(2);

@@ -1,3 +1,4 @@
+import { ConfigError } from '@pipeline-invocation/core/errors';
 import { join, resolve } from 'node:path';
 
 /** How runs are tracked. */
@@ -25,22 +26,24 @@ export interface TrackingConfig {
  * `WANDB_PROJECT`, `WANDB_ENTITY`, `WANDB_BASE_URL`, `PIPELINE_WANDB_TIMEOUT_MS` (default 10 000)
  * and `PIPELINE_HOME` (offline files go to `$PIPELINE_HOME/wandb/`).
  *
- * @throws TypeError naming the variable when a value is malformed.
+ * @throws ConfigError naming the variable, its value and what is allowed (CLI exit code 2).
  */
 export function trackingConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): TrackingConfig {
   const mode = (env.WANDB_MODE ?? '').toLowerCase();
   if (mode && !['online', 'offline', 'disabled', 'run', 'dryrun'].includes(mode)) {
-    throw new TypeError(`WANDB_MODE must be online, offline or disabled (got "${env.WANDB_MODE}")`);
+    throw new ConfigError('WANDB_MODE', env.WANDB_MODE, 'expected online, offline or disabled');
   }
   const timeout = env.PIPELINE_WANDB_TIMEOUT_MS ? Number(env.PIPELINE_WANDB_TIMEOUT_MS) : 10_000;
   if (!Number.isInteger(timeout) || timeout <= 0) {
-    throw new TypeError(
-      `PIPELINE_WANDB_TIMEOUT_MS must be a positive whole number of milliseconds (got "${env.PIPELINE_WANDB_TIMEOUT_MS}")`,
+    throw new ConfigError(
+      'PIPELINE_WANDB_TIMEOUT_MS',
+      env.PIPELINE_WANDB_TIMEOUT_MS,
+      'expected a positive whole number of milliseconds, e.g. 10000',
     );
   }
   const baseUrl = env.WANDB_BASE_URL || 'https://api.wandb.ai';
   if (!/^https?:\/\/[^\s]+$/.test(baseUrl)) {
-    throw new TypeError(`WANDB_BASE_URL must be an http(s) URL (got "${baseUrl}")`);
+    throw new ConfigError('WANDB_BASE_URL', baseUrl, 'expected an http(s) URL, e.g. https://api.wandb.ai');
   }
   const apiKey = env.WANDB_API_KEY || undefined;
   const resolved: TrackingMode =

@@ -1,3 +1,4 @@
+import { ConfigError } from '@pipeline-invocation/core/errors';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { LogFields, Logger } from '@pipeline-invocation/core';
@@ -44,7 +45,7 @@ export function parseLogLevel(value: string | undefined): LogLevel {
   if (!value) return 'info';
   const level = value.toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
-  throw new TypeError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${value}")`);
+  throw new ConfigError('LOG_LEVEL', value, `expected one of ${LOG_LEVELS.join(', ')}`);
 }
 
 class PinoLogger implements Logger {

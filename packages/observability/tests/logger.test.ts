@@ -33,7 +33,7 @@ describe('createLogger', () => {
     expect(parseLogLevel(undefined)).toBe('info');
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(() => parseLogLevel('loud')).toThrow(
-      'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent',
+      'is invalid: expected one of trace, debug, info, warn, error, fatal, silent',
     );
   });
 });

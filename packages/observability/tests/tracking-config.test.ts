@@ -23,7 +23,7 @@ describe('trackingConfigFromEnv', () => {
 
   it('names the variable when a value is malformed', () => {
     expect(() => trackingConfigFromEnv({ WANDB_MODE: 'sometimes' })).toThrow(
-      'WANDB_MODE must be online, offline or disabled',
+      'WANDB_MODE="sometimes" is invalid: expected online, offline or disabled',
     );
     expect(() => trackingConfigFromEnv({ PIPELINE_WANDB_TIMEOUT_MS: '-5' })).toThrow('PIPELINE_WANDB_TIMEOUT_MS');
     expect(() => trackingConfigFromEnv({ WANDB_BASE_URL: 'ftp://x' })).toThrow('WANDB_BASE_URL');

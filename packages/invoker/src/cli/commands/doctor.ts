@@ -1,6 +1,11 @@
 import { CONTRACT_VERSION, describe } from '@pipeline-invocation/core';
 import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
-import { isSecretEnvName, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
+import {
+  isSecretEnvName,
+  parseLogLevel,
+  trackingConfigFromEnv,
+  type TrackingConfig,
+} from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf } from '../../discovery/manifest';
 import { checkContract } from '../../discovery/plugin-loader';
 import { lifecycleConfig } from '../../config';
@@ -91,6 +96,7 @@ export async function doctor(args: string[], io: Io): Promise<number> {
       ['storage', () => storageConfigFromEnv(io.env, io.cwd)],
       ['tracking', () => trackingConfigFromEnv(io.env, io.cwd)],
       ['run lifecycle', () => lifecycleConfig(io.env)],
+      ['logging', () => parseLogLevel(io.env.LOG_LEVEL)],
     ] as const
   ).flatMap(([part, read]) => {
     try {
