@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -33,6 +43,23 @@ describe('a generated handler package in a copy of the workspace', () => {
       symlinkSync(join(copy, 'packages', pkg), join(copy, 'node_modules/@pipeline-invocation', pkg));
     }
     symlinkSync(join(copy, 'tools'), join(copy, 'node_modules/@pipeline-invocation/tools'));
+    // The team already has a handler package of its own besides the ones in this repository.
+    const extra = join(copy, 'packages/handler-team-extra');
+    mkdirSync(extra, { recursive: true });
+    writeFileSync(
+      join(extra, 'package.json'),
+      JSON.stringify({
+        name: '@pipeline-invocation/handler-team-extra',
+        version: '1.0.0',
+        main: 'index.js',
+        pipelineInvocation: { contract: '^1.0.0', services: ['team_extra_service'] },
+      }),
+    );
+    writeFileSync(join(extra, 'index.js'), 'module.exports = {};\n');
+    symlinkSync(extra, join(copy, 'node_modules/@pipeline-invocation/handler-team-extra'));
+    const host = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
+    host.dependencies['@pipeline-invocation/handler-team-extra'] = '1.0.0';
+    writeFileSync(join(copy, 'package.json'), `${JSON.stringify(host, null, 2)}\n`);
   });
   afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
@@ -44,6 +71,16 @@ describe('a generated handler package in a copy of the workspace', () => {
         env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+    const services = () =>
+      (
+        JSON.parse(run(process.execPath, ['packages/invoker/bin/pipeline.js', 'list', '--json'])) as {
+          service: string;
+        }[]
+      ).map((s) => s.service);
+    // whatever handlers the workspace already has (a team adds its own): the new one joins them
+    const before = services();
+    expect(before).toContain('team_extra_service');
+    expect(before).not.toContain('demo_service');
     run(process.execPath, [
       join(copy, 'node_modules/nx/dist/bin/nx.js'),
       'g',
@@ -82,8 +119,7 @@ describe('a generated handler package in a copy of the workspace', () => {
     ]);
     run(process.execPath, [join(copy, 'node_modules/eslint/bin/eslint.js'), 'packages/handler-demo']);
 
-    const list = JSON.parse(run(process.execPath, ['packages/invoker/bin/pipeline.js', 'list', '--json']));
-    expect(list.map((s: { service: string }) => s.service)).toEqual(['demo_service', 'ml_inference_perspective_api']);
+    expect(services()).toEqual([...before, 'demo_service'].sort());
     const invoked = JSON.parse(
       run(process.execPath, [
         'packages/invoker/bin/pipeline.js',
