@@ -138,7 +138,7 @@ export class Invoker {
       cancelGraceMs: config.cancelGraceMs,
     });
     this.redactor = new Redactor(env);
-    this.logger = config.logger ?? createLogger({ redactor: this.redactor });
+    this.logger = config.logger ?? createLogger({ redactor: this.redactor, env });
     const discovery =
       config.discover === false
         ? { plugins: [], problems: [] }

@@ -138,35 +138,58 @@ describe('pipeline invoke', () => {
     expect(stdout).toContain('handler      cjs-plugin@1.0.0');
   });
 
-  it('on a terminal, shows a progress bar and short human log lines (run under a pty with script)', async () => {
+  /** The CLI on a real terminal: script(1) from util-linux gives it a pty, as a person would have. */
+  const underPty = (env: Record<string, string> = {}) => {
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} invoke cjs_service`;
-    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
-      (resolve) => {
-        // script(1) from util-linux gives the CLI a real terminal, as a person would have.
-        const child = spawn('script', ['-qec', command, '/dev/null'], {
-          cwd: root,
-          env: { PATH: process.env.PATH, LOG_LEVEL: 'info' },
-        });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (err += d));
-        child.on('error', (error) =>
-          resolve({
-            stdout: out,
-            stderr: `${err}${error.message} (this test needs script from util-linux)`,
-            code: null,
-          }),
-        );
-        child.on('close', (exit) => resolve({ stdout: out, stderr: err, code: exit }));
-      },
-    );
+    return new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], {
+        cwd: root,
+        env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('error', (error) =>
+        resolve({ stdout: out, stderr: `${err}${error.message} (this test needs script from util-linux)`, code: null }),
+      );
+      child.on('close', (exit) => resolve({ stdout: out, stderr: err, code: exit }));
+    });
+  };
+  // eslint-disable-next-line no-control-regex
+  const ansi = /\u001b\[[0-9;]*m/g;
+
+  it('on a terminal, shows a progress bar and short coloured log lines, never on one line', async () => {
+    const { stdout, stderr, code } = await underPty();
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain(`[${'#'.repeat(30)}] 100% 1/1`);
-    expect(stdout).toMatch(/\d\d:\d\d:\d\d INFO {2}run started/);
+    expect(stdout).toMatch(ansi); // colour on a terminal
+    const plain = stdout.replace(ansi, '');
+    expect(plain).toMatch(/\d\d:\d\d:\d\d INFO {2}run started/);
+    // the bar is erased before a log line is written, so no line reads "1/122:31:27 INFO"
+    expect(plain).not.toMatch(/\d+\/\d+\d\d:\d\d:\d\d (INFO|WARN)/);
+    expect(plain).toMatch(/\r {40,}\r\d\d:\d\d:\d\d INFO {2}run finished/);
     expect(stdout).not.toContain('"level":30');
     expect(stdout).toContain('SUCCEEDED cjs_service');
+  });
+
+  it('honours NO_COLOR on a terminal', async () => {
+    const { stdout, code } = await underPty({ NO_COLOR: '1' });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/\d\d:\d\d:\d\d INFO {2}run started/);
+    expect(stdout).not.toMatch(ansi);
+  });
+
+  it('off a terminal, reports progress as a log line (every 10 % or 30 s)', async () => {
+    const { code, stderr } = await cli(['invoke', 'cjs_service'], { LOG_LEVEL: 'info' });
+    expect(code).toBe(0);
+    const lines = stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'progress 100% (1/1)', done: 1, total: 1 }));
+    expect(stderr).not.toContain('\r');
   });
 
   it('reads the payload from a file with @file', async () => {

@@ -12,7 +12,16 @@ export {
   isSecretEnvName,
   type RedactorOptions,
 } from './redact';
-export { createLogger, parseLogLevel, silentLogger, LOG_LEVELS, type LogLevel, type LoggerOptions } from './logger';
+export {
+  createLogger,
+  colorEnabled,
+  parseLogLevel,
+  silentLogger,
+  LOG_LEVELS,
+  type LogLevel,
+  type LoggerOptions,
+} from './logger';
+export { setStatusLine, aroundStatusLine, type StatusLine } from './status-line';
 export { RunMetrics } from './metrics';
 export { trackingConfigFromEnv, type TrackingConfig, type TrackingMode } from './config';
 export { createTracker } from './tracker/create-tracker';

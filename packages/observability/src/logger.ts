@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { LogFields, Logger } from '@pipeline-invocation/core';
 import { Redactor } from './redact';
+import { aroundStatusLine } from './status-line';
 
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -21,6 +22,17 @@ export interface LoggerOptions {
   redactor?: Redactor;
   /** Fields on every line. */
   bindings?: LogFields;
+  /** Colour in the human format (default: on a TTY, unless `NO_COLOR`; `FORCE_COLOR` forces it). */
+  color?: boolean;
+  /** Environment read for `LOG_LEVEL`, `NO_COLOR` and `FORCE_COLOR` (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Colour per https://no-color.org and the FORCE_COLOR convention: NO_COLOR wins, then FORCE_COLOR, then the TTY. */
+export function colorEnabled(env: NodeJS.ProcessEnv, isTty: boolean): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
+  return isTty;
 }
 
 /**
@@ -30,11 +42,13 @@ export interface LoggerOptions {
  * @throws TypeError when `LOG_LEVEL` is not a known level.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? parseLogLevel(process.env.LOG_LEVEL);
+  const env = options.env ?? process.env;
+  const level = options.level ?? parseLogLevel(env.LOG_LEVEL);
   const destination = options.destination ?? process.stderr;
   const isTty = (destination as NodeJS.WriteStream).isTTY === true;
   const format = options.format ?? (isTty ? 'pretty' : 'json');
-  const stream = format === 'pretty' ? prettyStream(destination) : destination;
+  const color = options.color ?? colorEnabled(env, isTty);
+  const stream = format === 'pretty' ? prettyStream(destination, color) : destination;
   const base = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
   const redactor = options.redactor ?? new Redactor();
   return new PinoLogger(options.bindings ? base.child(redactor.redact(options.bindings)) : base, redactor);
@@ -85,24 +99,35 @@ const LEVEL_NAMES: Record<number, string> = {
   60: 'FATAL',
 };
 
-/** Turns pino's JSON lines into `HH:MM:SS LEVEL message key=value` for people. */
-function prettyStream(destination: NodeJS.WritableStream): Writable {
+/** ANSI colours of the level names (and a dim clock). */
+const LEVEL_COLORS: Record<number, string> = { 10: '90', 20: '90', 30: '36', 40: '33', 50: '31', 60: '31' };
+const paint = (code: string, text: string) => `\u001b[${code}m${text}\u001b[0m`;
+
+/**
+ * Turns pino's JSON lines into `HH:MM:SS LEVEL message key=value` for people, clearing a
+ * progress bar (the status line) before each line so the two never share a line.
+ */
+function prettyStream(destination: NodeJS.WritableStream, color: boolean): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;
+        let text: string;
         try {
           const { level, time, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
           const clock = typeof time === 'string' ? time.slice(11, 19) : '';
           const extras = Object.entries(fields)
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');
-          destination.write(
-            `${clock} ${(LEVEL_NAMES[level as number] ?? '').padEnd(5)} ${msg ?? ''}${extras ? `  ${extras}` : ''}\n`,
-          );
+          const name = (LEVEL_NAMES[level as number] ?? '').padEnd(5);
+          const shown = color
+            ? `${paint('2', clock)} ${paint(LEVEL_COLORS[level as number] ?? '0', name)}`
+            : `${clock} ${name}`;
+          text = `${shown} ${msg ?? ''}${extras ? `  ${extras}` : ''}\n`;
         } catch {
-          destination.write(`${line}\n`);
+          text = `${line}\n`;
         }
+        aroundStatusLine(() => destination.write(text));
       }
       done();
     },

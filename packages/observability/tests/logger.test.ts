@@ -1,4 +1,4 @@
-import { Redactor, createLogger, parseLogLevel } from '../src';
+import { Redactor, colorEnabled, createLogger, parseLogLevel } from '../src';
 import { Capture } from './helpers/capture';
 
 describe('createLogger', () => {
@@ -35,5 +35,15 @@ describe('createLogger', () => {
     expect(() => parseLogLevel('loud')).toThrow(
       'is invalid: expected one of trace, debug, info, warn, error, fatal, silent',
     );
+  });
+
+  it('colours the human format on a terminal, honouring NO_COLOR and FORCE_COLOR', () => {
+    expect(colorEnabled({}, true)).toBe(true);
+    expect(colorEnabled({}, false)).toBe(false);
+    expect(colorEnabled({ NO_COLOR: '1' }, true)).toBe(false);
+    expect(colorEnabled({ FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(colorEnabled({ FORCE_COLOR: '0' }, true)).toBe(true);
+    expect(colorEnabled({ FORCE_COLOR: '0' }, false)).toBe(false);
+    expect(colorEnabled({ NO_COLOR: '1', FORCE_COLOR: '1' }, true)).toBe(false);
   });
 });

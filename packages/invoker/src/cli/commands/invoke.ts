@@ -4,7 +4,7 @@ import { RunCancelledError, type RunExecutionMetadata } from '@pipeline-invocati
 import { createInvoker } from '../../invoker';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
-import { ProgressBar } from '../progress';
+import { ProgressBar, ProgressLog, type ProgressReporter } from '../progress';
 
 const HELP = `Usage: pipeline invoke <service> [--payload JSON|@file] [--metadata JSON|@file] [--timeout ms] [--idempotency-key KEY] [--json]
 
@@ -91,7 +91,12 @@ export async function invoke(args: string[], io: Io): Promise<number> {
   }
 
   const invoker = createInvoker({ env: io.env });
-  const bar = io.errIsTty && !values.json ? new ProgressBar(io) : undefined;
+  // A bar on a terminal; off one, a log line every 10 % or 30 s.
+  const bar: ProgressReporter | undefined = io.errIsTty
+    ? values.json
+      ? undefined
+      : new ProgressBar(io)
+    : new ProgressLog(invoker.logger);
   const signals = cancelOnSignals(io, invoker.lifecycle.cancelGraceMs);
   try {
     const record = await invoker.invokePipelineHandler(service, payload, metadata, {
