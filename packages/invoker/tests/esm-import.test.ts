@@ -12,7 +12,7 @@ describe('an ES module importing a CommonJS plugin', () => {
       import { createInvoker } from '@pipeline-invocation/invoker';
       import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
       const shape = typeof plugin.default === 'object' ? 'module object' : 'plugin';
-      const direct = createInvoker({ discover: false, plugins: [plugin], env: { PIPELINE_STORE: 'memory' }, outbox: false });
+      const direct = createInvoker({ discover: false, plugins: [plugin], env: { PIPELINE_STORE: 'memory', LOG_LEVEL: 'error' }, outbox: false });
       const { invoker } = createTestInvoker({ plugins: [plugin] });
       const a = await direct.invokePipelineHandler('generated_service', {});
       const b = await invoker.invokePipelineHandler('generated_service', {});

@@ -16,7 +16,7 @@ const root = createHostProject([
 const script = (service: string, file: string, fixed: string, payload: object) => `
   const { writeFileSync } = require('node:fs');
   const { createInvoker } = require('@pipeline-invocation/invoker');
-  const invoker = createInvoker({ pluginRetryMs: 300, outbox: false, env: { PIPELINE_STORE: 'memory' } });
+  const invoker = createInvoker({ pluginRetryMs: 300, outbox: false, env: { PIPELINE_STORE: 'memory', LOG_LEVEL: 'error' } });
   const attempt = () => invoker.invokePipelineHandler(${JSON.stringify(service)}, ${JSON.stringify(payload)})
     .then((r) => r.status, (e) => e.name + ': ' + e.message);
   (async () => {
