@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipelineHandler, type PipelineHandler } from '@pipeline-invocation/core';
+import { pipelineHandler, type PipelineHandler, type RunStore } from '@pipeline-invocation/core';
 import { Outbox } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
 import { silentLogger } from '@pipeline-invocation/observability';
@@ -28,6 +28,19 @@ describe('one retry policy', () => {
     }
   }
 
+  /** An invoker running `Counted` on `store`, with these retry delays and nothing else around it. */
+  const countedInvoker = (store: RunStore, storeRetryDelaysMs: number[]) =>
+    createInvoker({
+      discover: false,
+      env: {},
+      logger: silentLogger,
+      tracker: false,
+      outbox: false,
+      handlers: [Counted],
+      store,
+      storeRetryDelaysMs,
+    });
+
   it('DynamoDB down: each write is tried exactly as often as the policy says (3), not 4 SDK attempts x 3', async () => {
     await createRunTable(dynamo.client(), 'retry_runs');
     const proxy = await startFaultProxy(dynamo.port);
@@ -40,16 +53,7 @@ describe('one retry policy', () => {
         credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
       },
     });
-    const invoker = createInvoker({
-      discover: false,
-      env: {},
-      logger: silentLogger,
-      tracker: false,
-      outbox: false,
-      handlers: [Counted],
-      store,
-      storeRetryDelaysMs: [10, 20],
-    });
+    const invoker = countedInvoker(store, [10, 20]);
     try {
       const started = Date.now();
       await expect(invoker.invokePipelineHandler('counted', {})).rejects.toMatchObject({
@@ -93,16 +97,7 @@ describe('one retry policy', () => {
       return store;
     };
     const run = (store: InstanceType<typeof MemoryRunStore>) =>
-      createInvoker({
-        discover: false,
-        env: {},
-        logger: silentLogger,
-        tracker: false,
-        outbox: false,
-        handlers: [Counted],
-        store,
-        storeRetryDelaysMs: [5, 5],
-      }).invokePipelineHandler('counted', {});
+      countedInvoker(store, [5, 5]).invokePipelineHandler('counted', {});
     expect((await run(failing('twice', 2))).status).toBe('SUCCEEDED');
     await expect(run(failing('always', 99))).rejects.toMatchObject({ name: 'MetadataWriteError' });
     await expect(run(failing('permanent', 1))).rejects.toMatchObject({ name: 'MetadataWriteError' });
