@@ -1,3 +1,4 @@
+import * as core from '../src';
 import { container as tsyringeRoot } from 'tsyringe';
 import { z } from 'zod';
 import {
@@ -50,8 +51,7 @@ describe('@pipelineHandler', () => {
     expect(() => pipelineHandler('')).toThrow('service must be a non-empty string');
   });
 
-  it('hands out fresh containers, never the global one', async () => {
-    const core = await import('../src');
+  it('hands out fresh containers, never the global one', () => {
     expect('rootContainer' in core).toBe(false);
     const a = core.createContainer();
     const b = core.createContainer();

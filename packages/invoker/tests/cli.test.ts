@@ -315,11 +315,12 @@ describe('pipeline runs, doctor, outbox, storage', () => {
         }),
       ]),
     );
-    for (const [name, value] of [
+    const badValues: [string, string][] = [
       ['LOG_LEVEL', 'loud'],
       ['WANDB_MODE', 'bogus'],
       ['PIPELINE_STORE', 'postgres'],
-    ]) {
+    ];
+    for (const [name, value] of badValues) {
       const refused = await cli(['invoke', 'cjs_service'], { [name]: value });
       expect([name, refused.code]).toEqual([name, 2]);
       expect(refused.stderr).toContain(name);
