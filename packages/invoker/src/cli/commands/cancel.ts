@@ -1,8 +1,8 @@
 import { CANCELLED_STATUS_CODE, type RunExecutionMetadata, type RunStore } from '@pipeline-invocation/core';
-import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import { lifecycleConfig } from '../../config';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
+import { withRunStore } from '../run-store';
 
 const HELP = `Usage: pipeline cancel <run_id> [--wait] [--json]
 
@@ -31,8 +31,7 @@ export async function cancel(args: string[], io: Io): Promise<number> {
   if (!runId) throw new UsageError('missing <run_id>. Run `pipeline runs --status RUNNING` to see running runs.');
   if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"; cancel one run at a time.`);
   const lifecycle = lifecycleConfig(io.env);
-  const store = await createRunStore(storageConfigFromEnv(io.env, io.cwd));
-  try {
+  return withRunStore(io, async (store) => {
     const before = await store.get(runId);
     if (!before) {
       io.err(`pipeline cancel: no run "${runId}" in ${store.description}.\n`);
@@ -74,9 +73,7 @@ export async function cancel(args: string[], io: Io): Promise<number> {
     const final = await waitForEnd(store, runId, lifecycle.heartbeatMs + lifecycle.cancelGraceMs + 5000);
     print(io, final, values.json, `run ${runId} ended ${final.status}`);
     return final.status === 'RUNNING' ? EXIT.HANDLER_FAILED : EXIT.OK;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 async function waitForEnd(store: RunStore, runId: string, timeoutMs: number): Promise<RunExecutionMetadata> {

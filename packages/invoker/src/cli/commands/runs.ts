@@ -1,7 +1,7 @@
 import { RunStatusSchema, type RunExecutionMetadata, type RunStatus } from '@pipeline-invocation/core';
-import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, table, type Io } from '../io';
+import { withRunStore } from '../run-store';
 
 const RUNS_HELP = `Usage: pipeline runs [--service S] [--status S] [--limit N] [--cursor C] [--json]
 
@@ -49,8 +49,7 @@ export async function runs(args: string[], io: Io): Promise<number> {
       throw new UsageError(`--status must be one of ${RunStatusSchema.options.join(', ')} (got "${values.status}").`);
     status = parsed.data;
   }
-  const store = await createRunStore(storageConfigFromEnv(io.env, io.cwd));
-  try {
+  return withRunStore(io, async (store) => {
     const page = await store.list({ service: values.service, status, limit, cursor: values.cursor });
     if (values.json) {
       io.out(`${JSON.stringify(page, null, 2)}\n`);
@@ -74,9 +73,7 @@ export async function runs(args: string[], io: Io): Promise<number> {
       if (page.nextCursor) io.err(`next page: --cursor ${page.nextCursor}\n`);
     }
     return EXIT.OK;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 /** `pipeline show <run_id>`. */
@@ -85,8 +82,7 @@ export async function show(args: string[], io: Io): Promise<number> {
   if (values.help) return (void io.out(SHOW_HELP), EXIT.OK);
   const [runId] = positionals;
   if (!runId) throw new UsageError('missing <run_id>. Run `pipeline runs` to see run ids.');
-  const store = await createRunStore(storageConfigFromEnv(io.env, io.cwd));
-  try {
+  return withRunStore(io, async (store) => {
     const record = await store.get(runId);
     if (!record) {
       io.err(`pipeline show: no run "${runId}" in ${store.description}.\n`);
@@ -105,9 +101,7 @@ export async function show(args: string[], io: Io): Promise<number> {
       );
     }
     return EXIT.OK;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 /** How long ago a RUNNING run's heartbeat was renewed ("-" for ended runs). */
