@@ -58,6 +58,22 @@ function freePort() {
   });
 }
 
+/**
+ * fetch, tried again on a network error: undici reuses kept-alive sockets that verdaccio may have
+ * closed meanwhile (its keep-alive is shorter than a round of npm publish), which fails a request
+ * with "fetch failed" although the registry is up.
+ */
+async function registryFetch(url, init) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function startRegistry() {
   const dir = join(workspace, 'scripts/e2e-registry');
   if (!existsSync(join(dir, 'node_modules/verdaccio')))
@@ -94,7 +110,7 @@ async function startRegistry() {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const response = await fetch(`${url}/-/user/org.couchdb.user:e2e`, {
+  const response = await registryFetch(`${url}/-/user/org.couchdb.user:e2e`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'e2e', password: 'e2e-password' }),
@@ -151,7 +167,7 @@ try {
   });
   await step(`publish ${PACKAGES.length} packages`, async () => {
     for (const pkg of PACKAGES) npm(join(workspace, 'packages', pkg), ['publish', '--registry', `${registry.url}/`]);
-    const published = await (await fetch(`${registry.url}/@pipeline-invocation%2finvoker`)).json();
+    const published = await (await registryFetch(`${registry.url}/@pipeline-invocation%2finvoker`)).json();
     if (!published.versions?.['0.1.0']) throw new Error('the invoker is not in the registry');
   });
   const consumer = join(temp, 'consumer');
