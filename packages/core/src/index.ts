@@ -22,7 +22,6 @@ export {
 export {
   RunExecutionMetadataSchema,
   RunStatusSchema,
-  TERMINAL_STATUSES,
   CANCELLED_STATUS_CODE,
   IntegrationResponseSchema,
   DEFAULT_METADATA_TABLE_NAME,

@@ -39,8 +39,8 @@ export class Heartbeat {
     this.timer = undefined;
   }
 
-  /** One renewal (exposed for tests that drive time by hand). */
-  async beat(): Promise<void> {
+  /** One renewal; skipped while the previous one is still under way. */
+  private async beat(): Promise<void> {
     if (this.inFlight || !this.timer) return;
     this.inFlight = true;
     try {

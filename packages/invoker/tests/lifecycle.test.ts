@@ -48,6 +48,17 @@ const waitFor = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
   }
 };
 
+/** Start a CooperativeHandler run on a fast heartbeat and wait until its RUNNING record is stored. */
+async function startCooperative(heartbeatMs: number, signal?: AbortSignal) {
+  const { invoker, store } = createTestInvoker({
+    handlers: [CooperativeHandler],
+    config: { heartbeatMs, staleAfterMs: 1000 },
+  });
+  const run = invoker.invokePipelineHandler('cooperative', {}, {}, { signal });
+  await waitFor(() => store.all().length === 1);
+  return { run, store, running: store.all()[0]! };
+}
+
 describe('cancellation', () => {
   it('a signal aborted before the start runs nothing, writes nothing and throws AbortError', async () => {
     const { invoker, store } = createTestInvoker({ handlers: [CooperativeHandler] });
@@ -132,13 +143,7 @@ describe('cancellation', () => {
   });
 
   it('a cancel request written to the store (as `pipeline cancel` does) stops the run at its next heartbeat', async () => {
-    const { invoker, store } = createTestInvoker({
-      handlers: [CooperativeHandler],
-      config: { heartbeatMs: 25, staleAfterMs: 1000 },
-    });
-    const run = invoker.invokePipelineHandler('cooperative', {});
-    await waitFor(() => store.all().length === 1);
-    const running = store.all()[0]!;
+    const { run, store, running } = await startCooperative(25);
     await store.requestCancel(running.run_id, new Date().toISOString());
     const record = await run;
     expect(record).toMatchObject({
@@ -151,27 +156,16 @@ describe('cancellation', () => {
 
 describe('heartbeat', () => {
   it('renews heartbeat_at while the handler runs', async () => {
-    const { invoker, store } = createTestInvoker({
-      handlers: [CooperativeHandler],
-      config: { heartbeatMs: 20, staleAfterMs: 1000 },
-    });
     const controller = new AbortController();
-    const run = invoker.invokePipelineHandler('cooperative', {}, {}, { signal: controller.signal });
-    await waitFor(() => store.all().length === 1);
-    const first = store.all()[0]!.heartbeat_at!;
+    const { run, store, running } = await startCooperative(20, controller.signal);
+    const first = running.heartbeat_at!;
     await waitFor(() => store.all()[0]!.heartbeat_at! > first);
     controller.abort();
     expect((await run).status).toBe('CANCELLED');
   });
 
   it('a run marked CRASHED elsewhere while it runs is aborted, and that first terminal record stands', async () => {
-    const { invoker, store } = createTestInvoker({
-      handlers: [CooperativeHandler],
-      config: { heartbeatMs: 20, staleAfterMs: 1000 },
-    });
-    const run = invoker.invokePipelineHandler('cooperative', {});
-    await waitFor(() => store.all().length === 1);
-    const running = store.all()[0]!;
+    const { run, store, running } = await startCooperative(20);
     const crashed: RunExecutionMetadata = {
       ...running,
       status: 'CRASHED',

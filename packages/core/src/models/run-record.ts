@@ -9,15 +9,6 @@ export const RunStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_
 /** `RUNNING` until the handler ends, then one of the terminal states. */
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-/** The statuses a run ends in (every status but `RUNNING`). */
-export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
-  'SUCCEEDED',
-  'FAILED',
-  'TIMED_OUT',
-  'CANCELLED',
-  'CRASHED',
-]);
-
 /** Status code of a CANCELLED run (nginx's "client closed request", as Powertools and others use). */
 export const CANCELLED_STATUS_CODE = 499;
 
