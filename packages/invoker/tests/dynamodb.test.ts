@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipelineHandler, type PipelineHandler, type RunStore } from '@pipeline-invocation/core';
+import { newRunId, pipelineHandler, type PipelineHandler, type RunStore } from '@pipeline-invocation/core';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Outbox } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
 import { silentLogger } from '@pipeline-invocation/observability';
@@ -185,5 +186,20 @@ describe('the invoker on DynamoDB', () => {
     const doctor = await cli(['doctor']);
     expect(doctor.stdout).toContain('[ok] run store: dynamodb:cli_runs reachable');
     expect(doctor.stdout).not.toContain('test-secret-value');
+
+    // a run written by version 0.1's layout is listed again after `pipeline storage migrate`
+    const legacy = { ...record, run_id: newRunId(), status: 'FAILED', status_code: 500, entity: 'run' };
+    const client = dynamo.client();
+    await DynamoDBDocumentClient.from(client).send(new PutCommand({ TableName: 'cli_runs', Item: legacy }));
+    client.destroy();
+    const listed = async () =>
+      JSON.parse((await cli(['runs', '--json'])).stdout).items.map((r: { run_id: string }) => r.run_id);
+    expect(await listed()).toEqual([record.run_id]);
+    const migrated = await cli(['storage', 'migrate', '--json']);
+    expect(migrated.code).toBe(0);
+    expect(JSON.parse(migrated.stdout)).toMatchObject({ store: 'dynamodb:cli_runs', runs: 1, keys: 0, unchanged: 1 });
+    expect(await listed()).toEqual([legacy.run_id, record.run_id]);
+    expect(JSON.parse((await cli(['show', legacy.run_id, '--json'])).stdout).status).toBe('FAILED');
+    expect((await cli(['storage', 'migrate'])).stdout).toContain('0 runs sharded, 0 idempotency keys moved, 2 items');
   }, 60_000);
 });

@@ -25,7 +25,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     load: () => require('./commands/outbox').outbox,
   },
   storage: {
-    summary: 'storage init: create the DynamoDB table (or the SQLite file)',
+    summary: 'storage init | migrate: create the DynamoDB table (or SQLite file); migrate it in place',
     load: () => require('./commands/storage').storage,
   },
   worker: { summary: 'run queued invocations (needs @pipeline-invocation/worker)', load: () => fromWorker('worker') },

@@ -1,4 +1,5 @@
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -18,6 +19,7 @@ import {
   type RunStore,
 } from '@pipeline-invocation/core';
 import { BLOCKING_STATUSES, finishDecision, pageFrom } from '../query';
+import { ALL_SHARDS, isRunItem, keyItemKey, recordOf, runItem, storedStatus } from './layout';
 import { INDEXES } from './table';
 
 /** Options of {@link DynamoRunStore.fromEnvironment}. */
@@ -30,17 +32,25 @@ export interface DynamoRunStoreOptions {
 /** Time limits of one DynamoDB attempt (ms): to connect, and for the whole request. */
 export const DYNAMODB_ATTEMPT_TIMEOUTS = Object.freeze({ connectionTimeout: 3000, requestTimeout: 10_000 });
 
-/** Partition-key prefix of idempotency lock items (kept apart from service partitions). */
-const LOCK_PREFIX = '#idempotency#';
-const LOCK_SORT_KEY = '#lock';
-
-type Item = RunExecutionMetadata & { entity: 'run' };
+/** What a key item holds: the run that owns the key, and that run's record as last written. */
+interface KeyItem {
+  owner_run_id: string;
+  owner_service: string;
+  owner_status: string;
+  owner_started_at?: string;
+  /** The owner's record (layout 2): a conflict is answered from the key item alone. */
+  record?: RunExecutionMetadata;
+}
 
 /**
- * Run records in DynamoDB. Key: `service` + `run_id` (ULID), so records never collide.
- * Idempotency uses a lock item per key written with a conditional put (no transactions, which
- * DynamoDB-compatible test servers lack). Transient errors and throttling are retried by the
- * SDK's standard retry strategy.
+ * Run records in DynamoDB. Table key: `service` + `run_id` (ULID), so records never collide and a
+ * service's latest run is one query on its partition. The all-runs and status indexes are spread
+ * over 16 shards (see `layout.ts` and the package README's access patterns).
+ *
+ * An idempotency key is one item (`#idempotency#<key>`) holding the run that owns it and that
+ * run's record: `begin` takes it with one conditional put that returns the item it found on
+ * conflict (`ReturnValuesOnConditionCheckFailure`), so a replay or a mismatch is answered
+ * without a read. No transactions (DynamoDB-compatible test servers lack them).
  */
 export class DynamoRunStore implements RunStore {
   readonly description: string;
@@ -76,67 +86,105 @@ export class DynamoRunStore implements RunStore {
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
     const key = record.idempotency_key;
     if (key) {
-      const existing = await this.lock(key, record);
+      const existing = await this.takeKey(key, record);
       if (existing) return { ok: false, existing };
     }
     // run_id is a fresh ULID: an item already under this key can only be this run's own begin,
     // retried after its answer was lost (by the SDK or by the invoker), so it is not a conflict.
-    await this.putIf(this.item(record), 'attribute_not_exists(run_id)', undefined);
+    await this.putIf(runItem(record), 'attribute_not_exists(run_id)', undefined);
     return { ok: true };
   }
 
-  /** Take the lock of `key` for `record`, or return the run that holds it. */
-  private async lock(key: string, record: RunExecutionMetadata): Promise<RunExecutionMetadata | undefined> {
-    const lockKey = { service: LOCK_PREFIX + key, run_id: LOCK_SORT_KEY };
+  /**
+   * Take idempotency key `key` for `record` with one conditional put, or return the run that
+   * holds it. The put succeeds when the key is free, already ours (a retried begin) or held by a
+   * run that ended without success. On conflict the item found comes back with the failure; a
+   * SUCCEEDED owner is answered from it, a RUNNING one is read once (its heartbeat lives on its
+   * run item, and it may have ended without the key item hearing of it).
+   */
+  private async takeKey(key: string, record: RunExecutionMetadata): Promise<RunExecutionMetadata | undefined> {
+    const itemKey = keyItemKey(key);
     const item = {
-      ...lockKey,
+      ...itemKey,
       owner_run_id: record.run_id,
       owner_status: record.status,
       owner_service: record.service,
       owner_started_at: record.started_at,
+      record,
     };
-    // Take the lock when it is free, its run no longer blocks the key, or it is already ours (a
-    // retried begin whose first lock write landed).
-    if (
-      await this.putIf(
-        item,
-        'attribute_not_exists(service) OR NOT owner_status IN (:running, :succeeded) OR owner_run_id = :me',
-        { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED', ':me': record.run_id },
-      )
-    ) {
-      return undefined;
-    }
+    let condition = 'attribute_not_exists(service) OR owner_run_id = :me OR NOT owner_status IN (:running, :succeeded)';
+    let values: Record<string, unknown> = { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED', ':me': record.run_id };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const lock = await this.send(() =>
-        this.doc.send(new GetCommand({ TableName: this.tableName, Key: lockKey, ConsistentRead: true })),
-      );
-      const owner = lock.Item as
-        { owner_run_id: string; owner_service: string; owner_started_at?: string; owner_status: string } | undefined;
-      if (!owner) {
-        if (await this.putIf(item, 'attribute_not_exists(service)', undefined)) return undefined;
+      const found = await this.putOrFound<KeyItem>(item, condition, values, itemKey);
+      if (found === undefined) return undefined; // taken
+      if (found === null) {
+        // The item went away between the put and the read: take it if it is still free.
+        condition = 'attribute_not_exists(service)';
+        values = {};
         continue;
       }
-      if (owner.owner_run_id === record.run_id) return undefined;
-      const existing = await this.getByKey(owner.owner_service, owner.owner_run_id);
-      if (existing && BLOCKING_STATUSES.has(existing.status)) return existing;
-      if (existing) {
-        // Its run ended but the lock was not updated (that write failed): take it over.
-        if (await this.putIf(item, 'owner_run_id = :owner', { ':owner': owner.owner_run_id })) return undefined;
+      if (found.owner_run_id === record.run_id) return undefined;
+      if (found.owner_status === 'SUCCEEDED' && found.record) return found.record;
+      const owner = await this.getByKey(found.owner_service, found.owner_run_id);
+      if (owner && BLOCKING_STATUSES.has(owner.status)) return owner;
+      if (owner) {
+        // Its run ended but the key item was not told (that write failed): take the key over.
+        condition = 'owner_run_id = :owner';
+        values = { ':owner': found.owner_run_id };
         continue;
       }
-      // The owner took the lock but its run record is not there: still being written, or its process
+      // The owner took the key but its run record is not there: still being written, or its process
       // died in between. Report it with the owner's start time, so a caller can tell a fresh run
       // from a dead one (the invoker treats an old RUNNING run as crashed and finishes it).
+      const startedAt = found.owner_started_at ?? record.started_at;
       return {
-        ...record,
-        service: owner.owner_service,
-        run_id: owner.owner_run_id,
+        ...(found.record ?? record),
+        service: found.owner_service,
+        run_id: found.owner_run_id,
         status: 'RUNNING',
-        started_at: owner.owner_started_at ?? record.started_at,
-        timestamp: owner.owner_started_at ?? record.started_at,
+        started_at: startedAt,
+        timestamp: startedAt,
       };
     }
     throw new RunStoreError(this.description, `idempotency key "${key}" is contended`, 'Retry the invocation.');
+  }
+
+  /**
+   * A conditional put: `undefined` when written; on a failed condition the item that stopped it
+   * (from the failure itself where the server returns it, else read), or `null` when it is gone.
+   */
+  private async putOrFound<T>(
+    item: Record<string, unknown>,
+    condition: string,
+    values: Record<string, unknown>,
+    key: Record<string, unknown>,
+  ): Promise<T | null | undefined> {
+    try {
+      await this.send(() =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: condition,
+            ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return undefined;
+    } catch (error) {
+      if (
+        !(error instanceof ConditionalCheckFailedException) &&
+        (error as Error).name !== 'ConditionalCheckFailedException'
+      )
+        throw error;
+      const returned = (error as ConditionalCheckFailedException).Item;
+      if (returned) return unmarshall(returned) as T;
+      const read = await this.send(() =>
+        this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+      );
+      return (read.Item as T | undefined) ?? null;
+    }
   }
 
   /** A conditional put; false when the condition failed. */
@@ -166,20 +214,22 @@ export class DynamoRunStore implements RunStore {
 
   async finish(record: RunExecutionMetadata): Promise<FinishResult> {
     for (let attempt = 0; ; attempt++) {
-      const written = await this.putIf(this.item(record), 'attribute_not_exists(run_id) OR #status = :running', {
-        ':running': 'RUNNING',
-      });
+      const written = await this.putIf(
+        runItem(record),
+        'attribute_not_exists(run_id) OR #status IN (:running, :legacyRunning)',
+        { ':running': storedStatus('RUNNING', record.run_id), ':legacyRunning': 'RUNNING' },
+      );
       if (written) break;
       const decision = finishDecision(await this.getByKey(record.service, record.run_id), record);
       if (decision !== 'write') {
-        if (decision.ok) await this.releaseLock(record);
+        if (decision.ok) await this.releaseKey(record);
         return decision;
       }
       if (attempt === 2) {
         throw new RunStoreError(this.description, `run ${record.run_id} is contended`, 'Retry the write.');
       }
     }
-    await this.releaseLock(record);
+    await this.releaseKey(record);
     return { ok: true };
   }
 
@@ -202,32 +252,37 @@ export class DynamoRunStore implements RunStore {
             TableName: this.tableName,
             Key: { service: run.service, run_id: run.run_id },
             UpdateExpression: update,
-            ConditionExpression: '#status = :running',
+            ConditionExpression: '#status IN (:running, :legacyRunning)',
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':at': at, ':running': 'RUNNING' },
+            ExpressionAttributeValues: {
+              ':at': at,
+              ':running': storedStatus('RUNNING', run.run_id),
+              ':legacyRunning': 'RUNNING',
+            },
             ReturnValues: 'ALL_NEW',
           }),
         ),
       );
-      return result.Attributes ? strip(result.Attributes as Item) : undefined;
+      return result.Attributes ? recordOf(result.Attributes) : undefined;
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
       return this.getByKey(run.service, run.run_id); // ended, or no such run
     }
   }
 
-  /** Record on the idempotency lock that its run ended, so the key is free (or replays). */
-  private async releaseLock(record: RunExecutionMetadata): Promise<void> {
+  /** Tell the key item that its run ended (with the final record, so the key is free or replays). */
+  private async releaseKey(record: RunExecutionMetadata): Promise<void> {
     if (record.idempotency_key) {
       await this.send(() =>
         this.doc
           .send(
             new UpdateCommand({
               TableName: this.tableName,
-              Key: { service: LOCK_PREFIX + record.idempotency_key, run_id: LOCK_SORT_KEY },
-              UpdateExpression: 'SET owner_status = :status',
+              Key: keyItemKey(record.idempotency_key!),
+              UpdateExpression: 'SET owner_status = :status, #record = :record',
               ConditionExpression: 'owner_run_id = :run',
-              ExpressionAttributeValues: { ':status': record.status, ':run': record.run_id },
+              ExpressionAttributeNames: { '#record': 'record' },
+              ExpressionAttributeValues: { ':status': record.status, ':run': record.run_id, ':record': record },
             }),
           )
           .catch((error: Error) => {
@@ -252,8 +307,8 @@ export class DynamoRunStore implements RunStore {
         }),
       ),
     );
-    const item = page.Items?.find((i) => i.entity === 'run');
-    return item ? strip(item as Item) : undefined;
+    const item = page.Items?.find(isRunItem);
+    return item ? recordOf(item) : undefined;
   }
 
   private async getByKey(service: string, runId: string): Promise<RunExecutionMetadata | undefined> {
@@ -262,56 +317,76 @@ export class DynamoRunStore implements RunStore {
         new GetCommand({ TableName: this.tableName, Key: { service, run_id: runId }, ConsistentRead: true }),
       ),
     );
-    return result.Item ? strip(result.Item as Item) : undefined;
+    return result.Item ? recordOf(result.Item) : undefined;
   }
 
-  /** Newest first; follows `LastEvaluatedKey` until the page is full (filters can thin a page). */
+  /**
+   * Newest first. A service's runs are one query on its partition (a status is a filter there);
+   * all runs, or all runs of a status, are read from the 16 shards of their index and merged.
+   */
   async list(query: ListRunsQuery): Promise<RunPage> {
-    const base: QueryCommandInput = { TableName: this.tableName, ScanIndexForward: false };
-    const values: Record<string, unknown> = {};
-    let keyCondition: string;
     if (query.service) {
-      keyCondition = 'service = :service';
-      values[':service'] = query.service;
+      const values: Record<string, unknown> = { ':service': query.service };
+      const base: QueryCommandInput = { TableName: this.tableName, KeyConditionExpression: 'service = :service' };
       if (query.status) {
-        base.FilterExpression = '#status = :status';
+        base.FilterExpression = '(#status = :status OR begins_with(#status, :sharded))';
         base.ExpressionAttributeNames = { '#status': 'status' };
         values[':status'] = query.status;
+        values[':sharded'] = `${query.status}#`;
       }
-    } else if (query.status) {
-      base.IndexName = INDEXES.byStatus;
-      keyCondition = '#status = :status';
-      base.ExpressionAttributeNames = { '#status': 'status' };
-      values[':status'] = query.status;
-    } else {
-      base.IndexName = INDEXES.all;
-      keyCondition = 'entity = :entity';
-      values[':entity'] = 'run';
+      return pageFrom(await this.newest(base, values, query), query.limit, recordOf);
     }
+    const [index, attribute] = query.status
+      ? ([INDEXES.byStatus, 'status'] as const)
+      : ([INDEXES.all, 'entity'] as const);
+    const prefix = query.status ? `${query.status}#` : 'run#';
+    const shards = await Promise.all(
+      ALL_SHARDS.map((shard) =>
+        this.newest(
+          { TableName: this.tableName, IndexName: index, KeyConditionExpression: '#pk = :pk' },
+          { ':pk': prefix + shard },
+          query,
+          { '#pk': attribute },
+        ),
+      ),
+    );
+    const merged = shards.flat().sort((a, b) => String(b.run_id).localeCompare(String(a.run_id)));
+    return pageFrom(merged.slice(0, query.limit + 1), query.limit, recordOf);
+  }
+
+  /** Up to `limit + 1` items of one partition, newest first, after the cursor. */
+  private async newest(
+    base: QueryCommandInput,
+    values: Record<string, unknown>,
+    query: ListRunsQuery,
+    names: Record<string, string> = {},
+  ): Promise<Record<string, unknown>[]> {
+    let keyCondition = base.KeyConditionExpression!;
     if (query.cursor) {
       keyCondition += ' AND run_id < :cursor';
-      values[':cursor'] = query.cursor;
+      values = { ...values, ':cursor': query.cursor };
     }
-    const items: RunExecutionMetadata[] = [];
+    const attributeNames = { ...base.ExpressionAttributeNames, ...names };
+    const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
-    let more = true;
-    while (items.length <= query.limit && more) {
+    do {
       const page = await this.send(() =>
         this.doc.send(
           new QueryCommand({
             ...base,
+            ScanIndexForward: false,
             KeyConditionExpression: keyCondition,
             ExpressionAttributeValues: values,
+            ExpressionAttributeNames: Object.keys(attributeNames).length ? attributeNames : undefined,
             Limit: query.limit + 1 - items.length,
             ExclusiveStartKey: startKey,
           }),
         ),
       );
-      items.push(...(page.Items ?? []).map((i) => strip(i as Item)));
+      items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
-      more = startKey !== undefined;
-    }
-    return pageFrom(items, query.limit, (record) => record);
+    } while (items.length <= query.limit && startKey);
+    return items;
   }
 
   async ping(): Promise<void> {
@@ -321,10 +396,6 @@ export class DynamoRunStore implements RunStore {
   async close(): Promise<void> {
     this.doc.destroy();
     this.client.destroy();
-  }
-
-  private item(record: RunExecutionMetadata): Item {
-    return { ...record, entity: 'run' };
   }
 
   /** Run a call, turning a missing table into an error that names the fix. */
@@ -343,9 +414,4 @@ export class DynamoRunStore implements RunStore {
       throw error;
     }
   }
-}
-
-function strip(item: Item): RunExecutionMetadata {
-  const { entity: _entity, ...record } = item;
-  return record as RunExecutionMetadata;
 }

@@ -5,3 +5,5 @@
  */
 export { DynamoRunStore, DYNAMODB_ATTEMPT_TIMEOUTS, type DynamoRunStoreOptions } from './dynamo-store';
 export { createRunTable, runTableDefinition, runTableSnippets, INDEXES, type CreateTableOutcome } from './table';
+export { migrateRunTable, type MigrationReport } from './migrate';
+export { SHARDS, shardOf } from './layout';

@@ -7,20 +7,24 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 
-/** Global secondary index names of the run table. */
+/**
+ * Global secondary index names of the run table. The names are those of the first layout, whose
+ * table the migration keeps; the values the store writes into `entity` and `status` carry a shard
+ * (`run#07`, `FAILED#07`), so neither index has a partition that every write lands on.
+ */
 export const INDEXES = {
   /** `get(runId)`: partition key `run_id`. */
   byRunId: 'run_id-index',
-  /** Newest-first listing of every run: partition key `entity` (always "run"), sort key `run_id`. */
+  /** Newest-first listing of every run: partition key `entity` (`run#00`–`run#15`), sort key `run_id`. */
   all: 'entity-run_id-index',
-  /** Listing by status: partition key `status`, sort key `run_id`. */
+  /** Listing by status: partition key `status` (`<STATUS>#00`–`#15`), sort key `run_id`. */
   byStatus: 'status-run_id-index',
 } as const;
 
 /**
  * The table definition: partition key `service`, sort key `run_id` (a ULID: unique and
- * time-ordered, so two runs can never collide and `latest` is one descending query), on-demand
- * billing, three GSIs (see {@link INDEXES}).
+ * time-ordered, so two runs can never collide and `latest` is one descending query on the
+ * service's partition), on-demand billing, three GSIs (see {@link INDEXES}).
  */
 export function runTableDefinition(tableName: string): CreateTableCommandInput {
   const all = { Projection: { ProjectionType: 'ALL' as const } };

@@ -1,22 +1,28 @@
-import { createRunStore, sqliteFile, storageConfigFromEnv } from '@pipeline-invocation/storage';
+import { createRunStore, sqliteFile, storageConfigFromEnv, type StorageConfig } from '@pipeline-invocation/storage';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
 
 const HELP = `Usage: pipeline storage init [--json]
+       pipeline storage migrate [--json]
 
-Prepare the configured run store. With PIPELINE_STORE=dynamodb: create the table
-(PIPELINE_DYNAMODB_TABLE, default integration_run_metadata) with on-demand billing and its
-indexes, and print the equivalent CloudFormation and Terraform. With SQLite (the default):
-create $PIPELINE_HOME/runs.db.
+init     Prepare the configured run store. With PIPELINE_STORE=dynamodb: create the table
+         (PIPELINE_DYNAMODB_TABLE, default integration_run_metadata) with on-demand billing and
+         its indexes, and print the equivalent CloudFormation and Terraform. With SQLite (the
+         default): create $PIPELINE_HOME/runs.db.
+migrate  Bring the configured store to this version's layout, in place (safe to run twice).
+         DynamoDB: spreads the runs of a table made by 0.1 over the sharded indexes and moves its
+         idempotency locks. SQLite migrates itself when opened.
 `;
 
-/** `pipeline storage init`. */
+/** `pipeline storage init` and `pipeline storage migrate`. */
 export async function storage(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs('storage', args, { json: { type: 'boolean' } });
   if (values.help) return (void io.out(HELP), EXIT.OK);
-  if (positionals[0] !== 'init' || positionals.length > 1)
-    throw new UsageError('the only storage command is `pipeline storage init`.');
+  const action = positionals[0];
+  if ((action !== 'init' && action !== 'migrate') || positionals.length > 1)
+    throw new UsageError('use `pipeline storage init` or `pipeline storage migrate`.');
   const config = storageConfigFromEnv(io.env, io.cwd);
+  if (action === 'migrate') return migrate(config, values.json === true, io);
   if (config.kind === 'dynamodb') {
     const { DynamoRunStore, createRunTable, runTableSnippets } = await import('@pipeline-invocation/storage/dynamodb');
     const store = DynamoRunStore.fromEnvironment({ tableName: config.dynamodbTable });
@@ -39,5 +45,29 @@ export async function storage(args: string[], io: Io): Promise<number> {
   const where = config.kind === 'sqlite' ? sqliteFile(config) : 'memory';
   if (values.json) io.out(`${JSON.stringify({ store: config.kind, location: where, outcome: 'ready' })}\n`);
   else io.out(`Run store ready: ${config.kind} at ${where}\n`);
+  return EXIT.OK;
+}
+
+async function migrate(config: StorageConfig, json: boolean, io: Io): Promise<number> {
+  if (config.kind === 'dynamodb') {
+    const { DynamoRunStore, migrateRunTable } = await import('@pipeline-invocation/storage/dynamodb');
+    const store = DynamoRunStore.fromEnvironment({ tableName: config.dynamodbTable });
+    try {
+      const report = await migrateRunTable(store);
+      if (json) io.out(`${JSON.stringify({ store: store.description, ...report })}\n`);
+      else
+        io.out(
+          `Migrated ${store.description}: ${report.runs} runs sharded, ${report.keys} idempotency keys moved, ` +
+            `${report.unchanged} items already current.\n`,
+        );
+    } finally {
+      await store.close();
+    }
+    return EXIT.OK;
+  }
+  const store = await createRunStore(config); // SQLite applies its migrations on open
+  await store.close();
+  if (json) io.out(`${JSON.stringify({ store: config.kind, runs: 0, keys: 0, unchanged: 0 })}\n`);
+  else io.out(`Run store ${config.kind}: up to date (it migrates itself when opened).\n`);
   return EXIT.OK;
 }
