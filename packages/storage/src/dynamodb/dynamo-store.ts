@@ -159,32 +159,13 @@ export class DynamoRunStore implements RunStore {
     values: Record<string, unknown>,
     key: Record<string, unknown>,
   ): Promise<T | null | undefined> {
-    try {
-      await this.send(() =>
-        this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: item,
-            ConditionExpression: condition,
-            ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
-      return undefined;
-    } catch (error) {
-      if (
-        !(error instanceof ConditionalCheckFailedException) &&
-        (error as Error).name !== 'ConditionalCheckFailedException'
-      )
-        throw error;
-      const returned = (error as ConditionalCheckFailedException).Item;
-      if (returned) return unmarshall(returned) as T;
-      const read = await this.send(() =>
-        this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-      );
-      return (read.Item as T | undefined) ?? null;
-    }
+    const result = await this.conditionalPut(item, condition, values, true);
+    if (result.written) return undefined;
+    if (result.found) return result.found as T;
+    const read = await this.send(() =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    );
+    return (read.Item as T | undefined) ?? null;
   }
 
   /** A conditional put; false when the condition failed. */
@@ -193,6 +174,16 @@ export class DynamoRunStore implements RunStore {
     condition: string,
     values: Record<string, unknown> | undefined,
   ): Promise<boolean> {
+    return (await this.conditionalPut(item, condition, values, false)).written;
+  }
+
+  /** The one conditional put; with `returnFound`, a failed condition brings back the item (where the server does). */
+  private async conditionalPut(
+    item: Record<string, unknown>,
+    condition: string,
+    values: Record<string, unknown> | undefined,
+    returnFound: boolean,
+  ): Promise<{ written: true } | { written: false; found: Record<string, unknown> | undefined }> {
     try {
       await this.send(() =>
         this.doc.send(
@@ -200,15 +191,17 @@ export class DynamoRunStore implements RunStore {
             TableName: this.tableName,
             Item: item,
             ConditionExpression: condition,
-            ExpressionAttributeValues: values,
+            ExpressionAttributeValues: values && Object.keys(values).length ? values : undefined,
             ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+            ...(returnFound ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
           }),
         ),
       );
-      return true;
+      return { written: true };
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const returned = (error as ConditionalCheckFailedException).Item;
+      return { written: false, found: returned ? unmarshall(returned) : undefined };
     }
   }
 
