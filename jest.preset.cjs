@@ -1,5 +1,5 @@
-// Shared jest settings: swc transform with legacy decorators + decorator metadata (as tsc's
-// experimentalDecorators/emitDecoratorMetadata), reflect-metadata loaded first, and workspace
+// Shared jest settings: swc transform with legacy decorators (as tsc's experimentalDecorators;
+// no decorator metadata: DI is by @inject tokens only), reflect-metadata loaded first, and workspace
 // packages mapped to their sources so tests need no build (CLI tests use the built dist).
 const path = require('node:path');
 
@@ -17,7 +17,7 @@ module.exports = (dir) => ({
       {
         jsc: {
           parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true },
+          transform: { legacyDecorator: true, decoratorMetadata: false },
           target: 'es2022',
         },
         module: { type: 'commonjs' },
@@ -28,6 +28,7 @@ module.exports = (dir) => ({
   moduleNameMapper: {
     '^@pipeline-invocation/(core|storage|observability|invoker|worker|handler-perspective-api)$': `${packages}/$1/src/index.ts`,
     '^@pipeline-invocation/core/errors$': `${packages}/core/src/errors.ts`,
+    '^@pipeline-invocation/core/env$': `${packages}/core/src/env.ts`,
     '^@pipeline-invocation/invoker/testing$': `${packages}/invoker/src/testing/index.ts`,
     '^@pipeline-invocation/invoker/cli$': `${packages}/invoker/src/cli/extension.ts`,
     '^@pipeline-invocation/storage/dynamodb$': `${packages}/storage/src/dynamodb/index.ts`,

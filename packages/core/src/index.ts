@@ -7,6 +7,7 @@ import 'reflect-metadata';
 
 export { CONTRACT_VERSION, isContractCompatible } from './version';
 export * from './errors';
+export { DEFAULT_PIPELINE_HOME, pipelineHome, type Env, type EnvVariable } from './env';
 export { JsonObjectSchema, type JsonObject } from './models/json-object';
 export { toJsonValue, canonicalJson, payloadHash, type JsonValue } from './models/json-value';
 export {
@@ -42,7 +43,7 @@ export type {
   TrackedRunStart,
 } from './store';
 export { noopTracker } from './store';
-export { RUN_STORE, TRACKER, LOGGER, CLOCK, RUN_CONTEXT } from './tokens';
+export { LOGGER, CLOCK, RUN_CONTEXT, ENV } from './tokens';
 export {
   pipelineHandler,
   getHandlerDefinition,

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseWith, z } from '@pipeline-invocation/core';
+import { parseWith, pipelineHome, z, type Env } from '@pipeline-invocation/core';
 
 /** The default Perspective endpoint (Google ends the API on 31 Dec 2026: point PERSPECTIVE_API_URL at a compatible service). */
 export const DEFAULT_PERSPECTIVE_API_URL = 'https://commentanalyzer.googleapis.com';
@@ -33,14 +33,12 @@ export type PerspectiveConfig = z.input<typeof PerspectiveConfigSchema>;
  * `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`, `PIPELINE_HOME` being `.pipeline`).
  */
 export function perspectiveConfigFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
+  env: Env = process.env,
   cwd = process.cwd(),
 ): z.output<typeof PerspectiveConfigSchema> {
   const number = (name: string, fallback: number) =>
     env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
-  const dataDir = env.BSKY_DATA_DIR
-    ? resolve(cwd, env.BSKY_DATA_DIR)
-    : join(resolve(cwd, env.PIPELINE_HOME || '.pipeline'), 'data');
+  const dataDir = env.BSKY_DATA_DIR ? resolve(cwd, env.BSKY_DATA_DIR) : join(pipelineHome(env, cwd), 'data');
   return parseWith(
     PerspectiveConfigSchema,
     {

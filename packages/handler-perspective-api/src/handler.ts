@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import {
+  CLOCK,
   describe,
   inject,
+  type Clock,
   pipelineHandler,
   type HandlerResult,
   type PipelineHandler,
@@ -27,10 +29,13 @@ export const SERVICE = 'ml_inference_perspective_api';
  */
 @pipelineHandler(SERVICE, { payload: PerspectivePayloadSchema })
 export class PerspectiveApiHandler implements PipelineHandler<PerspectivePayload> {
-  constructor(@inject(PERSPECTIVE_CONFIG) private readonly config: PerspectiveConfig) {}
+  constructor(
+    @inject(PERSPECTIVE_CONFIG) private readonly config: PerspectiveConfig,
+    @inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   async handle(event: PerspectivePayload, context: RunContext): Promise<HandlerResult> {
-    const inferenceTimestamp = queueTimestamp();
+    const inferenceTimestamp = queueTimestamp(new Date(this.clock.now()));
     const files = queueFiles(this.config);
     if (!existsSync(files.input)) context.logger.info(`input queue ${files.input} did not exist: created it empty`);
     const busyTimeoutMs = this.config.queueBusyTimeoutMs;
@@ -65,7 +70,7 @@ export class PerspectiveApiHandler implements PipelineHandler<PerspectivePayload
             })
           : undefined,
         attributes: event.attributes ?? ATTRIBUTE_NAMES,
-        createdAfter: windowStart(event, new Date()),
+        createdAfter: windowStart(event, new Date(this.clock.now())),
         maxPosts: event.max_records_per_run,
         signal: context.signal,
         logger: context.logger,

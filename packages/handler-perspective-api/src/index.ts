@@ -4,7 +4,7 @@
  * queued posts (prod and backfill runs). Its default export is the plugin object the invoker
  * discovers through the `pipelineInvocation` field of this package's package.json.
  */
-import { definePlugin, type DependencyContainer } from '@pipeline-invocation/core';
+import { ENV, definePlugin, type DependencyContainer } from '@pipeline-invocation/core';
 import { perspectiveConfigFromEnv } from './config';
 import { PerspectiveApiHandler } from './handler';
 import { PERSPECTIVE_CONFIG } from './tokens';
@@ -31,12 +31,17 @@ export { SqliteQueue, QUEUE_CACHE_SIZE, type QueueRow } from './queue/sqlite-que
 export { labelQueue, MissingApiKeyError, OUTPUT_ROW_SIZE, type LabelRunResult, type LabelRunOptions } from './labeller';
 export { queueTimestamp } from './timestamps';
 
-/** The plugin: one handler; its configuration comes from the environment unless the host registered its own. */
+/**
+ * The plugin: one handler. Its configuration comes from the environment the invoker was given
+ * (the `ENV` token; `process.env` outside an invoker) unless the host registered its own.
+ */
 export default definePlugin({
   handlers: [PerspectiveApiHandler],
   register(container: DependencyContainer) {
     if (!container.isRegistered(PERSPECTIVE_CONFIG, true)) {
-      container.register(PERSPECTIVE_CONFIG, { useFactory: () => perspectiveConfigFromEnv() });
+      container.register(PERSPECTIVE_CONFIG, {
+        useFactory: (c) => perspectiveConfigFromEnv(c.isRegistered(ENV, true) ? c.resolve(ENV) : process.env),
+      });
     }
   },
 });

@@ -308,3 +308,21 @@ describe('configuration', () => {
     );
   });
 });
+
+describe('configuration from the invoker', () => {
+  it('reads its variables from the environment the invoker was given, not from process.env', async () => {
+    const dataDir = join(tempQueueDir(), 'data');
+    const { invoker } = createTestInvoker({
+      plugins: [plugin],
+      config: { env: { BSKY_DATA_DIR: dataDir, PERSPECTIVE_API_KEY: 'k', PERSPECTIVE_QPS: '5' } },
+    });
+    const record = await invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(existsSync(join(dataDir, 'queue', 'input_ml_inference_perspective_api.db'))).toBe(true);
+
+    const refused = createTestInvoker({ plugins: [plugin], config: { env: { PERSPECTIVE_QPS: 'fast' } } });
+    const failed = await refused.invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.message).toContain('PERSPECTIVE_QPS');
+  });
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '@pipeline-invocation/core';
+import { ConfigError, type EnvVariable } from '@pipeline-invocation/core';
 import { LIFECYCLE_DEFAULTS } from './executor';
 
 const milliseconds = z.coerce
@@ -63,3 +63,38 @@ export function lifecycleConfig(env: NodeJS.ProcessEnv, overrides: Partial<Lifec
   }
   return config;
 }
+
+/**
+ * The variables pipeline-invocation itself reads (storage, tracking, the run lifecycle, logging,
+ * AWS). Plugins and the worker declare their own in their package.json; `pipeline doctor` lists
+ * both.
+ */
+export const HOST_VARIABLES: readonly EnvVariable[] = [
+  { name: 'PIPELINE_STORE', description: 'run store: sqlite (default), dynamodb or memory' },
+  {
+    name: 'PIPELINE_HOME',
+    description: 'folder of the SQLite store, the outbox and offline W&B runs (default .pipeline)',
+  },
+  { name: 'PIPELINE_ROOT', description: 'folder whose package.json lists the plugins (default: nearest package.json)' },
+  { name: 'PIPELINE_DYNAMODB_TABLE', description: 'DynamoDB table (default integration_run_metadata)' },
+  { name: 'PIPELINE_OUTBOX', description: 'file where unwritten records wait (default $PIPELINE_HOME/outbox.jsonl)' },
+  { name: 'PIPELINE_SQLITE_BUSY_MS', description: "how long SQLite waits for another process's lock (default 10000)" },
+  { name: 'PIPELINE_TIMEOUT_MS', description: 'default handler timeout (none when unset)' },
+  { name: 'PIPELINE_HEARTBEAT_MS', description: "how often a running run's heartbeat is renewed (default 10000)" },
+  { name: 'PIPELINE_STALE_AFTER_MS', description: 'when a silent RUNNING run counts as crashed (default 60000)' },
+  { name: 'PIPELINE_CANCEL_GRACE_MS', description: 'how long a cancelled handler may take to stop (default 10000)' },
+  { name: 'PIPELINE_WANDB_TIMEOUT_MS', description: 'time limit of each W&B call (default 10000)' },
+  { name: 'LOG_LEVEL', description: 'debug, info (default), warn or error' },
+  { name: 'WANDB_API_KEY', description: 'W&B API key; unset: tracking off', secret: true },
+  { name: 'WANDB_MODE', description: 'online, offline or disabled' },
+  { name: 'WANDB_PROJECT', description: 'W&B project (default: the service name)' },
+  { name: 'WANDB_ENTITY', description: 'W&B entity' },
+  { name: 'WANDB_BASE_URL', description: 'W&B server (default https://api.wandb.ai)' },
+  { name: 'AWS_REGION', description: 'AWS region of the DynamoDB table' },
+  { name: 'AWS_PROFILE', description: 'AWS profile' },
+  { name: 'AWS_ENDPOINT_URL', description: 'AWS endpoint (local testing)' },
+  { name: 'AWS_ENDPOINT_URL_DYNAMODB', description: 'DynamoDB endpoint (local testing)' },
+  { name: 'AWS_ACCESS_KEY_ID', description: 'AWS access key id' },
+  { name: 'AWS_SECRET_ACCESS_KEY', description: 'AWS secret access key', secret: true },
+  { name: 'AWS_SESSION_TOKEN', description: 'AWS session token', secret: true },
+];

@@ -1,15 +1,13 @@
 import {
   CLOCK,
+  ENV,
   DuplicateServiceError,
   LOGGER,
   PipelineHandlerRegistry,
   PluginLoadError,
-  RUN_STORE,
-  TRACKER,
   UnknownServiceError,
   describe,
   getHandlerDefinition,
-  noopTracker,
   parseIntegrationRequest,
   createContainer,
   statusCodeForError,
@@ -25,8 +23,20 @@ import {
   type RunStore,
   type Tracker,
 } from '@pipeline-invocation/core';
-import { Outbox, createRunStore, outboxFile, storageConfigFromEnv } from '@pipeline-invocation/storage';
-import { Redactor, createLogger, createTracker, trackingConfigFromEnv } from '@pipeline-invocation/observability';
+import {
+  Outbox,
+  createRunStore,
+  outboxFile,
+  storageConfigFromEnv,
+  type StorageConfig,
+} from '@pipeline-invocation/storage';
+import {
+  Redactor,
+  createLogger,
+  createTracker,
+  trackingConfigFromEnv,
+  type TrackingConfig,
+} from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
 import { loadPlugin, unwrapDefault } from './discovery/plugin-loader';
 import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
@@ -127,8 +137,16 @@ export class Invoker {
   private runtime: Promise<Runtime> | undefined;
   /** The lifecycle settings in effect (validated once, here). */
   readonly lifecycle: LifecycleConfig;
+  private readonly storage: StorageConfig;
+  private readonly tracking: TrackingConfig;
 
-  /** @throws ConfigError when a lifecycle variable (e.g. `PIPELINE_HEARTBEAT_MS`) is invalid. */
+  /**
+   * Reads and checks the whole configuration once, here: storage, tracking, the run lifecycle
+   * and logging, from `config.env` (default `process.env`).
+   *
+   * @throws ConfigError naming the first invalid variable, its value and what is allowed
+   * (`pipeline doctor` lists every one).
+   */
   constructor(private readonly config: InvokerConfig = {}) {
     const env = config.env ?? process.env;
     this.lifecycle = lifecycleConfig(env, {
@@ -137,8 +155,8 @@ export class Invoker {
       staleAfterMs: config.staleAfterMs,
       cancelGraceMs: config.cancelGraceMs,
     });
-    this.redactor = new Redactor(env);
-    this.logger = config.logger ?? createLogger({ redactor: this.redactor, env });
+    this.storage = storageConfigFromEnv(env);
+    this.tracking = trackingConfigFromEnv(env);
     const discovery =
       config.discover === false
         ? { plugins: [], problems: [] }
@@ -147,6 +165,10 @@ export class Invoker {
             include: config.include,
             exclude: config.exclude,
           });
+    // the secrets plugins declare in their manifests are redacted like the host's own
+    const secretEnvNames = discovery.plugins.flatMap((p) => p.env.filter((v) => v.secret).map((v) => v.name));
+    this.redactor = new Redactor(env, [], { secretEnvNames });
+    this.logger = config.logger ?? createLogger({ redactor: this.redactor, env });
     this.discovered = servicesOf(discovery.plugins);
     this.discoveryProblems = discovery.problems;
     for (const plugin of config.plugins ?? []) {
@@ -155,6 +177,7 @@ export class Invoker {
     for (const handler of config.handlers ?? []) this.registry.registerClass(handler);
     this.container.register(LOGGER, { useValue: this.logger });
     this.container.register(CLOCK, { useValue: config.clock ?? systemClock });
+    this.container.register(ENV, { useValue: env });
     config.register?.(this.container);
   }
 
@@ -254,7 +277,7 @@ export class Invoker {
     const writes = delays.reduce((sum, d) => sum + d, 0) + (delays.length + 1) * WRITE_ATTEMPT_ALLOWANCE_MS;
     // A tracker given in the config is the caller's to bound; the W&B tracker has a finish timeout.
     if (this.config.tracker !== undefined) return writes;
-    const tracking = trackingConfigFromEnv(this.config.env ?? process.env);
+    const tracking = this.tracking;
     return writes + (tracking.mode === 'online' || tracking.mode === 'offline' ? tracking.finishTimeoutMs : 0);
   }
 
@@ -361,18 +384,14 @@ export class Invoker {
   }
 
   private async open(): Promise<Runtime> {
-    const env = this.config.env ?? process.env;
-    const storage = storageConfigFromEnv(env);
+    const storage = this.storage;
     const store = this.config.store ?? (await createRunStore(storage));
     const tracker =
       this.config.tracker === false
         ? undefined
-        : (this.config.tracker ??
-          createTracker(trackingConfigFromEnv(env), { logger: this.logger, redactor: this.redactor }));
+        : (this.config.tracker ?? createTracker(this.tracking, { logger: this.logger, redactor: this.redactor }));
     const outbox = this.config.outbox === false ? undefined : (this.config.outbox ?? new Outbox(outboxFile(storage)));
     const tableName = storage.kind === 'dynamodb' ? storage.dynamodbTable : 'integration_run_metadata';
-    this.container.register(RUN_STORE, { useValue: store });
-    this.container.register(TRACKER, { useValue: tracker ?? noopTracker });
     return { store, tracker, outbox, tableName, executor: this.executorFor(store, tracker, outbox, tableName) };
   }
 

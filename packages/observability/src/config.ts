@@ -1,5 +1,6 @@
 import { ConfigError } from '@pipeline-invocation/core/errors';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { pipelineHome } from '@pipeline-invocation/core/env';
 
 /** How runs are tracked. */
 export type TrackingMode = 'off' | 'disabled' | 'offline' | 'online';
@@ -54,7 +55,7 @@ export function trackingConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd 
     entity: env.WANDB_ENTITY || undefined,
     baseUrl: baseUrl.replace(/\/+$/, ''),
     apiKey,
-    offlineDir: join(resolve(cwd, env.PIPELINE_HOME || '.pipeline'), 'wandb'),
+    offlineDir: join(pipelineHome(env, cwd), 'wandb'),
     initTimeoutMs: timeout,
     finishTimeoutMs: timeout,
   };

@@ -41,16 +41,18 @@ const DEFAULT_SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_KEY_NAMES.map(no
 export interface RedactorOptions {
   /** More key names whose values are secrets (whole names, as {@link SECRET_KEY_NAMES}). */
   secretKeys?: readonly string[];
+  /**
+   * More environment variables whose values are secrets: the ones plugins declare `secret` in
+   * their manifests (names that do not look secret, such as `OPENAI_ORG_ID`, included).
+   */
+  secretEnvNames?: readonly string[];
 }
 
-/** Environment variables whose values are always secrets. */
-export const SECRET_ENV_VARS = [
-  'WANDB_API_KEY',
-  'PERSPECTIVE_API_KEY',
-  'GOOGLE_API_KEY',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-] as const;
+/**
+ * The host's environment variables whose values are always secrets. A plugin's secrets are
+ * declared in its manifest and passed as {@link RedactorOptions.secretEnvNames}.
+ */
+export const SECRET_ENV_VARS = ['WANDB_API_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
 
 const MIN_SECRET_LENGTH = 6;
 
@@ -76,7 +78,12 @@ export class Redactor {
   ) {
     this.secretKeys = new Set([...DEFAULT_SECRET_KEYS, ...(options.secretKeys ?? []).map(normalise)]);
     const fromEnv = Object.entries(env)
-      .filter(([name]) => (SECRET_ENV_VARS as readonly string[]).includes(name) || isSecretEnvName(name))
+      .filter(
+        ([name]) =>
+          (SECRET_ENV_VARS as readonly string[]).includes(name) ||
+          options.secretEnvNames?.includes(name) ||
+          isSecretEnvName(name),
+      )
       .map(([, value]) => value ?? '');
     // Longest first, so a secret that contains another is replaced whole.
     this.secrets = [...new Set([...fromEnv, ...extraSecrets])]

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_METADATA_TABLE_NAME, parseWith } from '@pipeline-invocation/core';
+import { DEFAULT_METADATA_TABLE_NAME, parseWith, pipelineHome } from '@pipeline-invocation/core';
 
 /**
  * Storage configuration, read from the environment:
@@ -38,8 +38,8 @@ export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd =
     StorageConfigSchema,
     {
       kind: env.PIPELINE_STORE || 'sqlite',
-      home: resolve(cwd, env.PIPELINE_HOME || '.pipeline'),
-      outbox: resolve(cwd, env.PIPELINE_OUTBOX || join(env.PIPELINE_HOME || '.pipeline', 'outbox.jsonl')),
+      home: pipelineHome(env, cwd),
+      outbox: env.PIPELINE_OUTBOX ? resolve(cwd, env.PIPELINE_OUTBOX) : join(pipelineHome(env, cwd), 'outbox.jsonl'),
       sqliteBusyTimeoutMs: env.PIPELINE_SQLITE_BUSY_MS ? Number(env.PIPELINE_SQLITE_BUSY_MS) : 10_000,
       dynamodbTable: env.PIPELINE_DYNAMODB_TABLE || DEFAULT_METADATA_TABLE_NAME,
     },

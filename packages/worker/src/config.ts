@@ -1,19 +1,25 @@
 import type { ConnectionOptions } from 'bullmq';
+import { ConfigError } from '@pipeline-invocation/core';
 
 /** Connection settings from `REDIS_URL` (default `redis://127.0.0.1:6379`). */
 export function redisConnection(url: string = process.env.REDIS_URL || 'redis://127.0.0.1:6379'): ConnectionOptions {
+  const shown = url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:****@'); // never print its password
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError(`REDIS_URL must be a URL such as redis://127.0.0.1:6379 (got "${url}")`);
+    throw new ConfigError('REDIS_URL', shown, 'expected a URL such as redis://127.0.0.1:6379');
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new TypeError(`REDIS_URL must start with redis:// or rediss:// (got "${parsed.protocol}//")`);
+    throw new ConfigError('REDIS_URL', shown, 'expected a URL starting with redis:// or rediss://');
   }
   const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0)
-    throw new TypeError(`REDIS_URL names database "${parsed.pathname.slice(1)}": it must be a number`);
+    throw new ConfigError(
+      'REDIS_URL',
+      shown,
+      `expected a database number after the host, not "${parsed.pathname.slice(1)}"`,
+    );
   return {
     host: parsed.hostname || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 6379,

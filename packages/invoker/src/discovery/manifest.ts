@@ -10,6 +10,11 @@ export interface PluginManifestField {
   contract: string;
   /** The services it provides. */
   services: string[];
+  /**
+   * The environment variables it reads: listed by `pipeline doctor`; the values of `secret` ones
+   * are masked there and redacted from logs, W&B and run records.
+   */
+  env?: { name: string; description: string; secret?: boolean }[];
 }
 
 /** A plugin package found through the host's dependencies. */
@@ -18,6 +23,8 @@ export interface DiscoveredPlugin {
   readonly version: string;
   readonly contract: string;
   readonly services: readonly string[];
+  /** The environment variables its manifest declares. */
+  readonly env: readonly { readonly name: string; readonly description: string; readonly secret?: boolean }[];
   /** Folder of the package. */
   readonly dir: string;
   /** The parsed package.json (to find its entry point when it is loaded). */
@@ -112,6 +119,7 @@ export function discoverPlugins(options: DiscoveryOptions = {}): Discovery {
       version: typeof packageJson.version === 'string' ? packageJson.version : '0.0.0',
       contract: field.contract,
       services: [...field.services],
+      env: field.env ?? [],
       dir,
       packageJson,
     });
@@ -141,6 +149,22 @@ export function checkManifest(field: unknown): string | undefined {
   if (!Array.isArray(services) || services.length === 0) return '"services" must be a non-empty array of service names';
   const bad = services.find((s) => typeof s !== 'string' || s.trim() === '');
   if (bad !== undefined) return `"services" has an invalid entry ${JSON.stringify(bad)}`;
+  return checkEnvDeclarations((field as Record<string, unknown>).env);
+}
+
+/** Why a manifest's `env` list is malformed, or `undefined` (it is optional). */
+export function checkEnvDeclarations(env: unknown): string | undefined {
+  if (env === undefined) return undefined;
+  if (!Array.isArray(env)) return '"env" must be an array of { "name", "description", "secret"? }';
+  for (const entry of env as unknown[]) {
+    const { name, description, secret } = asRecord(entry);
+    if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      return `"env" has an entry without a valid variable name: ${JSON.stringify(entry)}`;
+    if (typeof description !== 'string' || description.trim() === '')
+      return `"env" entry ${name} needs a "description"`;
+    if (secret !== undefined && typeof secret !== 'boolean')
+      return `"env" entry ${name}: "secret" must be true or false`;
+  }
   return undefined;
 }
 

@@ -1,4 +1,5 @@
-import { CONTRACT_VERSION, describe } from '@pipeline-invocation/core';
+import { readFileSync } from 'node:fs';
+import { CONTRACT_VERSION, describe, type EnvVariable } from '@pipeline-invocation/core';
 import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import {
   isSecretEnvName,
@@ -6,9 +7,9 @@ import {
   trackingConfigFromEnv,
   type TrackingConfig,
 } from '@pipeline-invocation/observability';
-import { discoverPlugins, servicesOf } from '../../discovery/manifest';
+import { checkEnvDeclarations, discoverPlugins, servicesOf, type DiscoveredPlugin } from '../../discovery/manifest';
 import { checkContract } from '../../discovery/plugin-loader';
-import { lifecycleConfig } from '../../config';
+import { HOST_VARIABLES, lifecycleConfig } from '../../config';
 import { EXIT } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
 
@@ -19,40 +20,6 @@ run store and the tracker can be reached. Every invalid configuration value is f
 Exit code 0 when all is well, 2 when a configuration value is invalid, 4 when the store cannot
 be used, 1 for any other problem.
 `;
-
-/** The variables that configure pipeline-invocation and its plugins. */
-const VARIABLES = [
-  'PIPELINE_STORE',
-  'PIPELINE_HOME',
-  'PIPELINE_ROOT',
-  'PIPELINE_DYNAMODB_TABLE',
-  'PIPELINE_OUTBOX',
-  'PIPELINE_SQLITE_BUSY_MS',
-  'PIPELINE_TIMEOUT_MS',
-  'PIPELINE_HEARTBEAT_MS',
-  'PIPELINE_STALE_AFTER_MS',
-  'PIPELINE_CANCEL_GRACE_MS',
-  'PIPELINE_WANDB_TIMEOUT_MS',
-  'AWS_REGION',
-  'AWS_PROFILE',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_DYNAMODB',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'WANDB_API_KEY',
-  'WANDB_MODE',
-  'WANDB_PROJECT',
-  'WANDB_ENTITY',
-  'WANDB_BASE_URL',
-  'PERSPECTIVE_API_KEY',
-  'GOOGLE_API_KEY',
-  'PERSPECTIVE_API_URL',
-  'PERSPECTIVE_QPS',
-  'BSKY_DATA_DIR',
-  'REDIS_URL',
-  'LOG_LEVEL',
-];
 
 interface Check {
   name: string;
@@ -65,10 +32,14 @@ export async function doctor(args: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('doctor', args, { json: { type: 'boolean' } }, false);
   if (values.help) return (void io.out(HELP), EXIT.OK);
 
-  const environment = Object.fromEntries(
-    VARIABLES.map((name) => [name, mask(name, io.env[name])] as const).filter(([, v]) => v !== undefined),
-  );
   const discovery = discoverPlugins({ root: io.env.PIPELINE_ROOT || undefined });
+  const variables = declaredVariables(discovery.plugins);
+  const secretNames = new Set(variables.filter((v) => v.secret).map((v) => v.name));
+  const environment = Object.fromEntries(
+    variables
+      .map(({ name }) => [name, mask(name, io.env[name], secretNames)] as const)
+      .filter(([, v]) => v !== undefined),
+  );
   const plugins = discovery.plugins.map((p) => {
     let compatible = true;
     try {
@@ -135,6 +106,7 @@ export async function doctor(args: string[], io: Io): Promise<number> {
     contract: CONTRACT_VERSION,
     hostPackageJson: discovery.hostPackageJson ?? null,
     environment,
+    variables: variables.map((v) => ({ ...v, set: environment[v.name] !== undefined })),
     plugins,
     checks,
   };
@@ -147,6 +119,18 @@ export async function doctor(args: string[], io: Io): Promise<number> {
         .map(([k, v]) => `  ${k}=${v}\n`)
         .join('') || '  (no configuration variables set: defaults in effect)\n',
     );
+    const pluginVariables = variables.filter((v) => v.source !== 'pipeline-invocation');
+    if (pluginVariables.length) {
+      io.out('\nVariables declared by packages:\n');
+      io.out(
+        pluginVariables
+          .map(
+            (v) =>
+              `  ${v.name}${v.secret ? ' (secret)' : ''}: ${v.description} [${v.source}; ${environment[v.name] === undefined ? 'unset' : 'set'}]\n`,
+          )
+          .join(''),
+      );
+    }
     io.out(`\nPlugins (from ${discovery.hostPackageJson ?? 'no package.json'}):\n`);
     io.out(
       plugins
@@ -193,12 +177,43 @@ async function checkTracker(config: TrackingConfig): Promise<Check> {
   }
 }
 
-/** Show whether a secret is set, never its value. */
-function mask(name: string, value: string | undefined): string | undefined {
+/** Show whether a secret is set, never its value; a password inside a URL is masked too. */
+function mask(name: string, value: string | undefined, secretNames: ReadonlySet<string>): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (isSecretEnvName(name) && name !== 'AWS_ACCESS_KEY_ID') return `(set, ${value.length} characters)`;
-  if (name === 'REDIS_URL') return value.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:****@');
-  return value;
+  if (secretNames.has(name) || (isSecretEnvName(name) && name !== 'AWS_ACCESS_KEY_ID'))
+    return `(set, ${value.length} characters)`;
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):([^@/]*)@/i, '$1:****@');
+}
+
+/** An environment variable and who reads it. */
+interface DeclaredVariable extends EnvVariable {
+  /** `pipeline-invocation` for the host's own, else the package that declares it. */
+  readonly source: string;
+}
+
+/**
+ * The variables to show: the host's own ({@link HOST_VARIABLES}), those the discovered plugins
+ * declare in their manifests, and the worker's when it is installed. Nothing here names a
+ * plugin's variables: each package declares its own.
+ */
+function declaredVariables(plugins: readonly DiscoveredPlugin[]): DeclaredVariable[] {
+  const found: DeclaredVariable[] = HOST_VARIABLES.map((v) => ({ ...v, source: 'pipeline-invocation' }));
+  for (const plugin of plugins) found.push(...plugin.env.map((v) => ({ ...v, source: plugin.packageName })));
+  found.push(...optionalPackageVariables('@pipeline-invocation/worker'));
+  const seen = new Set<string>();
+  return found.filter((v) => !seen.has(v.name) && seen.add(v.name));
+}
+
+/** The `pipelineInvocationEnv` list of an optional package's package.json, when it is installed. */
+function optionalPackageVariables(packageName: string): DeclaredVariable[] {
+  try {
+    const file = require.resolve(`${packageName}/package.json`);
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { pipelineInvocationEnv?: unknown };
+    if (checkEnvDeclarations(manifest.pipelineInvocationEnv)) return [];
+    return ((manifest.pipelineInvocationEnv ?? []) as EnvVariable[]).map((v) => ({ ...v, source: packageName }));
+  } catch {
+    return []; // not installed
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
