@@ -9,7 +9,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 const DEP_CONSTRAINTS = {
   'scope:core': [],
   'scope:lib': ['scope:core'],
-  'scope:handler': ['scope:core'],
+  // the labelling engine classifier plugins share: core only, and nothing but handlers use it
+  'scope:labelling': ['scope:core'],
+  'scope:handler': ['scope:core', 'scope:labelling'],
   'scope:app': ['scope:core', 'scope:lib'],
   'scope:worker': ['scope:core', 'scope:lib', 'scope:app'],
 };

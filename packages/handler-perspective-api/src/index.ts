@@ -9,8 +9,8 @@ import { perspectiveConfigFromEnv } from './config';
 import { PerspectiveApiHandler } from './handler';
 import { PERSPECTIVE_CONFIG } from './tokens';
 
-export { PerspectiveApiHandler, SERVICE } from './handler';
-export { PerspectivePayloadSchema, windowStart, type PerspectivePayload } from './payload';
+export { PerspectiveApiHandler, SERVICE, PERSPECTIVE_SUCCESSOR } from './handler';
+export { PerspectivePayloadSchema, type PerspectivePayload } from './payload';
 export {
   perspectiveConfigFromEnv,
   queueFiles,
@@ -21,15 +21,26 @@ export {
 export { PERSPECTIVE_CONFIG } from './tokens';
 export { ATTRIBUTES, ATTRIBUTE_NAMES, PROB_FIELD, type Attribute } from './attributes';
 export {
-  PerspectiveClient,
+  PerspectiveClassifier,
+  PERSPECTIVE_LABEL_MODEL,
+  isEndOfLife,
+  type PerspectiveClassifierOptions,
+} from './classifier';
+// The queue and engine pieces this package exported before the engine became its own package.
+export {
+  SqliteQueue,
+  QUEUE_CACHE_SIZE,
+  labelQueue,
+  MissingApiKeyError,
+  OUTPUT_ROW_SIZE,
+  queueTimestamp,
+  windowStart,
   parseRetryAfter,
-  type PerspectiveClientOptions,
-  type Analysis,
-} from './client/perspective-client';
-export { RateLimiter } from './client/rate-limiter';
-export { SqliteQueue, QUEUE_CACHE_SIZE, type QueueRow } from './queue/sqlite-queue';
-export { labelQueue, MissingApiKeyError, OUTPUT_ROW_SIZE, type LabelRunResult, type LabelRunOptions } from './labeller';
-export { queueTimestamp } from './timestamps';
+  RateLimiter,
+  type QueueRow,
+  type LabelRunResult,
+  type LabelRunOptions,
+} from '@pipeline-invocation/post-labelling';
 
 /**
  * The plugin: one handler. Its configuration comes from the environment the invoker was given

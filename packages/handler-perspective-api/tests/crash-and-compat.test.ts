@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
 import plugin, { PERSPECTIVE_CONFIG, QUEUE_CACHE_SIZE, SqliteQueue, queueFiles, type PerspectiveConfig } from '../src';
-import { UriSet } from '../src/queue/uri-set';
-import { CommitLog } from '../src/queue/commit-log';
+import { CommitLog, UriSet } from '@pipeline-invocation/post-labelling';
 import { startFakePerspective, type FakePerspective } from './helpers/perspective-server';
 import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
 

@@ -4,13 +4,19 @@ import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
 import plugin, {
   ATTRIBUTES,
   PERSPECTIVE_CONFIG,
+  PERSPECTIVE_LABEL_MODEL,
   perspectiveConfigFromEnv,
   queueFiles,
   type PerspectiveConfig,
 } from '../src';
-import { expectedScore, startFakePerspective, type FakePerspective } from './helpers/perspective-server';
+import {
+  SHUT_DOWN_ANSWER,
+  expectedScore,
+  startFakePerspective,
+  type FakePerspective,
+} from './helpers/perspective-server';
 import { perspectiveKit } from './helpers/kit';
-import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
+import { enqueue, post, readQueue, readRejected, tempQueueDir } from './helpers/queues';
 
 let server: FakePerspective;
 beforeEach(async () => {
@@ -66,14 +72,16 @@ describe('ml_inference_perspective_api', () => {
     for (const [attribute, field] of ATTRIBUTES)
       expect(first[field]).toBeCloseTo(expectedScore(String(source.text), attribute), 10);
     expect(first.prob_constructive).toBe(first.prob_reasoning);
-    expect(Object.keys(first)).toHaveLength(6 + 21 + 1 - 1); // uri, text, ts, labeled, label_ts + 21 + constructive
+    expect(first.label_model).toBe(PERSPECTIVE_LABEL_MODEL);
+    // uri, text, preprocessing ts, labeled, label ts + 21 scores + constructive + label_model
+    expect(Object.keys(first)).toHaveLength(5 + 21 + 1 + 1);
 
     expect(server.requests[0]).toMatchObject({ key: 'test-perspective-key', languages: ['en'] });
     expect(server.requests[0]!.attributes).toEqual(ATTRIBUTES.map(([a]) => a));
     expect(store.all()).toHaveLength(1);
   });
 
-  it('de-duplicates by URI, and writes posts it cannot send as unlabelled with the reason', async () => {
+  it('de-duplicates by URI, and keeps posts it cannot send in rejected_posts with the reason, out of the label queue', async () => {
     const { config, files, run } = setup();
     const dup = post('this one is queued twice');
     enqueue(config, [
@@ -94,13 +102,17 @@ describe('ml_inference_perspective_api', () => {
     });
     expect(server.requests.map((r) => r.text).sort()).toEqual(['a good post here', 'this one is queued twice']);
     const labels = allLabels(files.output);
-    expect(labels.filter((l) => !l.was_successfully_labeled).map((l) => [l.text, l.reason])).toEqual([
-      ['tiny', 'invalid_text'],
-      ['  null  ', 'invalid_text'],
-      ['NaN', 'invalid_text'],
-      ['fine text but no timestamp', 'missing_preprocessing_timestamp'],
+    // the queue table holds labels only, as the original's did
+    expect(labels.map((l) => [l.text, l.was_successfully_labeled]).sort()).toEqual([
+      ['a good post here', true],
+      ['this one is queued twice', true],
     ]);
-    expect(labels.filter((l) => !l.was_successfully_labeled).every((l) => l.prob_toxic === null)).toBe(true);
+    expect(readRejected(files.output).map((r) => [JSON.parse(r.post).text, r.reason, r.uri !== null])).toEqual([
+      ['tiny', 'invalid_text', true],
+      ['  null  ', 'invalid_text', true],
+      ['NaN', 'invalid_text', true],
+      ['fine text but no timestamp', 'missing_preprocessing_timestamp', true],
+    ]);
     expect(readQueue(files.input)).toEqual([]);
   });
 
@@ -324,5 +336,50 @@ describe('configuration from the invoker', () => {
     const failed = await refused.invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
     expect(failed.status).toBe('FAILED');
     expect(failed.error?.message).toContain('PERSPECTIVE_QPS');
+  });
+});
+
+describe('the end of the Perspective API', () => {
+  it.each([
+    ['403 naming a disabled service', SHUT_DOWN_ANSWER],
+    ['410 Gone', { status: 410, body: { error: { code: 410, message: 'Gone' } } }],
+  ])(
+    'stops at the first %s, names the successor, retries nothing and leaves the input queue untouched',
+    async (_, answer) => {
+      const { config, files, run } = setup({ qps: 1000 });
+      const rows = Array.from({ length: 5 }, (_, r) =>
+        Array.from({ length: 60 }, (_, i) => post(`post ${r}-${i} long enough`)),
+      );
+      const ids = enqueue(config, rows);
+      server.answerAll = answer;
+      const record = await run();
+      expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+      expect(record.body).toContain('no longer available');
+      expect(record.body).toContain('@pipeline-invocation/handler-openai-moderation');
+      // every post still pending, in its own row, with nothing requeued or written
+      const input = readQueue(files.input);
+      expect(input.map((r) => [r.id, r.status, r.items.length])).toEqual(ids.map((id) => [id, 'pending', 60]));
+      expect(allLabels(files.output)).toEqual([]);
+      // no post was tried twice, and the run did not go on past the page in flight
+      const texts = server.requests.map((r) => r.text);
+      expect(new Set(texts).size).toBe(texts.length);
+      expect(texts.length).toBeLessThan(300);
+      expect(JSON.parse(record.metadata).inference_metadata.total_retries).toBe(0);
+    },
+  );
+
+  it('a 403 for a bad key is not the end of the API: the post goes back to the queue as a failure', async () => {
+    const { config, files, run } = setup();
+    enqueue(config, [[post('a post long enough to send')]]);
+    server.answerAll = {
+      status: 403,
+      body: { error: { code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' } },
+    };
+    const record = await run();
+    expect(record.status).toBe('SUCCEEDED');
+    expect(readQueue(files.input)[0]!.metadata).toMatchObject({
+      reason: 'failed_label_perspective_api',
+      model_reason: 'perspective_api_403: The caller does not have permission',
+    });
   });
 });

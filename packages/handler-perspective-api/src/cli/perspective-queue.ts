@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { perspectiveConfigFromEnv, queueFiles } from '../config';
-import { SqliteQueue } from '../queue/sqlite-queue';
+import { SqliteQueue } from '@pipeline-invocation/post-labelling';
 
 const HELP = `Usage: perspective-queue <command> [options]
 

@@ -10,6 +10,19 @@ export interface FakePerspectiveOptions {
   latencyMs?: number;
 }
 
+/** What the API answers once it has been shut down (Google's answer for a disabled service). */
+export const SHUT_DOWN_ANSWER = {
+  status: 403,
+  body: {
+    error: {
+      code: 403,
+      message: 'Perspective Comment Analyzer API has been shut down and is no longer available.',
+      status: 'PERMISSION_DENIED',
+      details: [{ reason: 'SERVICE_DISABLED' }],
+    },
+  },
+};
+
 /**
  * A server on 127.0.0.1 speaking Perspective's `POST /v1alpha1/comments:analyze?key=...`.
  * Scores are deterministic (a hash of text and attribute). Faults are chosen by markers in the
@@ -23,6 +36,8 @@ export interface FakePerspective {
   rejectedForQuota: number;
   /** Largest number of requests in flight at once. */
   maxInFlight: number;
+  /** From now on answer every request with this (e.g. {@link SHUT_DOWN_ANSWER}); `undefined` to serve again. */
+  answerAll: { status: number; body: unknown } | undefined;
   stop(): Promise<void>;
 }
 
@@ -43,6 +58,7 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
     requests: [],
     rejectedForQuota: 0,
     maxInFlight: 0,
+    answerAll: undefined,
     stop: async () => {},
   };
 
@@ -79,6 +95,7 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
         attributes: Object.keys(body.requestedAttributes),
         languages: body.languages,
       });
+      if (state.answerAll) return reply(res, state.answerAll.status, state.answerAll.body);
       if (!allowed) {
         state.rejectedForQuota += 1;
         return reply(

@@ -61,3 +61,20 @@ export function readQueue(file: string): {
     queue.close();
   }
 }
+
+/** The `rejected_posts` table of an output queue file. */
+export function readRejected(
+  file: string,
+): { uri: string | null; reason: string; post: string; rejected_at: string }[] {
+  const queue = new SqliteQueue(file, { readonly: true });
+  try {
+    return queue.db.prepare('SELECT uri, reason, post, rejected_at FROM rejected_posts ORDER BY id').all() as {
+      uri: string | null;
+      reason: string;
+      post: string;
+      rejected_at: string;
+    }[];
+  } finally {
+    queue.close();
+  }
+}

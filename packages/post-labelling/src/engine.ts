@@ -1,9 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger, MetricsSink } from '@pipeline-invocation/core';
-import { ATTRIBUTES, type Attribute } from './attributes';
-import type { Analysis, PerspectiveClient } from './client/perspective-client';
-import { flattenRow, rejectReason, type FlatPost } from './posts';
+import { ClassifierGoneError, type Classifier, type ClassifierAnswer } from './classifier';
+import { LabellingClient, type PacingOptions } from './pacing/labelling-client';
+import { flattenRow, rejectReason, type FlatPost, type RejectReason } from './posts';
 import { CommitLog, type Requeue } from './queue/commit-log';
+import { RejectedPosts } from './queue/rejected-posts';
 import type { QueueRow, SqliteQueue } from './queue/sqlite-queue';
 import { UriSet } from './queue/uri-set';
 import { queueTimestamp } from './timestamps';
@@ -15,17 +16,23 @@ export const OUTPUT_ROW_SIZE = 90;
 export interface LabelRunOptions {
   input: SqliteQueue;
   output: SqliteQueue;
-  /** `undefined` when no API key is configured: fine while nothing is pending. */
-  client: PerspectiveClient | undefined;
-  attributes: readonly Attribute[];
+  /** `undefined` when the classifier cannot be built (no API key): fine while nothing is pending. */
+  classifier: Classifier | undefined;
+  /** Whose key is missing, and how to set it, for when posts are pending and there is no classifier. */
+  missingClassifier?: MissingClassifier;
+  /** Said when the classifier's API is gone (e.g. the successor plugin to install). */
+  successor?: string;
+  pacing: PacingOptions;
   createdAfter?: Date;
   maxPosts?: number;
   signal: AbortSignal;
   logger: Logger;
   metrics: MetricsSink;
   progress: (done: number, total: number) => void;
-  /** Posts per page (one commit each); default about 2 s of requests at the client's rate, 90 to 250 (fewer posts in flight keeps the heap small). */
+  /** Posts per page (one commit each); default about 2 s of requests at the configured rate, at least 90. */
   pagePosts?: number;
+  /** The time labels are stamped with (default: now). */
+  now?: () => Date;
 }
 
 /** What a run did. */
@@ -34,7 +41,7 @@ export interface LabelRunResult {
   totalBatches: number;
   labelled: number;
   failed: number;
-  /** Posts not sent to the API (no text, too short, placeholder text, no timestamp): written unlabelled with a reason. */
+  /** Posts not sent to the API (no text, too short, placeholder text, no timestamp): kept in `rejected_posts` with the reason. */
   rejected: number;
   /** Repeated URIs skipped (their first copy is labelled). */
   duplicates: number;
@@ -44,12 +51,18 @@ export interface LabelRunResult {
   retries: number;
 }
 
-/** Raised when posts are pending and no API key is set. */
+/** Whose API key is missing and how to set it (e.g. `{ api: 'Perspective', hint: 'set PERSPECTIVE_API_KEY' }`). */
+export interface MissingClassifier {
+  api: string;
+  hint: string;
+}
+
+/** Raised when posts are pending and no classifier could be built (no API key). */
 export class MissingApiKeyError extends Error {
   override name = 'MissingApiKeyError';
-  constructor(pending: number) {
+  constructor(pending: number, missing: MissingClassifier = { api: 'classifier', hint: 'set its API key' }) {
     super(
-      `${pending} post(s) are pending but no Perspective API key is set: set PERSPECTIVE_API_KEY (or GOOGLE_API_KEY). No post was removed from the queue.`,
+      `${pending} post(s) are pending but no ${missing.api} API key is set: ${missing.hint}. No post was removed from the queue.`,
     );
   }
 }
@@ -60,16 +73,22 @@ interface Page {
   duplicates: number;
 }
 
+type PostOutcome =
+  { ok: true; label: Record<string, unknown> } | { ok: false; reason: string } | { rejected: RejectReason };
+
 interface LabelledPage {
   page: Page;
-  analyses: (Analysis | { ok: false; reason: string; rejected: true })[];
+  outcomes: PostOutcome[];
 }
 
 /**
- * Label the pending posts of `input` into `output`, page by page. The next page's requests
- * start while the previous page finishes, so the rate limiter never idles; pages are committed
- * in order through the {@link CommitLog}, so an input row is deleted only once its labels are
- * in the output, and a crash loses no post.
+ * Label the pending posts of `input` into `output`, page by page, with any {@link Classifier}.
+ * A page's valid posts are sent in requests of the classifier's batch size, paced and retried by
+ * one policy ({@link LabellingClient}). The next page's requests start while the previous page
+ * finishes, so the rate limiter never idles; pages are committed in order through the
+ * {@link CommitLog}, so an input row is deleted only once its labels are in the output, and a
+ * crash loses no post. Posts the filters reject go to the output file's `rejected_posts` table;
+ * the output `queue` table holds labels only.
  */
 export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResult> {
   const { input, output, logger } = options;
@@ -83,6 +102,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   const log = new CommitLog(input, output);
   const recovered = log.recover();
   if (recovered) logger.info(`finished ${recovered} commit(s) interrupted by an earlier crash`);
+  const rejectedPosts = new RejectedPosts(output);
 
   const pendingPosts = input.pendingItemCount(options.createdAfter);
   const total = Math.min(pendingPosts, options.maxPosts ?? Infinity);
@@ -97,15 +117,16 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
     retries: 0,
   };
   if (total === 0) return result;
-  const client = options.client;
-  if (!client) throw new MissingApiKeyError(pendingPosts);
+  if (!options.classifier) throw new MissingApiKeyError(pendingPosts, options.missingClassifier);
+  const client = new LabellingClient(options.classifier, options.pacing);
+  const now = options.now ?? (() => new Date());
 
   const started = performance.now();
   const seen = new UriSet(input);
   let done = 0;
   options.progress(0, total);
-  const commit = ({ page, analyses }: LabelledPage) => {
-    const written = commitPage(log, output, page, analyses, options.attributes, result);
+  const commit = ({ page, outcomes }: LabelledPage) => {
+    const written = commitPage(log, output, rejectedPosts, page, outcomes, options.classifier!.name, now(), result);
     result.totalBatches += written;
     done += page.posts.length + page.duplicates;
     const elapsedSec = (performance.now() - started) / 1000;
@@ -121,17 +142,20 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
 
   let inFlight: Promise<LabelledPage> | undefined;
   try {
-    const pagePosts = options.pagePosts ?? Math.min(250, Math.max(OUTPUT_ROW_SIZE, Math.ceil(client.ratePerSec * 2)));
+    const batch = options.classifier.batchSize;
+    const pagePosts =
+      options.pagePosts ??
+      Math.min(Math.max(250, 4 * batch), Math.max(OUTPUT_ROW_SIZE, Math.ceil(client.ratePerSec * 2 * batch)));
     for (const page of readPages(input, { ...options, pagePosts }, seen, total, result)) {
-      const next = labelPage(page, client, options.attributes, signal);
+      const next = labelPage(page, client, signal, options.successor);
       next.catch(() => {}); // awaited below; keeps an abort from surfacing as unhandled
       if (inFlight) commit(await inFlight);
       inFlight = next;
     }
     if (inFlight) commit(await inFlight);
   } catch (error) {
-    // A failed commit (or read) ends the run: the next page's requests must not go on in the
-    // background, spending quota on labels nobody will write.
+    // A failed commit (or read), or an API that is gone, ends the run: the next page's requests
+    // must not go on in the background, spending quota on labels nobody will write.
     controller.abort(error);
     throw error;
   } finally {
@@ -193,80 +217,92 @@ function* readPages(
   if (page.rowIds.length) yield page;
 }
 
+/** Score a page's valid posts in requests of the classifier's batch size. */
 async function labelPage(
   page: Page,
-  client: PerspectiveClient,
-  attributes: readonly Attribute[],
+  client: LabellingClient,
   signal: AbortSignal,
+  successor: string | undefined,
 ): Promise<LabelledPage> {
-  const analyses = await Promise.all(
-    page.posts.map((post) => {
-      const reason = rejectReason(post);
-      if (reason) return Promise.resolve({ ok: false as const, reason, rejected: true as const });
-      return client.analyze(String(post.text), attributes, signal);
-    }),
-  );
-  return { page, analyses };
+  const outcomes: PostOutcome[] = new Array(page.posts.length);
+  const valid: number[] = [];
+  page.posts.forEach((post, i) => {
+    const reason = rejectReason(post);
+    if (reason) outcomes[i] = { rejected: reason };
+    else valid.push(i);
+  });
+  const size = client.classifier.batchSize;
+  const requests: Promise<void>[] = [];
+  for (let start = 0; start < valid.length; start += size) {
+    const indexes = valid.slice(start, start + size);
+    const texts = indexes.map((i) => String(page.posts[i]!.text));
+    requests.push(
+      client.score(texts, signal).then((answer: ClassifierAnswer) => {
+        if (!answer.ok && answer.gone) throw new ClassifierGoneError(client.classifier.name, answer.reason, successor);
+        indexes.forEach((postIndex, k) => {
+          const label = answer.ok ? answer.labels[k] : undefined;
+          outcomes[postIndex] = label
+            ? { ok: true, label }
+            : {
+                ok: false,
+                reason: answer.ok ? `${client.classifier.name}_response: no label for input ${k}` : answer.reason,
+              };
+        });
+      }),
+    );
+  }
+  await Promise.all(requests);
+  return { page, outcomes };
 }
 
 /** Write a labelled page; returns the number of output rows written. */
 function commitPage(
   log: CommitLog,
   output: SqliteQueue,
+  rejectedPosts: RejectedPosts,
   page: Page,
-  analyses: LabelledPage['analyses'],
-  attributes: readonly Attribute[],
+  outcomes: PostOutcome[],
+  classifierName: string,
+  at: Date,
   result: LabelRunResult,
 ): number {
-  const labelTimestamp = queueTimestamp();
+  const labelTimestamp = queueTimestamp(at);
   const labels: Record<string, unknown>[] = [];
+  const rejected: { post: FlatPost; reason: RejectReason }[] = [];
   const failedByReason = new Map<string, Record<string, unknown>[]>();
   page.posts.forEach((post, i) => {
-    const analysis = analyses[i]!;
-    if (analysis.ok) {
-      labels.push(label(post, labelTimestamp, analysis.scores, attributes));
-      result.labelled += 1;
-    } else if ('rejected' in analysis) {
-      labels.push({ ...label(post, labelTimestamp, undefined, attributes), reason: analysis.reason });
+    const outcome = outcomes[i]!;
+    if ('rejected' in outcome) {
+      rejected.push({ post, reason: outcome.rejected });
       result.rejected += 1;
+    } else if (outcome.ok) {
+      labels.push({
+        uri: post.uri,
+        text: post.text,
+        preprocessing_timestamp: post.preprocessing_timestamp,
+        was_successfully_labeled: true,
+        label_timestamp: labelTimestamp,
+        ...outcome.label,
+      });
+      result.labelled += 1;
     } else {
       const { batch_id: _id, batch_metadata: _meta, ...original } = post;
-      failedByReason.set(analysis.reason, [...(failedByReason.get(analysis.reason) ?? []), original]);
+      failedByReason.set(outcome.reason, [...(failedByReason.get(outcome.reason) ?? []), original]);
       result.failed += 1;
     }
   });
   result.duplicates += page.duplicates;
   const requeue: Requeue[] = [...failedByReason].map(([reason, posts]) => ({
     posts,
-    metadata: { reason: 'failed_label_perspective_api', model_reason: reason, label_timestamp: labelTimestamp },
+    metadata: { reason: `failed_label_${classifierName}`, model_reason: reason, label_timestamp: labelTimestamp },
   }));
   let rows = 0;
   log.commit(page.rowIds, requeue, () => {
+    rejectedPosts.add(rejected, labelTimestamp);
     rows = output.addInRows(labels, OUTPUT_ROW_SIZE, (row) => ({
       batch_size: OUTPUT_ROW_SIZE,
       actual_batch_size: row.length,
     })).length;
   });
   return rows;
-}
-
-/** An output record in the original's fields. */
-function label(
-  post: FlatPost,
-  labelTimestamp: string,
-  scores: Record<Attribute, number> | undefined,
-  requested: readonly Attribute[],
-): Record<string, unknown> {
-  const record: Record<string, unknown> = {
-    uri: post.uri,
-    text: post.text,
-    preprocessing_timestamp: post.preprocessing_timestamp,
-    was_successfully_labeled: scores !== undefined,
-    label_timestamp: labelTimestamp,
-  };
-  for (const [attribute, field] of ATTRIBUTES) {
-    record[field] = scores && requested.includes(attribute) ? scores[attribute] : null;
-  }
-  record.prob_constructive = record.prob_reasoning;
-  return record;
 }

@@ -14,6 +14,11 @@ export class RateLimiter {
     this.intervalMs = 1000 / ratePerSec;
   }
 
+  /** Start no request before `ms` from now (the API said its window is spent). */
+  pauseFor(ms: number): void {
+    this.nextSlotMs = Math.max(this.nextSlotMs, performance.now() + ms);
+  }
+
   /** Wait for the next slot; rejects with the signal's reason when aborted first. */
   acquire(signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();

@@ -1,0 +1,94 @@
+import type { Classifier, ClassifierAnswer, RateLimitHint } from '../classifier';
+import { RateLimiter } from './rate-limiter';
+import { sleep } from './sleep';
+
+/** How a run paces and retries its requests. */
+export interface PacingOptions {
+  /** Steady request rate (requests per second); each request carries the classifier's batch of posts. */
+  requestsPerSecond: number;
+  /** Attempts per request, the first included. */
+  maxAttempts: number;
+  /** First retry delay (ms); doubles each attempt, with jitter, capped at 30 s. `Retry-After` wins. */
+  retryBaseMs: number;
+}
+
+/** Counters of what the client did. */
+export interface ClientStats {
+  requests: number;
+  retries: number;
+  rateLimited: number;
+}
+
+/** The longest a retry or a rate-limit pause waits. */
+export const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * The one pacing and retry policy of every classifier: request starts spaced at the configured
+ * rate, a pause when the API's rate-limit headers say the window is spent, retries of retryable
+ * answers with exponential back-off and jitter, `Retry-After` honoured.
+ */
+export class LabellingClient {
+  readonly stats: ClientStats = { requests: 0, retries: 0, rateLimited: 0 };
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    readonly classifier: Classifier,
+    private readonly pacing: PacingOptions,
+  ) {
+    this.limiter = new RateLimiter(pacing.requestsPerSecond);
+  }
+
+  /** Requests per second. */
+  get ratePerSec(): number {
+    return this.pacing.requestsPerSecond;
+  }
+
+  /** Score `texts` (one request's worth), retrying as the policy says. Rejects only when `signal` aborts. */
+  async score(texts: readonly string[], signal: AbortSignal): Promise<ClassifierAnswer> {
+    let last: ClassifierAnswer = { ok: false, reason: 'not attempted', retryable: true };
+    for (let attempt = 1; attempt <= this.pacing.maxAttempts; attempt++) {
+      await this.limiter.acquire(signal);
+      this.stats.requests += 1;
+      last = await this.classifier.score(texts, signal);
+      this.respect(last.rateLimit);
+      if (last.ok || !last.retryable || last.gone || attempt === this.pacing.maxAttempts) break;
+      if (/_429\b/.test(last.reason)) this.stats.rateLimited += 1;
+      this.stats.retries += 1;
+      await sleep(last.retryAfterMs ?? this.backoff(attempt), signal);
+    }
+    return last;
+  }
+
+  /** When the API says no request is left in its window, hold every request until it resets. */
+  private respect(hint: RateLimitHint | undefined): void {
+    if (hint?.remainingRequests === 0 && hint.resetRequestsMs !== undefined) {
+      this.limiter.pauseFor(Math.min(hint.resetRequestsMs, MAX_RETRY_DELAY_MS));
+    }
+  }
+
+  close(): void {
+    this.classifier.close?.();
+  }
+
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(MAX_RETRY_DELAY_MS, this.pacing.retryBaseMs * 2 ** (attempt - 1));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+}
+
+/** `Retry-After` in seconds or as an HTTP date, as milliseconds (capped at 30 s). */
+export function parseRetryAfter(header: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - nowMs;
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_RETRY_DELAY_MS) : undefined;
+}
+
+/** A rate-limit window length as OpenAI writes it (`1s`, `6m0s`, `20ms`, `1h2m3.5s`), as milliseconds. */
+export function parseDuration(value: string | null | undefined): number | undefined {
+  if (!value) return undefined;
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+  if (!parts.length || parts.map((p) => p[0]).join('') !== value.trim()) return undefined;
+  const unit = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const;
+  return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u as keyof typeof unit], 0);
+}
