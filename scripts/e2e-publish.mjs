@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const workspace = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const PACKAGES = ['core', 'storage', 'observability', 'invoker', 'worker', 'handler-perspective-api'];
+const PACKAGES = ['core', 'storage', 'observability', 'invoker', 'worker', 'post-labelling', 'handler-perspective-api'];
 const temp = mkdtempSync(join(tmpdir(), 'e2e-publish-'));
 const results = [];
 let registry;
@@ -198,6 +198,46 @@ try {
       if (!runs.includes(record.run_id)) throw new Error('the run is not in the run store');
     },
   );
+  const tarballs = join(temp, 'tarballs');
+  mkdirSync(tarballs);
+  await step('npm pack: tarballs carry no .tsbuildinfo, and every source map resolves inside its package', async () => {
+    for (const pkg of PACKAGES) {
+      const dir = join(workspace, 'packages', pkg);
+      const [packed] = JSON.parse(
+        run(dir, 'npm', ['pack', '--json', '--pack-destination', tarballs, '--loglevel=error']),
+      );
+      const files = new Set(packed.files.map((f) => f.path));
+      const stray = [...files].filter((f) => f.endsWith('.tsbuildinfo') || f.endsWith('.d.ts.map'));
+      if (stray.length) throw new Error(`${pkg} packs ${stray.join(', ')}`);
+      for (const mapFile of [...files].filter((f) => f.endsWith('.map'))) {
+        const map = JSON.parse(readFileSync(join(dir, mapFile), 'utf8'));
+        map.sources.forEach((source, i) => {
+          const inside = files.has(join(dirname(mapFile), source));
+          if (!inside && typeof map.sourcesContent?.[i] !== 'string')
+            throw new Error(`${pkg}/${mapFile} points at ${source}, which is not in the package`);
+        });
+      }
+    }
+  });
+  await step('a fresh project installs only the invoker and the Perspective handler from tarballs', async () => {
+    const project = join(temp, 'from-tarballs');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'from-tarballs', private: true }));
+    const tgz = (pkg) => join(tarballs, `pipeline-invocation-${pkg}-0.1.0.tgz`);
+    // the README's commands; our scope is not on the public registry, so nothing of ours may be fetched
+    run(project, 'npm', [
+      'install',
+      ...['core', 'storage', 'observability', 'invoker', 'post-labelling', 'handler-perspective-api'].map(tgz),
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+    ]);
+    const services = pipeline(project, ['list', '--json']).map((s) => s.service);
+    if (JSON.stringify(services) !== '["ml_inference_perspective_api"]')
+      throw new Error(`pipeline list showed ${services}`);
+    if (existsSync(join(project, 'node_modules/@pipeline-invocation/worker')))
+      throw new Error('the worker was installed although nobody asked for it');
+  });
   await step('a generated handler, published and installed, appears; uninstalled, it is gone', async () => {
     const dir = await generatedHandler('e2e-demo', 'e2e_demo_service');
     npm(dir, ['publish', '--registry', `${registry.url}/`]);
