@@ -25,6 +25,8 @@ export type ClassifierAnswer =
 
 /** The `x-ratelimit-*` headers of an answer, as numbers. */
 export interface RateLimitHint {
+  /** Requests a window allows. */
+  limitRequests?: number;
   /** Requests left in the current window. */
   remainingRequests?: number;
   /** When the request window resets (ms from now). */

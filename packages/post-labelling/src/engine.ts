@@ -29,7 +29,7 @@ export interface LabelRunOptions {
   logger: Logger;
   metrics: MetricsSink;
   progress: (done: number, total: number) => void;
-  /** Posts per page (one commit each); default about 2 s of requests at the configured rate, at least 90. */
+  /** Posts per page (one commit each); default about 2 s of requests at the configured rate, in whole requests. */
   pagePosts?: number;
   /** The time labels are stamped with (default: now). */
   now?: () => Date;
@@ -141,16 +141,34 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   };
 
   let inFlight: Promise<LabelledPage> | undefined;
+  // Posts left over from a page's last, part-filled request ride in the next page's first one
+  // (a page ends on a whole input row, so without this every page would waste part of a request).
+  let carry: PendingPost[] = [];
+  const failCarry = () => {
+    for (const pending of carry) pending.fail(signal.reason);
+    carry = [];
+  };
+  signal.addEventListener('abort', failCarry, { once: true });
   try {
+    // About 2 s of requests per page: 90 to 250 posts for one post per request; for batches
+    // 8 to 32 requests' worth.
     const batch = options.classifier.batchSize;
-    const pagePosts =
-      options.pagePosts ??
-      Math.min(Math.max(250, 4 * batch), Math.max(OUTPUT_ROW_SIZE, Math.ceil(client.ratePerSec * 2 * batch)));
+    const requestsPerPage = Math.min(
+      Math.max(Math.ceil(250 / batch), 8),
+      Math.max(Math.ceil(OUTPUT_ROW_SIZE / batch), Math.ceil(client.ratePerSec * 2)),
+    );
+    const pagePosts = options.pagePosts ?? requestsPerPage * batch;
     for (const page of readPages(input, { ...options, pagePosts }, seen, total, result)) {
-      const next = labelPage(page, client, signal, options.successor);
+      const labelled = labelPage(page, client, signal, options.successor, carry);
+      carry = labelled.carry;
+      const next = labelled.done;
       next.catch(() => {}); // awaited below; keeps an abort from surfacing as unhandled
       if (inFlight) commit(await inFlight);
       inFlight = next;
+    }
+    if (carry.length) {
+      sendBatch(carry, client, signal, options.successor).catch(() => {}); // its page awaits the outcome
+      carry = [];
     }
     if (inFlight) commit(await inFlight);
   } catch (error) {
@@ -160,6 +178,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
     throw error;
   } finally {
     options.signal.removeEventListener('abort', onRunAbort);
+    signal.removeEventListener('abort', failCarry);
     client.close();
     result.requests = client.stats.requests;
     result.retries = client.stats.retries;
@@ -217,42 +236,82 @@ function* readPages(
   if (page.rowIds.length) yield page;
 }
 
-/** Score a page's valid posts in requests of the classifier's batch size. */
-async function labelPage(
+/** A post waiting for its label: settled by whichever request carries it. */
+interface PendingPost {
+  text: string;
+  settle(outcome: PostOutcome): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * Score a page's valid posts in requests of the classifier's batch size, the posts `carried`
+ * from the previous page first. A last, part-filled request is not sent: its posts are returned
+ * as `carry` for the next page (or sent alone after the last page). `done` settles once every
+ * post of this page has its outcome.
+ */
+function labelPage(
   page: Page,
   client: LabellingClient,
   signal: AbortSignal,
   successor: string | undefined,
-): Promise<LabelledPage> {
+  carried: readonly PendingPost[],
+): { done: Promise<LabelledPage>; carry: PendingPost[] } {
   const outcomes: PostOutcome[] = new Array(page.posts.length);
-  const valid: number[] = [];
+  const own: PendingPost[] = [];
+  const settled: Promise<void>[] = [];
   page.posts.forEach((post, i) => {
     const reason = rejectReason(post);
-    if (reason) outcomes[i] = { rejected: reason };
-    else valid.push(i);
-  });
-  const size = client.classifier.batchSize;
-  const requests: Promise<void>[] = [];
-  for (let start = 0; start < valid.length; start += size) {
-    const indexes = valid.slice(start, start + size);
-    const texts = indexes.map((i) => String(page.posts[i]!.text));
-    requests.push(
-      client.score(texts, signal).then((answer: ClassifierAnswer) => {
-        if (!answer.ok && answer.gone) throw new ClassifierGoneError(client.classifier.name, answer.reason, successor);
-        indexes.forEach((postIndex, k) => {
-          const label = answer.ok ? answer.labels[k] : undefined;
-          outcomes[postIndex] = label
-            ? { ok: true, label }
-            : {
-                ok: false,
-                reason: answer.ok ? `${client.classifier.name}_response: no label for input ${k}` : answer.reason,
-              };
-        });
-      }),
+    if (reason) {
+      outcomes[i] = { rejected: reason };
+      return;
+    }
+    settled.push(
+      new Promise<void>((resolve, reject) =>
+        own.push({
+          text: String(post.text),
+          settle: (outcome) => resolve(void (outcomes[i] = outcome)),
+          fail: reject,
+        }),
+      ),
     );
+  });
+  const waiting = [...carried, ...own];
+  const size = client.classifier.batchSize;
+  const full = waiting.length - (waiting.length % size);
+  for (let start = 0; start < full; start += size) {
+    sendBatch(waiting.slice(start, start + size), client, signal, successor).catch(() => {}); // seen through `settled`
   }
-  await Promise.all(requests);
-  return { page, outcomes };
+  return { done: Promise.all(settled).then(() => ({ page, outcomes })), carry: waiting.slice(full) };
+}
+
+/** Send one request's posts and settle each with its outcome (or fail them all). */
+async function sendBatch(
+  posts: readonly PendingPost[],
+  client: LabellingClient,
+  signal: AbortSignal,
+  successor: string | undefined,
+): Promise<void> {
+  try {
+    const answer: ClassifierAnswer = await client.score(
+      posts.map((p) => p.text),
+      signal,
+    );
+    if (!answer.ok && answer.gone) throw new ClassifierGoneError(client.classifier.name, answer.reason, successor);
+    posts.forEach((pending, k) => {
+      const label = answer.ok ? answer.labels[k] : undefined;
+      pending.settle(
+        label
+          ? { ok: true, label }
+          : {
+              ok: false,
+              reason: answer.ok ? `${client.classifier.name}_response: no label for input ${k}` : answer.reason,
+            },
+      );
+    });
+  } catch (error) {
+    for (const pending of posts) pending.fail(error);
+    throw error;
+  }
 }
 
 /** Write a labelled page; returns the number of output rows written. */

@@ -30,6 +30,13 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 export class LabellingClient {
   readonly stats: ClientStats = { requests: 0, retries: 0, rateLimited: 0 };
   private readonly limiter: RateLimiter;
+  /** Requests the API's last rate-limit headers said were left in its window, less those started since. */
+  private windowLeft: number | undefined;
+  private windowResetsAt = 0;
+  /** Requests a window allows, when the headers said. */
+  private windowLimit: number | undefined;
+  /** Requests sent and not yet answered. */
+  private inFlight = 0;
 
   constructor(
     readonly classifier: Classifier,
@@ -48,8 +55,15 @@ export class LabellingClient {
     let last: ClassifierAnswer = { ok: false, reason: 'not attempted', retryable: true };
     for (let attempt = 1; attempt <= this.pacing.maxAttempts; attempt++) {
       await this.limiter.acquire(signal);
+      await this.waitForWindow(signal); // after the slot: what the headers said by now counts
+      signal.throwIfAborted();
       this.stats.requests += 1;
-      last = await this.classifier.score(texts, signal);
+      this.inFlight += 1;
+      try {
+        last = await this.classifier.score(texts, signal);
+      } finally {
+        this.inFlight -= 1;
+      }
       this.respect(last.rateLimit);
       if (last.ok || !last.retryable || last.gone || attempt === this.pacing.maxAttempts) break;
       if (/_429\b/.test(last.reason)) this.stats.rateLimited += 1;
@@ -59,11 +73,31 @@ export class LabellingClient {
     return last;
   }
 
-  /** When the API says no request is left in its window, hold every request until it resets. */
+  /** Remember what the API's rate-limit headers say is left of its request window. */
   private respect(hint: RateLimitHint | undefined): void {
-    if (hint?.remainingRequests === 0 && hint.resetRequestsMs !== undefined) {
-      this.limiter.pauseFor(Math.min(hint.resetRequestsMs, MAX_RETRY_DELAY_MS));
+    if (hint?.remainingRequests === undefined || hint.resetRequestsMs === undefined) return;
+    if (!Number.isFinite(hint.remainingRequests)) return;
+    // requests still in flight may not be counted in that answer yet: count them against the window
+    this.windowLeft = Math.max(0, hint.remainingRequests - this.inFlight);
+    if (hint.limitRequests !== undefined && Number.isFinite(hint.limitRequests)) this.windowLimit = hint.limitRequests;
+    this.windowResetsAt = performance.now() + Math.min(hint.resetRequestsMs, MAX_RETRY_DELAY_MS);
+  }
+
+  /** While the API's window is spent, start nothing until it resets; then count this request against it. */
+  private async waitForWindow(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const now = performance.now();
+      if (this.windowLeft === undefined || this.windowLeft > 0) break;
+      if (now >= this.windowResetsAt) {
+        // a new window: as large as the headers said windows are (the next answer says for sure)
+        this.windowLeft = this.windowLimit;
+        this.windowResetsAt = Infinity; // until an answer says when this window ends
+        break;
+      }
+      // re-check at least every 100 ms: an answer may bring news of the window
+      await sleep(Math.min(this.windowResetsAt - now, 100), signal);
     }
+    if (this.windowLeft !== undefined) this.windowLeft -= 1;
   }
 
   close(): void {
