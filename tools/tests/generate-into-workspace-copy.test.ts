@@ -63,14 +63,22 @@ describe('a generated handler package in a copy of the workspace', () => {
   });
   afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
-  it('builds, passes its own test, and shows up in pipeline list', () => {
-    const run = (command: string, args: string[]) =>
-      execFileSync(command, args, {
+  /** Run a command in the copy; a failure shows what it printed. */
+  const run = (command: string, args: string[]) => {
+    try {
+      return execFileSync(command, args, {
         cwd: copy,
         encoding: 'utf8',
         env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+      throw new Error(`${[command, ...args].join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`, { cause: error });
+    }
+  };
+
+  it('builds, passes its own test, and shows up in pipeline list', () => {
     const services = () =>
       (
         JSON.parse(run(process.execPath, ['packages/invoker/bin/pipeline.js', 'list', '--json'])) as {
@@ -135,5 +143,53 @@ describe('a generated handler package in a copy of the workspace', () => {
       body: 'Processed 1 item(s)',
       handler_package: '@pipeline-invocation/handler-demo',
     });
+  }, 180_000);
+
+  it('a generated classifier plugin labels a queue, passes its own tests, and shows up in pipeline list', () => {
+    run(process.execPath, [
+      join(copy, 'node_modules/nx/dist/bin/nx.js'),
+      'g',
+      '@pipeline-invocation/tools:handler-plugin',
+      '--name',
+      'length-score',
+      '--service',
+      'ml_inference_length_score',
+      '--classifier',
+    ]);
+    const dir = join(copy, 'packages/handler-length-score');
+    symlinkSync(dir, join(copy, 'node_modules/@pipeline-invocation/handler-length-score'));
+    const tsc = join(copy, 'node_modules/typescript/bin/tsc');
+    run(process.execPath, [tsc, '-p', 'packages/handler-length-score/tsconfig.lib.json']);
+    run(process.execPath, [tsc, '-p', 'packages/handler-length-score/tsconfig.json']);
+    const results = JSON.parse(
+      run(process.execPath, [
+        join(copy, 'node_modules/jest/bin/jest.js'),
+        '-c',
+        'packages/handler-length-score/jest.config.cjs',
+        '--ci',
+        '--json',
+      ]),
+    );
+    expect([results.numPassedTests, results.numFailedTests]).toEqual([2, 0]);
+    run(process.execPath, [join(copy, 'node_modules/eslint/bin/eslint.js'), 'packages/handler-length-score']);
+    const listed = JSON.parse(run(process.execPath, ['packages/invoker/bin/pipeline.js', 'list', '--json'])) as {
+      service: string;
+    }[];
+    expect(listed.map((s) => s.service)).toContain('ml_inference_length_score');
+    const invoked = JSON.parse(
+      run(process.execPath, [
+        'packages/invoker/bin/pipeline.js',
+        'invoke',
+        'ml_inference_length_score',
+        '--payload',
+        '{"run_type":"prod"}',
+        '--json',
+      ]),
+    );
+    expect(invoked).toMatchObject({
+      status: 'SUCCEEDED',
+      handler_package: '@pipeline-invocation/handler-length-score',
+    });
+    expect(JSON.parse(invoked.metadata).inference_type).toBe('ml_inference_length_score');
   }, 180_000);
 });

@@ -71,6 +71,33 @@ describe('handler-plugin generator', () => {
     });
   });
 
+  it('with --classifier, scaffolds a classifier plugin over the labelling engine', async () => {
+    const tree = seededTree();
+    tree.write(
+      'packages/post-labelling/package.json',
+      JSON.stringify({ name: '@pipeline-invocation/post-labelling', version: '0.3.0' }),
+    );
+    await handlerPluginGenerator(tree, {
+      name: 'toxicity-lite',
+      service: 'ml_inference_toxicity_lite',
+      classifier: true,
+      skipFormat: true,
+    });
+    const dir = 'packages/handler-toxicity-lite';
+    expect(readJson(tree, `${dir}/package.json`)).toMatchObject({
+      pipelineInvocation: { contract: '^1.0.0', services: ['ml_inference_toxicity_lite'] },
+      dependencies: { '@pipeline-invocation/post-labelling': '0.3.0' },
+    });
+    const classifier = tree.read(`${dir}/src/classifier.ts`, 'utf-8')!;
+    expect(classifier).toContain('export async function scoreTexts(');
+    expect(classifier).toContain("name: 'ml_inference_toxicity_lite'");
+    const handler = tree.read(`${dir}/src/handler.ts`, 'utf-8')!;
+    expect(handler).toContain("@pipelineHandler('ml_inference_toxicity_lite', { payload: LabellingPayloadSchema })");
+    expect(handler).toContain('runLabelling(');
+    expect(tree.read(`${dir}/tests/handler.test.ts`, 'utf-8')).toContain('rejected_posts');
+    expect(tree.read(`${dir}/README.md`, 'utf-8')).toContain('## Fill in the scoring');
+  });
+
   it.each([
     [{ name: 'Sentiment', service: 'x_service' }, '--name "Sentiment" must be kebab-case'],
     [{ name: 'sentiment_score', service: 'x_service' }, '--name "sentiment_score" must be kebab-case'],

@@ -10,6 +10,8 @@ export interface WorkspaceFacts {
   /** core's package version (the peer dependency range accepts it). */
   coreVersion: string;
   invokerVersion: string;
+  /** The labelling engine's version (a classifier plugin depends on it). */
+  labellingVersion: string;
   /** core's CONTRACT_VERSION (the manifest's contract range accepts it). */
   contractVersion: string;
   /** Services already declared by packages in the workspace, with their package. */
@@ -31,6 +33,9 @@ export function readWorkspaceFacts(tree: Tree): WorkspaceFacts {
   return {
     coreVersion: readJson(tree, 'packages/core/package.json').version,
     invokerVersion: readJson(tree, 'packages/invoker/package.json').version,
+    labellingVersion: tree.exists('packages/post-labelling/package.json')
+      ? readJson(tree, 'packages/post-labelling/package.json').version
+      : '0.1.0',
     contractVersion,
     services,
   };
@@ -55,7 +60,9 @@ export function validate(options: HandlerPluginSchema, facts: WorkspaceFacts, tr
 /**
  * Scaffold `packages/handler-<name>`: package.json with the `pipelineInvocation` manifest, core
  * as a peer dependency, its own version 0.1.0; a decorated handler with a zod payload schema; a
- * test written with the testing kit; a README; Nx tags. The host package.json gets the new
+ * test written with the testing kit; a README; Nx tags. With `--classifier`, a classifier plugin
+ * over the labelling engine instead: a scoring function to fill in, the handler that runs the
+ * engine over its queues, and a test that labels a queue. The host package.json gets the new
  * package as a dependency, so `pipeline list` shows its service after `npm install`.
  */
 export default async function handlerPluginGenerator(tree: Tree, options: HandlerPluginSchema): Promise<() => void> {
@@ -66,7 +73,7 @@ export default async function handlerPluginGenerator(tree: Tree, options: Handle
   const directory = `packages/handler-${options.name}`;
   const contractMajor = facts.contractVersion.split('.')[0];
   const [coreMajor, coreMinor] = facts.coreVersion.split('.');
-  generateFiles(tree, join(__dirname, 'files'), directory, {
+  const substitutions = {
     ...names(options.name),
     name: options.name,
     service: options.service,
@@ -77,8 +84,15 @@ export default async function handlerPluginGenerator(tree: Tree, options: Handle
     corePeerRange: coreMajor === '0' ? `^0.${coreMinor}.0` : `^${coreMajor}.0.0`,
     coreVersion: facts.coreVersion,
     invokerVersion: facts.invokerVersion,
+    labellingVersion: facts.labellingVersion,
     template: '',
-  });
+  };
+  generateFiles(tree, join(__dirname, 'files'), directory, substitutions);
+  if (options.classifier) {
+    // the classifier's own package.json, sources, test and README replace the plain handler's
+    tree.delete(`${directory}/src/handler.ts`);
+    generateFiles(tree, join(__dirname, 'files-classifier'), directory, substitutions);
+  }
   updateJson(tree, 'package.json', (root) => {
     root.dependencies = Object.fromEntries(Object.entries({ ...root.dependencies, [packageName]: '0.1.0' }).sort());
     return root;

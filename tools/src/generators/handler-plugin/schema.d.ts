@@ -4,6 +4,8 @@ export interface HandlerPluginSchema {
   name: string;
   /** snake_case service name. */
   service: string;
+  /** A classifier plugin over the labelling engine (a scoring function to fill in) instead of a plain handler. */
+  classifier?: boolean;
   /** Do not format the generated files with the workspace's Prettier. */
   skipFormat?: boolean;
 }
