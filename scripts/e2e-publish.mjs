@@ -16,7 +16,16 @@ import { fileURLToPath } from 'node:url';
 
 const workspace = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const PACKAGES = ['core', 'storage', 'observability', 'invoker', 'worker', 'post-labelling', 'handler-perspective-api'];
+const PACKAGES = [
+  'core',
+  'storage',
+  'observability',
+  'invoker',
+  'worker',
+  'post-labelling',
+  'handler-perspective-api',
+  'handler-openai-moderation',
+];
 const temp = mkdtempSync(join(tmpdir(), 'e2e-publish-'));
 const results = [];
 let registry;
