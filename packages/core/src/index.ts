@@ -38,6 +38,8 @@ export type {
   BeginResult,
   FinishResult,
   ListRunsQuery,
+  PruneQuery,
+  PruneResult,
   RunPage,
   Tracker,
   TrackedRunStart,
@@ -67,7 +69,7 @@ export {
   type RegistryDecorator,
   type ResolvedHandler,
 } from './registry/registry';
-export { newRunId, runIdTime } from './run-id';
+export { newRunId, runIdFloor, runIdTime } from './run-id';
 export { inject, injectable, type DependencyContainer, type InjectionToken } from 'tsyringe';
 export { createContainer } from './container';
 /** zod, re-exported so plugins validate with the same copy core uses. */

@@ -41,3 +41,17 @@ export function runIdTime(runId: string): number {
   for (const char of runId.slice(0, 10)) ms = ms * 32 + ALPHABET.indexOf(char);
   return ms;
 }
+
+/**
+ * The lowest run id made at `ms`: every run id made before `ms` sorts below it, every one made at
+ * or after it sorts above (a 10-character time prefix; run ids are compared as strings).
+ */
+export function runIdFloor(ms: number): string {
+  let time = '';
+  let t = Math.max(0, Math.floor(ms));
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return time;
+}

@@ -32,6 +32,22 @@ export interface RunPage {
   readonly nextCursor?: string;
 }
 
+/** What {@link RunStore.prune} removes: finished runs started before `before`. */
+export interface PruneQuery {
+  /** ISO time: runs started before it go (their run ids say when). */
+  readonly before: string;
+  /** Keep the runs that did not succeed (FAILED, TIMED_OUT, CANCELLED, CRASHED). */
+  readonly keepFailed?: boolean;
+  /** Count what would go, remove nothing. */
+  readonly dryRun?: boolean;
+}
+
+/** What {@link RunStore.prune} did. */
+export interface PruneResult {
+  /** Records removed (or, with `dryRun`, that would be). */
+  readonly removed: number;
+}
+
 /**
  * Where run records live. Implemented in memory (testing), in SQLite and in DynamoDB
  * (`@pipeline-invocation/storage`); one contract test suite runs against all of them.
@@ -69,6 +85,12 @@ export interface RunStore {
   get(runId: string): Promise<RunExecutionMetadata | undefined>;
   /** Runs, newest first, paged. */
   list(query: ListRunsQuery): Promise<RunPage>;
+  /**
+   * Remove finished runs started before `query.before` (`pipeline runs prune`); never a RUNNING
+   * run. A removed run's idempotency key is free again. Optional: a store without it cannot be
+   * pruned.
+   */
+  prune?(query: PruneQuery): Promise<PruneResult>;
   /** Check the store can be reached (doctor). */
   ping(): Promise<void>;
   /** Release connections and file handles. */

@@ -77,6 +77,10 @@ export const HOST_VARIABLES: readonly EnvVariable[] = [
   },
   { name: 'PIPELINE_ROOT', description: 'folder whose package.json lists the plugins (default: nearest package.json)' },
   { name: 'PIPELINE_DYNAMODB_TABLE', description: 'DynamoDB table (default integration_run_metadata)' },
+  {
+    name: 'PIPELINE_RETENTION_DAYS',
+    description: 'DynamoDB: finished runs expire (TTL expires_at) this many days after they end',
+  },
   { name: 'PIPELINE_OUTBOX', description: 'file where unwritten records wait (default $PIPELINE_HOME/outbox.jsonl)' },
   { name: 'PIPELINE_SQLITE_BUSY_MS', description: "how long SQLite waits for another process's lock (default 10000)" },
   { name: 'PIPELINE_TIMEOUT_MS', description: 'default handler timeout (none when unset)' },

@@ -10,6 +10,8 @@ import { DEFAULT_METADATA_TABLE_NAME, parseWith, pipelineHome } from '@pipeline-
  * - `PIPELINE_OUTBOX`: the outbox file (default `$PIPELINE_HOME/outbox.jsonl`).
  * - `PIPELINE_SQLITE_BUSY_MS`: how long SQLite waits for a lock (default 10 000).
  * - `PIPELINE_DYNAMODB_TABLE`: table name (default `integration_run_metadata`).
+ * - `PIPELINE_RETENTION_DAYS`: DynamoDB records get `expires_at` (epoch seconds) this many days
+ *   after they end, for tables with TTL enabled on it (none when unset).
  * - AWS region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`)
  *   come from the standard AWS chain.
  */
@@ -27,6 +29,12 @@ export const StorageConfigSchema = z.object({
   dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, {
     error: 'PIPELINE_DYNAMODB_TABLE must be 3-255 characters of letters, digits, "_", "-" or "."',
   }),
+  /** Days a finished run is kept in DynamoDB by TTL (`expires_at`); none when unset (`PIPELINE_RETENTION_DAYS`). */
+  retentionDays: z
+    .number({ error: 'PIPELINE_RETENTION_DAYS must be a number of days' })
+    .int({ error: 'PIPELINE_RETENTION_DAYS must be a whole number of days' })
+    .positive({ error: 'PIPELINE_RETENTION_DAYS must be a positive whole number of days' })
+    .optional(),
 });
 
 /** See {@link StorageConfigSchema}. */
@@ -42,6 +50,7 @@ export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd =
       outbox: env.PIPELINE_OUTBOX ? resolve(cwd, env.PIPELINE_OUTBOX) : join(pipelineHome(env, cwd), 'outbox.jsonl'),
       sqliteBusyTimeoutMs: env.PIPELINE_SQLITE_BUSY_MS ? Number(env.PIPELINE_SQLITE_BUSY_MS) : 10_000,
       dynamodbTable: env.PIPELINE_DYNAMODB_TABLE || DEFAULT_METADATA_TABLE_NAME,
+      retentionDays: env.PIPELINE_RETENTION_DAYS ? Number(env.PIPELINE_RETENTION_DAYS) : undefined,
     },
     'Invalid storage configuration',
   );

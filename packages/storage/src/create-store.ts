@@ -15,7 +15,7 @@ export async function createRunStore(config: StorageConfig): Promise<RunStore> {
       return new SqliteRunStore(sqliteFile(config), { busyTimeoutMs: config.sqliteBusyTimeoutMs });
     case 'dynamodb': {
       const { DynamoRunStore } = await import('./dynamodb/index.js');
-      return DynamoRunStore.fromEnvironment({ tableName: config.dynamodbTable });
+      return DynamoRunStore.fromEnvironment({ tableName: config.dynamodbTable, retentionDays: config.retentionDays });
     }
   }
 }

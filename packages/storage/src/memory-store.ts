@@ -2,12 +2,14 @@ import type {
   BeginResult,
   FinishResult,
   ListRunsQuery,
+  PruneQuery,
+  PruneResult,
   RunExecutionMetadata,
   RunKey,
   RunPage,
   RunStore,
 } from '@pipeline-invocation/core';
-import { findIdempotentRun, finishDecision, pageOf } from './query';
+import { findIdempotentRun, finishDecision, pageOf, prunable } from './query';
 
 /**
  * A run store in memory: for tests (the invoker's testing kit uses it) and for processes
@@ -63,6 +65,26 @@ export class MemoryRunStore implements RunStore {
 
   async list(query: ListRunsQuery): Promise<RunPage> {
     return pageOf([...this.runs.values()], query);
+  }
+
+  async prune(query: PruneQuery): Promise<PruneResult> {
+    const doomed = [...this.runs.values()].filter((r) => prunable(r, query));
+    if (query.dryRun) return { removed: doomed.length };
+    for (const record of doomed) {
+      this.runs.delete(record.run_id);
+      const key = record.idempotency_key;
+      if (key)
+        this.byKey.set(
+          key,
+          (this.byKey.get(key) ?? []).filter((id) => id !== record.run_id),
+        );
+      if (this.newest.get(record.service) === record.run_id) {
+        const rest = [...this.runs.values()].filter((r) => r.service === record.service).map((r) => r.run_id);
+        if (rest.length) this.newest.set(record.service, rest.sort().at(-1)!);
+        else this.newest.delete(record.service);
+      }
+    }
+    return { removed: doomed.length };
   }
 
   /** Every record, oldest first (tests). */

@@ -1,4 +1,11 @@
-import type { FinishResult, ListRunsQuery, RunExecutionMetadata, RunPage } from '@pipeline-invocation/core';
+import {
+  runIdFloor,
+  type FinishResult,
+  type ListRunsQuery,
+  type PruneQuery,
+  type RunExecutionMetadata,
+  type RunPage,
+} from '@pipeline-invocation/core';
 
 /** Statuses that block a new run with the same idempotency key. */
 export const BLOCKING_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'SUCCEEDED']);
@@ -58,4 +65,14 @@ export function assertTerminal(record: RunExecutionMetadata): void {
   if (record.status === 'RUNNING') {
     throw new TypeError(`finish() takes a terminal record; run ${record.run_id} is RUNNING (use begin)`);
   }
+}
+
+/**
+ * The one rule of retention, shared by every store: a run goes when it started before the
+ * cutoff, is not RUNNING, and (with `keepFailed`) succeeded.
+ */
+export function prunable(record: Pick<RunExecutionMetadata, 'run_id' | 'status'>, query: PruneQuery): boolean {
+  if (record.status === 'RUNNING') return false;
+  if (query.keepFailed && record.status !== 'SUCCEEDED') return false;
+  return record.run_id < runIdFloor(Date.parse(query.before));
 }

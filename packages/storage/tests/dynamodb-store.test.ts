@@ -1,5 +1,5 @@
 import { DeleteTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoRunStore, createRunTable, migrateRunTable, runTableSnippets } from '../src/dynamodb';
 import { keyItemKey } from '../src/dynamodb/layout';
 import { runStoreContract } from './helpers/contract';
@@ -268,6 +268,24 @@ describe('DynamoRunStore', () => {
     expect(!again.ok && again.existing.run_id).toBe(keyed.run_id);
     // a second migration changes nothing
     expect(await migrateRunTable(store)).toEqual({ runs: 0, keys: 0, unchanged: 4 });
+    await store.close();
+  });
+
+  it('with a retention, finished runs and their keys carry a TTL expires_at; records never show it', async () => {
+    const seed = await freshStore();
+    const store = new DynamoRunStore(seed.client, seed.tableName, 30);
+    const run = runningRecord({ idempotency_key: 'kept-30-days' });
+    await store.begin(run);
+    const raw = DynamoDBDocumentClient.from(store.client);
+    const item = async (key: Record<string, unknown>) =>
+      (await raw.send(new GetCommand({ TableName: store.tableName, Key: key }))).Item;
+    expect((await item({ service: run.service, run_id: run.run_id }))?.expires_at).toBeUndefined(); // RUNNING: never
+    const final = finished(run);
+    await store.finish(final);
+    const expected = Math.floor(Date.parse(final.ended_at!) / 1000) + 30 * 86_400;
+    expect((await item({ service: run.service, run_id: run.run_id }))?.expires_at).toBe(expected);
+    expect((await item(keyItemKey('kept-30-days')))?.expires_at).toBe(expected);
+    expect(await store.get(run.run_id)).toEqual(final);
     await store.close();
   });
 

@@ -47,6 +47,8 @@ export const RunExecutionMetadataSchema = z.object({
   cancel_requested_at: z.iso.datetime().optional(),
   /** Set on a record returned for an idempotency key instead of running again (never stored). */
   replayed: z.boolean().optional(),
+  /** The schedule that started this run (`pipeline schedule add`), when a schedule did. */
+  schedule_id: z.string().optional(),
   /** Set when the run failed; `retryable` when the handler said a retry may succeed. */
   error: z.object({ name: z.string(), message: z.string(), retryable: z.boolean().optional() }).optional(),
 });

@@ -6,3 +6,4 @@
  */
 export { parseCommandArgs, table, type Io, type ParsedValues } from './io';
 export { EXIT, UsageError } from './exit-codes';
+export { parseDurationFlag } from './duration';

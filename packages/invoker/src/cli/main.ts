@@ -10,7 +10,10 @@ export type Command = (args: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   list: { summary: 'list the services of the installed handler plugins', load: () => require('./commands/list').list },
   invoke: { summary: 'run one invocation and print its record', load: () => require('./commands/invoke').invoke },
-  runs: { summary: 'show run history from the configured store', load: () => require('./commands/runs').runs },
+  runs: {
+    summary: 'show run history from the configured store; runs prune removes old ones',
+    load: () => require('./commands/runs').runs,
+  },
   cancel: {
     summary: 'ask a running run (in any process, on any machine) to stop',
     load: () => require('./commands/cancel').cancel,

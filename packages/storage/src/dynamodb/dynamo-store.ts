@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -10,21 +11,29 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   RunStoreError,
+  runIdFloor,
   type BeginResult,
   type FinishResult,
   type ListRunsQuery,
+  type PruneQuery,
+  type PruneResult,
   type RunExecutionMetadata,
   type RunKey,
   type RunPage,
   type RunStore,
 } from '@pipeline-invocation/core';
-import { BLOCKING_STATUSES, finishDecision, pageFrom } from '../query';
+import { BLOCKING_STATUSES, finishDecision, pageFrom, prunable } from '../query';
 import { ALL_SHARDS, isRunItem, keyItemKey, recordOf, runItem, storedStatus } from './layout';
 import { INDEXES } from './table';
 
 /** Options of {@link DynamoRunStore.fromEnvironment}. */
 export interface DynamoRunStoreOptions {
   tableName: string;
+  /**
+   * Days a finished run is kept: its item (and its idempotency key's) get `expires_at`, epoch
+   * seconds, for tables with TTL enabled on that attribute (`PIPELINE_RETENTION_DAYS`).
+   */
+  retentionDays?: number;
   /** Extra client configuration (region, endpoint, credentials); the standard AWS chain fills the rest. */
   client?: DynamoDBClientConfig;
 }
@@ -58,6 +67,7 @@ export class DynamoRunStore implements RunStore {
   constructor(
     readonly client: DynamoDBClient,
     readonly tableName: string,
+    private readonly retentionDays?: number,
   ) {
     this.description = `dynamodb:${tableName}`;
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -80,7 +90,14 @@ export class DynamoRunStore implements RunStore {
       requestHandler: { ...DYNAMODB_ATTEMPT_TIMEOUTS },
       ...options.client,
     });
-    return new DynamoRunStore(client, options.tableName);
+    return new DynamoRunStore(client, options.tableName, options.retentionDays);
+  }
+
+  /** `expires_at` of a finished run (epoch seconds), when a retention is configured. */
+  private expiry(record: RunExecutionMetadata): { expires_at?: number } {
+    if (!this.retentionDays || record.status === 'RUNNING') return {};
+    const ended = Date.parse(record.ended_at ?? record.timestamp);
+    return { expires_at: Math.floor(ended / 1000) + this.retentionDays * 86_400 };
   }
 
   async begin(record: RunExecutionMetadata): Promise<BeginResult> {
@@ -208,7 +225,7 @@ export class DynamoRunStore implements RunStore {
   async finish(record: RunExecutionMetadata): Promise<FinishResult> {
     for (let attempt = 0; ; attempt++) {
       const written = await this.putIf(
-        runItem(record),
+        { ...runItem(record), ...this.expiry(record) },
         'attribute_not_exists(run_id) OR #status IN (:running, :legacyRunning)',
         { ':running': storedStatus('RUNNING', record.run_id), ':legacyRunning': 'RUNNING' },
       );
@@ -272,10 +289,15 @@ export class DynamoRunStore implements RunStore {
             new UpdateCommand({
               TableName: this.tableName,
               Key: keyItemKey(record.idempotency_key!),
-              UpdateExpression: 'SET owner_status = :status, #record = :record',
+              UpdateExpression: `SET owner_status = :status, #record = :record${this.retentionDays ? ', expires_at = :expires' : ''}`,
               ConditionExpression: 'owner_run_id = :run',
               ExpressionAttributeNames: { '#record': 'record' },
-              ExpressionAttributeValues: { ':status': record.status, ':run': record.run_id, ':record': record },
+              ExpressionAttributeValues: {
+                ':status': record.status,
+                ':run': record.run_id,
+                ':record': record,
+                ...(this.retentionDays ? { ':expires': this.expiry(record).expires_at } : {}),
+              },
             }),
           )
           .catch((error: Error) => {
@@ -380,6 +402,78 @@ export class DynamoRunStore implements RunStore {
       startKey = page.LastEvaluatedKey;
     } while (items.length <= query.limit && startKey);
     return items;
+  }
+
+  /**
+   * Remove finished runs started before `query.before`: the 16 shards of the all-runs index are
+   * read up to the cutoff's run id, and each run is deleted conditionally on the status read (a
+   * RUNNING run never goes, nor one that changed meanwhile), with its idempotency key's item when
+   * the key still names it. Runs of a table not yet migrated (`pipeline storage migrate`) are not
+   * in the shards and stay.
+   */
+  async prune(query: PruneQuery): Promise<PruneResult> {
+    const floor = runIdFloor(Date.parse(query.before));
+    let removed = 0;
+    for (const shard of ALL_SHARDS) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.send(() =>
+          this.doc.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: INDEXES.all,
+              KeyConditionExpression: 'entity = :entity AND run_id < :floor',
+              ExpressionAttributeValues: { ':entity': `run#${shard}`, ':floor': floor },
+              ExclusiveStartKey: startKey,
+            }),
+          ),
+        );
+        for (const item of page.Items ?? []) {
+          const record = recordOf(item);
+          if (!prunable(record, query)) continue;
+          if (query.dryRun || (await this.deleteRun(record, String(item.status)))) removed += 1;
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    }
+    return { removed };
+  }
+
+  /** Delete a run's item if its status is still `storedStatus`, and its key's item if that names it. */
+  private async deleteRun(record: RunExecutionMetadata, storedStatus: string): Promise<boolean> {
+    try {
+      await this.send(() =>
+        this.doc.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { service: record.service, run_id: record.run_id },
+            ConditionExpression: '#status = :status',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':status': storedStatus },
+          }),
+        ),
+      );
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+    if (record.idempotency_key) {
+      await this.send(() =>
+        this.doc
+          .send(
+            new DeleteCommand({
+              TableName: this.tableName,
+              Key: keyItemKey(record.idempotency_key!),
+              ConditionExpression: 'owner_run_id = :run',
+              ExpressionAttributeValues: { ':run': record.run_id },
+            }),
+          )
+          .catch((error: Error) => {
+            if (error.name !== 'ConditionalCheckFailedException') throw error; // a newer run holds the key
+          }),
+      );
+    }
+    return true;
   }
 
   async ping(): Promise<void> {

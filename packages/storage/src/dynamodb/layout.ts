@@ -55,9 +55,9 @@ export function runItem(record: RunExecutionMetadata): RunItem {
   return { ...record, status: storedStatus(record.status, record.run_id), entity: entityOf(record.run_id) };
 }
 
-/** The record in a run item, of either layout (layout 1 stored `status` bare and `entity: "run"`). */
+/** The record in a run item, of either layout (layout 1 stored `status` bare and `entity: "run"`); `expires_at` (TTL) is the table's, not the record's. */
 export function recordOf(item: Record<string, unknown>): RunExecutionMetadata {
-  const { entity: _entity, ...record } = item;
+  const { entity: _entity, expires_at: _expires, ...record } = item;
   return { ...record, status: String(record.status).split('#')[0] } as RunExecutionMetadata;
 }
 

@@ -4,9 +4,12 @@ import Database from 'better-sqlite3';
 import {
   RunStoreError,
   describe,
+  runIdFloor,
   type BeginResult,
   type FinishResult,
   type ListRunsQuery,
+  type PruneQuery,
+  type PruneResult,
   type RunExecutionMetadata,
   type RunKey,
   type RunPage,
@@ -196,6 +199,22 @@ export class SqliteRunStore implements RunStore {
     const sql = `SELECT record FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY run_id DESC LIMIT ?`;
     const rows = this.guard(() => this.db.prepare(sql).all(...params, query.limit + 1) as Row[]);
     return pageFrom(rows, query.limit, (r) => JSON.parse(r.record) as RunExecutionMetadata);
+  }
+
+  /**
+   * Remove finished runs started before `query.before` (one statement on the primary key: run
+   * ids are time-ordered), never a RUNNING one. Same rule as {@link prunable}.
+   */
+  async prune(query: PruneQuery): Promise<PruneResult> {
+    const where = `run_id < ? AND status <> 'RUNNING'${query.keepFailed ? " AND status = 'SUCCEEDED'" : ''}`;
+    const floor = runIdFloor(Date.parse(query.before));
+    return this.guard(() => {
+      if (query.dryRun) {
+        const row = this.db.prepare(`SELECT COUNT(*) AS n FROM runs WHERE ${where}`).get(floor) as { n: number };
+        return { removed: row.n };
+      }
+      return { removed: this.db.prepare(`DELETE FROM runs WHERE ${where}`).run(floor).changes };
+    });
   }
 
   async ping(): Promise<void> {

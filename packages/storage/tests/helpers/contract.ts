@@ -1,4 +1,4 @@
-import type { RunStore } from '@pipeline-invocation/core';
+import { runIdFloor, type RunStore } from '@pipeline-invocation/core';
 import { finished, runningRecord } from './records';
 
 /**
@@ -176,6 +176,39 @@ export function runStoreContract(name: string, open: () => Promise<RunStore>): v
         expect(await store.begin(runningRecord({ idempotency_key: `key-${status}` }))).toEqual({ ok: true });
       },
     );
+
+    it('prunes finished runs started before the cutoff, never a RUNNING one, and frees their keys', async () => {
+      const day = 86_400_000;
+      // a run id made `daysAgo` days ago (newRunId never goes back in time within a process)
+      let serial = 0;
+      const at = (daysAgo: number) => `${runIdFloor(Date.now() - daysAgo * day)}${String(++serial).padStart(16, '0')}`;
+      const old = { service: 'svc_a' };
+      const oldSucceeded = finished(runningRecord({ ...old, run_id: at(100), idempotency_key: 'nightly' }));
+      const oldFailed = finished(runningRecord({ ...old, run_id: at(95) }), 'FAILED');
+      const oldRunning = runningRecord({ ...old, run_id: at(120) });
+      const recent = finished(runningRecord({ ...old, run_id: at(10) }));
+      for (const r of [oldSucceeded, oldFailed, oldRunning, recent]) {
+        await store.begin({ ...r, status: 'RUNNING' });
+        if (r.status !== 'RUNNING') await store.finish(r);
+      }
+      const before = new Date(Date.now() - 90 * day).toISOString();
+      const remaining = async () => (await store.list({ limit: 10 })).items.map((r) => r.run_id).sort();
+      // a dry run counts and removes nothing
+      expect(await store.prune!({ before, dryRun: true })).toEqual({ removed: 2 });
+      expect(await remaining()).toHaveLength(4);
+      // --keep-failed takes the old success only
+      expect(await store.prune!({ before, keepFailed: true })).toEqual({ removed: 1 });
+      expect(await store.get(oldSucceeded.run_id)).toBeUndefined();
+      // its key runs again instead of replaying a record that is gone
+      expect(await store.begin(runningRecord({ idempotency_key: 'nightly' }))).toEqual({ ok: true });
+      expect(await store.prune!({ before })).toEqual({ removed: 1 });
+      expect(await remaining()).toEqual(expect.arrayContaining([oldRunning.run_id, recent.run_id]));
+      expect(await store.get(oldFailed.run_id)).toBeUndefined();
+      expect((await store.get(oldRunning.run_id))?.status).toBe('RUNNING');
+      // "0d": every finished run, still never the RUNNING ones
+      expect(await store.prune!({ before: new Date().toISOString() })).toEqual({ removed: 1 });
+      expect((await store.list({ limit: 10 })).items.every((r) => r.status === 'RUNNING')).toBe(true);
+    });
 
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

@@ -2,8 +2,10 @@ import { RunStatusSchema, type RunExecutionMetadata, type RunStatus } from '@pip
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, table, type Io } from '../io';
 import { withRunStore } from '../run-store';
+import { parseDurationFlag } from '../duration';
 
 const RUNS_HELP = `Usage: pipeline runs [--service S] [--status S] [--limit N] [--cursor C] [--json]
+       pipeline runs prune --older-than 90d [--keep-failed] [--dry-run] [--json]
 
 Show run history from the configured store, newest first. A RUNNING run shows how long ago
 its heartbeat was renewed: older than PIPELINE_STALE_AFTER_MS (default 60 s) means its process
@@ -18,13 +20,28 @@ Options:
   -h, --help    show this help
 `;
 
+const PRUNE_HELP = `Usage: pipeline runs prune --older-than <duration> [--keep-failed] [--dry-run] [--json]
+
+Remove finished runs that started longer ago than <duration> (30m, 12h, 90d; 0d takes every
+finished run) from the configured store, and say how many. A RUNNING run is never removed. A
+removed run's idempotency key is free again.
+
+Options:
+  --older-than D   the age, a whole number with s, m, h or d
+  --keep-failed    keep the runs that did not succeed (FAILED, TIMED_OUT, CANCELLED, CRASHED)
+  --dry-run        count what would be removed, remove nothing
+  --json           print {removed, dry_run, before} as JSON
+  -h, --help       show this help
+`;
+
 const SHOW_HELP = `Usage: pipeline show <run_id> [--json]
 
 Show one run's full record.
 `;
 
-/** `pipeline runs`. */
+/** `pipeline runs` and `pipeline runs prune`. */
 export async function runs(args: string[], io: Io): Promise<number> {
+  if (args[0] === 'prune') return prune(args.slice(1), io);
   const { values } = parseCommandArgs(
     'runs',
     args,
@@ -72,6 +89,36 @@ export async function runs(args: string[], io: Io): Promise<number> {
       );
       if (page.nextCursor) io.err(`next page: --cursor ${page.nextCursor}\n`);
     }
+    return EXIT.OK;
+  });
+}
+
+/** `pipeline runs prune`. */
+async function prune(args: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs(
+    'runs prune',
+    args,
+    {
+      'older-than': { type: 'string' },
+      'keep-failed': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    false,
+  );
+  if (values.help) return (void io.out(PRUNE_HELP), EXIT.OK);
+  if (values['older-than'] === undefined) throw new UsageError('--older-than is required, e.g. --older-than 90d.');
+  const age = parseDurationFlag('--older-than', values['older-than'], { allowZero: true });
+  const before = new Date(Date.now() - age).toISOString();
+  const dryRun = values['dry-run'] === true;
+  return withRunStore(io, async (store) => {
+    if (!store.prune) throw new UsageError(`${store.description} cannot be pruned.`);
+    const { removed } = await store.prune({ before, keepFailed: values['keep-failed'] === true, dryRun });
+    if (values.json) io.out(`${JSON.stringify({ removed, dry_run: dryRun, before })}\n`);
+    else
+      io.out(
+        `${dryRun ? 'Would remove' : 'Removed'} ${removed} finished run(s) started before ${before} from ${store.description}.\n`,
+      );
     return EXIT.OK;
   });
 }
