@@ -58,6 +58,8 @@ export interface InvokeOptions {
   onProgress?: (done: number, total: number) => void;
   /** Called once the RUNNING record is written (a queue worker remembers which run an attempt owns). */
   onRunStarted?: (record: RunExecutionMetadata) => void | Promise<void>;
+  /** The schedule that started this run: kept in the record as `schedule_id`. */
+  scheduleId?: string;
 }
 
 /** What the executor needs; the invoker supplies it. */
@@ -143,6 +145,7 @@ export class Executor {
       handler_version: source.version,
       request_metadata: this.redact(request.metadata),
       ...(idempotencyKey ? { idempotency_key: idempotencyKey, payload_hash: payloadHash(payload) } : {}),
+      ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
     };
 
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });

@@ -9,6 +9,7 @@ import {
   describe,
   getHandlerDefinition,
   parseIntegrationRequest,
+  parseWith,
   createContainer,
   statusCodeForError,
   systemClock,
@@ -289,6 +290,20 @@ export class Invoker {
   /** The outbox in use, if any. */
   async outbox(): Promise<Outbox | undefined> {
     return (await this.ready()).outbox;
+  }
+
+  /**
+   * Check, without running anything, that `service` exists and accepts `payload` (its plugin is
+   * loaded and the handler's payload schema applied): what a schedule or a queue checks before
+   * storing a request for later.
+   *
+   * @throws UnknownServiceError, or InvalidRequestError naming the bad fields.
+   */
+  async checkRequest(service: string, payload: unknown): Promise<void> {
+    const request = parseIntegrationRequest({ service, payload, metadata: {} });
+    await this.ensureService(request.service);
+    const schema = this.registry.payloadSchemaOf(request.service);
+    if (schema) parseWith(schema, request.payload, `Invalid payload for "${request.service}"`);
   }
 
   /** Make sure `service` is installed, importing its plugin now if needed. */

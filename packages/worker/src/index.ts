@@ -14,5 +14,14 @@ export {
 } from './invocation-queue';
 export { startWorker, type WorkerOptions, type RunningWorker } from './worker';
 export { redisConnection, QUEUE_PREFIX } from './config';
+export {
+  Schedules,
+  ScheduleError,
+  defaultScheduleId,
+  redisAnswers,
+  repeatOptionsOf,
+  type ScheduleInfo,
+  type ScheduleSpec,
+} from './schedules';
 export { jobHandle, parseJobHandle, type InvocationJobData } from './job';
 export { createLambdaHandler, type LambdaHandlerOptions, type LambdaContextLike } from './lambda';

@@ -11,6 +11,8 @@ export interface InvocationJobData {
   runId?: string;
   /** The record of a failed run, kept for waitForRun when the job ends failed. */
   lastRecord?: RunExecutionMetadata;
+  /** The schedule that queued this job (`pipeline schedule add`). */
+  scheduleId?: string;
 }
 
 /** A job handle: `<service>/<job id>`, enough to find the job again. */

@@ -102,13 +102,21 @@ async function processJob(
   invoker: Invoker,
   logger: Logger,
 ): Promise<RunExecutionMetadata> {
-  const { request, timeoutMs, idempotencyKey, runId } = job.data;
+  const { request, timeoutMs, idempotencyKey, runId, scheduleId } = job.data;
   if (runId) await markCrashed(invoker, runId, job, logger);
+  if (scheduleId) {
+    const busy = await runningOfSchedule(invoker, request.service, scheduleId);
+    if (busy) {
+      logger.info(`schedule ${scheduleId}: run ${busy.run_id} is still RUNNING, so this tick starts no run`);
+      return busy;
+    }
+  }
   let record: RunExecutionMetadata;
   try {
     record = await invoker.invokePipelineHandler(request.service, request.payload, request.metadata, {
       timeoutMs,
       idempotencyKey,
+      scheduleId,
       onRunStarted: (running) => job.updateData({ ...job.data, runId: running.run_id }),
     });
   } catch (error) {
@@ -133,6 +141,18 @@ async function processJob(
   const reason = `run ${record.run_id} ${record.status}: ${record.body}`;
   if (record.error?.retryable) throw new Error(reason); // retried, one record per attempt
   throw new UnrecoverableError(reason);
+}
+
+/** A run of schedule `scheduleId` that is RUNNING with a fresh heartbeat (a dead one does not block). */
+async function runningOfSchedule(
+  invoker: Invoker,
+  service: string,
+  scheduleId: string,
+): Promise<RunExecutionMetadata | undefined> {
+  const store = await invoker.store();
+  const { items } = await store.list({ service, status: 'RUNNING', limit: 100 });
+  const freshAfter = Date.now() - invoker.lifecycle.staleAfterMs;
+  return items.find((r) => r.schedule_id === scheduleId && Date.parse(r.heartbeat_at ?? r.started_at) >= freshAfter);
 }
 
 /** An earlier attempt of this job started a run and died: say so in its record. */

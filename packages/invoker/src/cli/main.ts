@@ -36,13 +36,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     summary: 'queue stats: job counts per service (needs @pipeline-invocation/worker)',
     load: () => fromWorker('queue'),
   },
+  schedule: {
+    summary: 'schedule add | list | remove: runs on a cron or an interval (needs @pipeline-invocation/worker)',
+    load: () => fromWorker('schedule'),
+  },
 };
 
 /**
  * Commands the optional worker package provides; resolved at run time, so the invoker never
  * depends on it. Without the package, `--help` still answers (and says how to install it).
  */
-function fromWorker(name: 'worker' | 'queue'): Command {
+function fromWorker(name: 'worker' | 'queue' | 'schedule'): Command {
   let commands: Record<string, Command>;
   try {
     commands = require('@pipeline-invocation/worker/cli');

@@ -1,5 +1,14 @@
 import { createInvoker } from '@pipeline-invocation/invoker';
-import { UsageError, parseCommandArgs, table, type Io } from '@pipeline-invocation/invoker/cli';
+import { describe, type JsonObject } from '@pipeline-invocation/core';
+import {
+  UsageError,
+  parseCommandArgs,
+  parseDurationFlag,
+  parseJsonOption,
+  table,
+  type Io,
+} from '@pipeline-invocation/invoker/cli';
+import { ScheduleError, Schedules, redisAnswers } from '../schedules';
 import { InvocationQueue } from '../invocation-queue';
 import { redisConnection } from '../config';
 import { startWorker } from '../worker';
@@ -101,4 +110,114 @@ export async function queue(args: string[], io: Io): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+const SCHEDULE_HELP = `Usage: pipeline schedule add <service> (--cron "<expr>" [--tz ZONE] | --every <duration>)
+                             [--payload JSON|@file] [--id NAME] [--json]
+       pipeline schedule list [--json]
+       pipeline schedule remove <id> [--json]
+
+Run a service on a schedule: kept as a BullMQ job scheduler in Redis (REDIS_URL, default
+redis://127.0.0.1:6379), so any running \`pipeline worker\` serving the service runs it. Each run's
+record carries schedule_id. While no worker runs, missed ticks do not pile up (one run when a
+worker comes back); a tick while the schedule's previous run is still RUNNING starts no run.
+
+add      --cron "<expr>"  5 fields (minute hour day month weekday), e.g. "0 3 * * *"
+         --tz ZONE        the cron expression's time zone (default UTC), e.g. Europe/Berlin
+         --every D        a fixed interval: 30s, 5m, 1h (at least 1s)
+         --payload        the handler payload, checked against its schema now (default {})
+         --id NAME        the schedule's id (default <service>-<timing>); the same id replaces it
+list     every schedule of the installed services, with its next run time
+remove   remove a schedule by id
+
+Exit codes: 0 done, 2 bad input (cron, interval, unknown service, payload, Redis unreachable),
+1 remove found no such schedule.
+`;
+
+/** `pipeline schedule add | list | remove`. */
+export async function schedule(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('schedule', args, {
+    cron: { type: 'string' },
+    tz: { type: 'string' },
+    every: { type: 'string' },
+    payload: { type: 'string' },
+    id: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return (void io.out(SCHEDULE_HELP), 0);
+  const [action, target, ...rest] = positionals;
+  const arity = { add: 1, list: 0, remove: 1 } as const;
+  if (
+    !action ||
+    !(action in arity) ||
+    (target === undefined) !== (arity[action as keyof typeof arity] === 0) ||
+    rest.length
+  )
+    throw new UsageError(
+      'use `pipeline schedule add <service> ...`, `pipeline schedule list` or `pipeline schedule remove <id>`.',
+    );
+  const invoker = createInvoker({ env: io.env });
+  const connection = redisConnection(io.env.REDIS_URL || undefined);
+  const where = io.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  if (!(await redisAnswers(connection)))
+    throw new UsageError(
+      `cannot reach Redis at ${where.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:****@')}: start it, or set REDIS_URL to yours.`,
+    );
+  const schedules = new Schedules(connection);
+  try {
+    if (action === 'add') {
+      const service = target!;
+      const payload = parseJsonOption('--payload', values.payload, io.cwd) as JsonObject;
+      try {
+        await invoker.checkRequest(service, payload);
+      } catch (error) {
+        // an unknown service or a refused payload is bad input here: nothing was scheduled
+        throw new UsageError(describe(error));
+      }
+      let added;
+      try {
+        added = await schedules.add({
+          service,
+          payload,
+          id: values.id,
+          cron: values.cron,
+          tz: values.tz,
+          everyMs: values.every === undefined ? undefined : parseDurationFlag('--every', values.every),
+        });
+      } catch (error) {
+        if (error instanceof ScheduleError) throw new UsageError(error.message);
+        throw error;
+      }
+      if (values.json) io.out(`${JSON.stringify(added, null, 2)}\n`);
+      else io.out(`Schedule ${added.id}: ${service} ${timing(added)}; next run ${added.next_run_at ?? 'soon'}.\n`);
+      return 0;
+    }
+    const services = invoker.listServices();
+    if (action === 'list') {
+      const all = await schedules.list(services);
+      if (values.json) io.out(`${JSON.stringify(all, null, 2)}\n`);
+      else if (all.length === 0) io.err('No schedules.\n');
+      else
+        io.out(
+          table([
+            ['ID', 'SERVICE', 'WHEN', 'NEXT RUN', 'PAYLOAD'],
+            ...all.map((s) => [s.id, s.service, timing(s), s.next_run_at ?? '-', JSON.stringify(s.payload)]),
+          ]),
+        );
+      return 0;
+    }
+    const removed = await schedules.remove(target!, services);
+    if (values.json) io.out(`${JSON.stringify({ id: target, removed })}\n`);
+    else if (removed) io.out(`Removed schedule ${target}.\n`);
+    else io.err(`No schedule ${target} (see \`pipeline schedule list\`).\n`);
+    return removed ? 0 : 1;
+  } finally {
+    await schedules.close();
+    await invoker.close();
+  }
+}
+
+function timing(s: { cron?: string; tz?: string; every_ms?: number }): string {
+  if (s.cron) return `cron "${s.cron}"${s.tz ? ` (${s.tz})` : ''}`;
+  return `every ${(s.every_ms ?? 0) / 1000}s`;
 }

@@ -1,0 +1,176 @@
+import { connect } from 'node:net';
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { parseExpression } from 'cron-parser';
+import type { JsonObject } from '@pipeline-invocation/core';
+import { QUEUE_PREFIX, queueName, redisConnection } from './config';
+import type { InvocationJobData } from './job';
+
+/** A schedule to add: a cron expression (with an optional time zone) or a fixed interval. */
+export interface ScheduleSpec {
+  service: string;
+  /** The schedule's id (default `<service>-<cron or interval>`); adding an id again replaces it. */
+  id?: string;
+  /** A cron expression (5 fields, or 6 with seconds), e.g. `0 3 * * *`. */
+  cron?: string;
+  /** The IANA time zone the cron expression is read in (default UTC), e.g. `Europe/Berlin`. */
+  tz?: string;
+  /** A fixed interval (ms). */
+  everyMs?: number;
+  /** The handler payload of each run (default `{}`). */
+  payload?: JsonObject;
+}
+
+/** A schedule as stored in Redis. */
+export interface ScheduleInfo {
+  id: string;
+  service: string;
+  cron?: string;
+  tz?: string;
+  every_ms?: number;
+  payload: JsonObject;
+  /** When the next run is due (ISO), if Redis knows. */
+  next_run_at?: string;
+}
+
+/** Raised for a schedule that cannot be used: a bad cron expression, time zone or interval. */
+export class ScheduleError extends Error {
+  override name = 'ScheduleError';
+}
+
+/** Check a spec; returns the BullMQ repeat options. */
+export function repeatOptionsOf(spec: ScheduleSpec): { pattern: string; tz?: string } | { every: number } {
+  if ((spec.cron === undefined) === (spec.everyMs === undefined))
+    throw new ScheduleError('give either a cron expression (--cron) or an interval (--every), not both or neither');
+  if (spec.everyMs !== undefined) {
+    if (!Number.isInteger(spec.everyMs) || spec.everyMs < 1000)
+      throw new ScheduleError('the interval must be at least 1s');
+    if (spec.tz) throw new ScheduleError('--tz goes with --cron only');
+    return { every: spec.everyMs };
+  }
+  if (spec.tz) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: spec.tz });
+    } catch {
+      throw new ScheduleError(`"${spec.tz}" is not a time zone; use an IANA name such as Europe/Berlin or UTC`);
+    }
+  }
+  const fields = spec.cron!.trim().split(/\s+/).length;
+  try {
+    if (fields < 5 || fields > 6) throw new Error(`it has ${fields} fields`);
+    parseExpression(spec.cron!, { tz: spec.tz });
+  } catch (error) {
+    throw new ScheduleError(
+      `"${spec.cron}" is not a cron expression (${(error as Error).message}); write 5 fields (minute hour day month weekday), e.g. "0 3 * * *"`,
+    );
+  }
+  return { pattern: spec.cron!.trim(), ...(spec.tz ? { tz: spec.tz } : {}) };
+}
+
+/** The default id of a schedule: its service and timing, in characters any id may hold. */
+export function defaultScheduleId(spec: ScheduleSpec): string {
+  const timing =
+    spec.cron !== undefined ? `cron-${spec.cron}${spec.tz ? `-${spec.tz}` : ''}` : `every-${spec.everyMs}ms`;
+  return `${spec.service}-${timing}`.replace(/[^A-Za-z0-9_.-]+/g, '_');
+}
+
+/**
+ * Schedules of invocations, kept as BullMQ job schedulers on each service's queue in Redis, so
+ * any running `pipeline worker` that serves the service runs them. A scheduler keeps one job at a
+ * time: while no worker runs, missed ticks do not pile up (one run when a worker comes back).
+ * Close it when done.
+ */
+export class Schedules {
+  private readonly queues = new Map<string, Queue<InvocationJobData>>();
+
+  constructor(readonly connection: ConnectionOptions = redisConnection()) {}
+
+  /**
+   * Add (or replace) a schedule. Check the service and payload first (e.g. with the invoker's
+   * `checkRequest`): this only checks the timing.
+   *
+   * @throws ScheduleError for a bad cron expression, time zone or interval.
+   */
+  async add(spec: ScheduleSpec): Promise<ScheduleInfo> {
+    const repeat = repeatOptionsOf(spec);
+    const id = spec.id ?? defaultScheduleId(spec);
+    if (!/^[A-Za-z0-9_.-]{1,200}$/.test(id))
+      throw new ScheduleError(`the id "${id}" may hold letters, digits, "_", "." and "-" only`);
+    const data: InvocationJobData = {
+      request: { service: spec.service, payload: spec.payload ?? {}, metadata: {} },
+      scheduleId: id,
+    };
+    await this.queue(spec.service).upsertJobScheduler(id, repeat, {
+      name: spec.service,
+      data,
+      // a scheduled run is not retried: the next tick comes anyway
+      opts: { attempts: 1, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } },
+    });
+    return (await this.find(id, [spec.service]))!;
+  }
+
+  /** Every schedule of `services`, soonest first. */
+  async list(services: readonly string[]): Promise<ScheduleInfo[]> {
+    const all = await Promise.all(
+      services.map(async (service) =>
+        (await this.queue(service).getJobSchedulers(0, -1, true)).map((s) => {
+          const data = s.template?.data as InvocationJobData | undefined;
+          return {
+            id: s.key,
+            service,
+            ...(s.pattern ? { cron: s.pattern } : {}),
+            ...(s.tz ? { tz: s.tz } : {}),
+            ...(s.every ? { every_ms: Number(s.every) } : {}),
+            payload: (data?.request.payload ?? {}) as JsonObject,
+            ...(s.next ? { next_run_at: new Date(Number(s.next)).toISOString() } : {}),
+          } satisfies ScheduleInfo;
+        }),
+      ),
+    );
+    return all.flat().sort((a, b) => (a.next_run_at ?? '').localeCompare(b.next_run_at ?? ''));
+  }
+
+  /** Remove the schedule `id` from whichever of `services` holds it; false when none does. */
+  async remove(id: string, services: readonly string[]): Promise<boolean> {
+    let removed = false;
+    for (const service of services) removed = (await this.queue(service).removeJobScheduler(id)) || removed;
+    return removed;
+  }
+
+  private async find(id: string, services: readonly string[]): Promise<ScheduleInfo | undefined> {
+    return (await this.list(services)).find((s) => s.id === id);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+
+  private queue(service: string): Queue<InvocationJobData> {
+    let queue = this.queues.get(service);
+    if (!queue) {
+      queue = new Queue<InvocationJobData>(queueName(service), { connection: this.connection, prefix: QUEUE_PREFIX });
+      this.queues.set(service, queue);
+    }
+    return queue;
+  }
+}
+
+/**
+ * Whether Redis answers at `connection` within `timeoutMs` (a TCP connection and a PING; an
+ * answer asking for a password counts). Commands on a BullMQ connection wait for Redis forever,
+ * so a CLI asks first and says what is wrong.
+ */
+export function redisAnswers(connection: ConnectionOptions, timeoutMs = 2000): Promise<boolean> {
+  const { host = '127.0.0.1', port = 6379 } = connection as { host?: string; port?: number };
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (chunk) => done(/^[+-]/.test(chunk.toString())));
+  });
+}
