@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { ConfigError, type EnvVariable } from '@pipeline-invocation/core';
+import { ConfigError, describe, type EnvVariable } from '@pipeline-invocation/core';
+import { storageConfigFromEnv, type StorageConfig } from '@pipeline-invocation/storage';
+import {
+  parseLogLevel,
+  trackingConfigFromEnv,
+  type LogLevel,
+  type TrackingConfig,
+} from '@pipeline-invocation/observability';
 import { LIFECYCLE_DEFAULTS } from './executor';
 
 const milliseconds = z.coerce
@@ -102,3 +109,57 @@ export const HOST_VARIABLES: readonly EnvVariable[] = [
   { name: 'AWS_SECRET_ACCESS_KEY', description: 'AWS secret access key', secret: true },
   { name: 'AWS_SESSION_TOKEN', description: 'AWS session token', secret: true },
 ];
+
+/** The host's whole configuration, read from one environment. */
+export interface HostConfig {
+  storage: StorageConfig;
+  tracking: TrackingConfig;
+  lifecycle: LifecycleConfig;
+  logLevel: LogLevel;
+}
+
+/**
+ * The parts of the host's configuration, each owned by its package: storage
+ * (`@pipeline-invocation/storage`), tracking and logging (`@pipeline-invocation/observability`),
+ * the run lifecycle (here). {@link readHostConfig} and {@link hostConfigProblems} read them all,
+ * so the invoker and `pipeline doctor` check the same things.
+ */
+const PARTS = {
+  storage: (env: NodeJS.ProcessEnv, cwd: string) => storageConfigFromEnv(env, cwd),
+  tracking: (env: NodeJS.ProcessEnv, cwd: string) => trackingConfigFromEnv(env, cwd),
+  'run lifecycle': (env: NodeJS.ProcessEnv) => lifecycleConfig(env),
+  logging: (env: NodeJS.ProcessEnv) => parseLogLevel(env.LOG_LEVEL),
+} as const;
+
+/**
+ * Read and check the whole configuration from `env` once (the invoker does, when it is created).
+ *
+ * @throws ConfigError (or InvalidRequestError for storage) naming the first invalid variable.
+ */
+export function readHostConfig(
+  env: NodeJS.ProcessEnv,
+  cwd: string = process.cwd(),
+  lifecycleOverrides: Partial<LifecycleConfig> = {},
+): HostConfig {
+  return {
+    lifecycle: lifecycleConfig(env, lifecycleOverrides),
+    storage: PARTS.storage(env, cwd),
+    tracking: PARTS.tracking(env, cwd),
+    logLevel: PARTS.logging(env),
+  };
+}
+
+/** Every invalid value of the configuration, by part (`pipeline doctor` lists them all, not only the first). */
+export function hostConfigProblems(
+  env: NodeJS.ProcessEnv,
+  cwd: string = process.cwd(),
+): { part: string; detail: string }[] {
+  return Object.entries(PARTS).flatMap(([part, read]) => {
+    try {
+      read(env, cwd);
+      return [];
+    } catch (error) {
+      return [{ part, detail: describe(error) }];
+    }
+  });
+}

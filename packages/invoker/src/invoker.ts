@@ -24,24 +24,12 @@ import {
   type RunStore,
   type Tracker,
 } from '@pipeline-invocation/core';
-import {
-  Outbox,
-  createRunStore,
-  outboxFile,
-  storageConfigFromEnv,
-  type StorageConfig,
-} from '@pipeline-invocation/storage';
-import {
-  Redactor,
-  createLogger,
-  createTracker,
-  trackingConfigFromEnv,
-  type TrackingConfig,
-} from '@pipeline-invocation/observability';
+import { Outbox, createRunStore, outboxFile, type StorageConfig } from '@pipeline-invocation/storage';
+import { Redactor, createLogger, createTracker, type TrackingConfig } from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
 import { loadPlugin, unwrapDefault } from './discovery/plugin-loader';
 import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
-import { lifecycleConfig, type LifecycleConfig } from './config';
+import { readHostConfig, type LifecycleConfig } from './config';
 import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
 
 /** Configuration of {@link createInvoker}; everything is optional. */
@@ -150,14 +138,15 @@ export class Invoker {
    */
   constructor(private readonly config: InvokerConfig = {}) {
     const env = config.env ?? process.env;
-    this.lifecycle = lifecycleConfig(env, {
+    const settings = readHostConfig(env, process.cwd(), {
       timeoutMs: config.timeoutMs,
       heartbeatMs: config.heartbeatMs,
       staleAfterMs: config.staleAfterMs,
       cancelGraceMs: config.cancelGraceMs,
     });
-    this.storage = storageConfigFromEnv(env);
-    this.tracking = trackingConfigFromEnv(env);
+    this.lifecycle = settings.lifecycle;
+    this.storage = settings.storage;
+    this.tracking = settings.tracking;
     const discovery =
       config.discover === false
         ? { plugins: [], problems: [] }

@@ -1,15 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { CONTRACT_VERSION, describe, type EnvVariable } from '@pipeline-invocation/core';
 import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
-import {
-  isSecretEnvName,
-  parseLogLevel,
-  trackingConfigFromEnv,
-  type TrackingConfig,
-} from '@pipeline-invocation/observability';
+import { isSecretEnvName, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
 import { checkEnvDeclarations, discoverPlugins, servicesOf, type DiscoveredPlugin } from '../../discovery/manifest';
 import { checkContract } from '../../discovery/plugin-loader';
-import { HOST_VARIABLES, lifecycleConfig } from '../../config';
+import { HOST_VARIABLES, hostConfigProblems } from '../../config';
 import { EXIT } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
 
@@ -62,21 +57,11 @@ export async function doctor(args: string[], io: Io): Promise<number> {
 
   const checks: Check[] = [];
   // Every configuration part is read, so every bad value is flagged, not only the first.
-  const configErrors = (
-    [
-      ['storage', () => storageConfigFromEnv(io.env, io.cwd)],
-      ['tracking', () => trackingConfigFromEnv(io.env, io.cwd)],
-      ['run lifecycle', () => lifecycleConfig(io.env)],
-      ['logging', () => parseLogLevel(io.env.LOG_LEVEL)],
-    ] as const
-  ).flatMap(([part, read]) => {
-    try {
-      read();
-      return [];
-    } catch (error) {
-      return [{ name: `configuration (${part})`, ok: false, detail: describe(error) }];
-    }
-  });
+  const configErrors = hostConfigProblems(io.env, io.cwd).map(({ part, detail }) => ({
+    name: `configuration (${part})`,
+    ok: false,
+    detail,
+  }));
   checks.push(...configErrors);
   let storeOk = true;
   try {
