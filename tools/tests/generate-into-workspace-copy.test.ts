@@ -117,7 +117,7 @@ describe('a generated handler package in a copy of the workspace', () => {
       '--json',
     ]);
     const results = JSON.parse(jest);
-    expect([results.numPassedTests, results.numFailedTests]).toEqual([2, 0]);
+    expect([results.numPassedTests, results.numFailedTests]).toEqual([3, 0]);
 
     run(process.execPath, [
       join(copy, 'node_modules/prettier/bin/prettier.cjs'),
@@ -170,7 +170,7 @@ describe('a generated handler package in a copy of the workspace', () => {
         '--json',
       ]),
     );
-    expect([results.numPassedTests, results.numFailedTests]).toEqual([2, 0]);
+    expect([results.numPassedTests, results.numFailedTests]).toEqual([3, 0]);
     run(process.execPath, [join(copy, 'node_modules/eslint/bin/eslint.js'), 'packages/handler-length-score']);
     const listed = JSON.parse(run(process.execPath, ['packages/invoker/bin/pipeline.js', 'list', '--json'])) as {
       service: string;

@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     summary: 'show (and --flush) records waiting to be written',
     load: () => require('./commands/outbox').outbox,
   },
+  plugin: {
+    summary: 'plugin check [dir]: check a handler plugin package against the contract',
+    load: () => require('./commands/plugin').plugin,
+  },
   storage: {
     summary: 'storage init | migrate: create the DynamoDB table (or SQLite file); migrate it in place',
     load: () => require('./commands/storage').storage,

@@ -9,6 +9,7 @@ import { RecordingTracker, silentLogger } from '@pipeline-invocation/observabili
 import { createInvoker, type Invoker, type InvokerConfig } from '../invoker';
 
 export { MemoryRunStore } from '@pipeline-invocation/storage';
+export { checkPluginConformance, type ConformanceFinding, type ConformanceOptions } from './conformance';
 export { RecordingTracker, type TrackerCall } from '@pipeline-invocation/observability';
 
 /** Options of {@link createTestInvoker}. */
