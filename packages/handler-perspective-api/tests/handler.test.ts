@@ -1,6 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
+import { SpanKind, context, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import plugin, {
   ATTRIBUTES,
   PERSPECTIVE_CONFIG,
@@ -381,5 +390,50 @@ describe('the end of the Perspective API', () => {
       reason: 'failed_label_perspective_api',
       model_reason: 'perspective_api_403: The caller does not have permission',
     });
+  });
+});
+
+describe('OpenTelemetry', () => {
+  it('makes a CLIENT span per API request under the handler span, and counts the posts by outcome', async () => {
+    const spans = new InMemorySpanExporter();
+    const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
+    const metricsOut = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter: metricsOut, exportIntervalMillis: 60_000 });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(tracerProvider);
+    metrics.setGlobalMeterProvider(meterProvider);
+    try {
+      const { config, run } = setup();
+      enqueue(config, [[post('first post to label'), post('second post to label'), post('tiny')]]);
+      const record = await run();
+      expect(record.status).toBe('SUCCEEDED');
+      const finished = spans.getFinishedSpans();
+      const handler = finished.find((s) => s.name === 'pipeline.handler ml_inference_perspective_api')!;
+      const requests = finished.filter((s) => s.name === 'perspective_api request');
+      expect(requests).toHaveLength(2);
+      expect(
+        requests.every(
+          (s) => s.kind === SpanKind.CLIENT && s.parentSpanContext?.spanId === handler.spanContext().spanId,
+        ),
+      ).toBe(true);
+      expect(record.trace_id).toBe(handler.spanContext().traceId);
+      await reader.forceFlush();
+      const points = metricsOut
+        .getMetrics()
+        .flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics))
+        .filter((m) => m.descriptor.name === 'pipeline.labelling.posts')
+        .flatMap((m) => m.dataPoints.map((p) => [p.attributes['labelling.outcome'], p.value]));
+      expect(points.sort()).toEqual([
+        ['labelled', 2],
+        ['rejected', 1],
+      ]);
+    } finally {
+      trace.disable();
+      metrics.disable();
+      context.disable();
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    }
   });
 });

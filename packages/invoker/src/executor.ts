@@ -30,6 +30,17 @@ import {
 import type { Outbox } from '@pipeline-invocation/storage';
 import { RunMetrics, type Redactor } from '@pipeline-invocation/observability';
 import { Heartbeat } from './heartbeat';
+import {
+  endRun,
+  fail,
+  inSpan,
+  recordRunMetrics,
+  runSpan,
+  traceIdOf,
+  type Context,
+  type Span,
+  type SpanKind,
+} from './telemetry';
 import { withRetries } from './retry';
 
 /** Per-call options of an invocation. */
@@ -60,6 +71,10 @@ export interface InvokeOptions {
   onRunStarted?: (record: RunExecutionMetadata) => void | Promise<void>;
   /** The schedule that started this run: kept in the record as `schedule_id`. */
   scheduleId?: string;
+  /** The trace context the run's span continues (a queued job's producer); default: the active one. */
+  traceContext?: Context;
+  /** The kind of the run's span: INTERNAL (default), or CONSUMER for a run taken from a queue. */
+  spanKind?: SpanKind;
 }
 
 /** What the executor needs; the invoker supplies it. */
@@ -86,6 +101,8 @@ export interface ExecutorDeps {
   readonly cancelGraceMs?: number;
   /** Default handler timeout (ms); none when unset. */
   readonly defaultTimeoutMs?: number;
+  /** `false`: no spans or metrics from this executor (default: through the OpenTelemetry API). */
+  readonly telemetry?: boolean;
 }
 
 /** Delays between attempts of a store write (ms), as the original library: 1 s, then 2 s. */
@@ -108,7 +125,28 @@ type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'e
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
+  /**
+   * Run `request` inside its span, `pipeline.invoke <service>` (a no-op without an OpenTelemetry
+   * SDK): child spans for the store writes and the handler, the run's attributes and status, and
+   * the `pipeline.runs` / `pipeline.run.duration` metrics.
+   */
+  private get off(): boolean {
+    return this.deps.telemetry === false;
+  }
+
   async execute(request: IntegrationRequest, options: InvokeOptions = {}): Promise<RunExecutionMetadata> {
+    return inSpan(...runSpan(request.service, options, this.off), (span) => this.executeIn(span, request, options));
+  }
+
+  /** {@link execute} inside a run span the caller started (the invoker, to put the plugin load in it). */
+  async executeIn(span: Span, request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
+    const record = await this.run(request, options, span);
+    endRun(span, record);
+    if (!record.replayed && !this.off) recordRunMetrics(record);
+    return record;
+  }
+
+  private async run(request: IntegrationRequest, options: InvokeOptions, span: Span): Promise<RunExecutionMetadata> {
     const { registry, store, clock } = this.deps;
     const { signal } = options;
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
@@ -147,9 +185,18 @@ export class Executor {
       ...(idempotencyKey ? { idempotency_key: idempotencyKey, payload_hash: payloadHash(payload) } : {}),
       ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
     };
+    const traceId = traceIdOf(span);
+    if (traceId) running.trace_id = traceId;
+    span.setAttributes({
+      'pipeline.run_id': running.run_id,
+      ...(running.run_type ? { 'pipeline.run_type': running.run_type } : {}),
+      'pipeline.handler.package': source.package,
+      'pipeline.handler.version': source.version,
+      'pipeline.idempotency_key.present': idempotencyKey !== undefined,
+    });
 
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
-    const existing = await this.begin(running, retryDelays);
+    const existing = await inSpan('pipeline.store.begin', { off: this.off }, () => this.begin(running, retryDelays));
     if (existing) return existing;
 
     // The RUNNING record exists now: from here every path ends in one terminal record.
@@ -211,7 +258,9 @@ export class Executor {
     let writeError: unknown;
     let stored = final;
     try {
-      const result = await withRetries(() => this.deps.store.finish(final), retryDelays);
+      const result = await inSpan('pipeline.store.finish', { off: this.off }, () =>
+        withRetries(() => this.deps.store.finish(final), retryDelays),
+      );
       if (!result.ok) {
         // Another process ended this run first (e.g. marked it CRASHED while this one was
         // unreachable): the first terminal record wins, and it is what the caller gets.
@@ -375,14 +424,18 @@ export class Executor {
       });
       stopped.catch(() => {}); // settled through the race below
       if (controller.signal.aborted) throw controller.signal.reason;
-      // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout.
-      work = (async () => {
+      // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
+      // handler runs in its span's context: spans it (or a library it calls) starts are children.
+      work = inSpan(`pipeline.handler ${request.service}`, { off: this.off }, async (span) => {
         const child = this.deps.container.createChildContainer();
         child.register(RUN_CONTEXT, { useValue: context });
         child.register(LOGGER, { useValue: run.logger });
         const { handler } = await this.deps.registry.getHandler(request.service, child);
-        return handler.handle(payload, context);
-      })();
+        const result = await handler.handle(payload, context);
+        if (result && typeof result.statusCode === 'number' && result.statusCode >= 400)
+          fail(span, new Error(`status ${result.statusCode}: ${String(result.body).slice(0, 200)}`));
+        return result;
+      });
       work.catch(() => {}); // a handler that fails after being abandoned is not an unhandled rejection
       return checkResult(await Promise.race([work, stopped]));
     } catch (error) {

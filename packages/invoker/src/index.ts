@@ -11,6 +11,7 @@ export {
   defaultInvoker,
 } from './default-invoker';
 export type { InvokeOptions } from './executor';
+export { startTelemetry, telemetryRequested, type Telemetry } from '@pipeline-invocation/observability';
 export type { SeedCollaborators } from './seed-collaborators';
 export {
   discoverPlugins,

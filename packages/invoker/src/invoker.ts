@@ -30,6 +30,7 @@ import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProbl
 import { loadPlugin, unwrapDefault } from './discovery/plugin-loader';
 import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
 import { readHostConfig, type LifecycleConfig } from './config';
+import { inSpan, runSpan } from './telemetry';
 import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
 
 /** Configuration of {@link createInvoker}; everything is optional. */
@@ -66,6 +67,12 @@ export interface InvokerConfig {
   clock?: Clock;
   /** Where records wait when the store cannot take them (default `$PIPELINE_HOME/outbox.jsonl`); `false`: none. */
   outbox?: Outbox | false;
+  /**
+   * `false`: this invoker makes no OpenTelemetry spans or metrics, even when an SDK is registered.
+   * Default: runs are spans and metrics through `@opentelemetry/api` (no-ops until an SDK is
+   * registered, e.g. by `startTelemetry`).
+   */
+  telemetry?: boolean;
   /** Environment to read configuration from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
   /** Default handler timeout in ms (default: `PIPELINE_TIMEOUT_MS`, else none). */
@@ -318,7 +325,11 @@ export class Invoker {
       const attempt = (load?.attempt ?? 0) + 1;
       const entry: PluginLoad = {
         attempt,
-        promise: loadPlugin(plugin, attempt).then((loaded) => {
+        promise: inSpan(
+          'pipeline.plugin.load',
+          { attributes: { 'pipeline.plugin.package': plugin.packageName, 'pipeline.plugin.version': plugin.version } },
+          () => loadPlugin(plugin, attempt),
+        ).then((loaded) => {
           const missing = plugin.services.filter(
             (s) => !loaded.handlers.some((h) => getHandlerDefinition(h)?.service === s),
           );
@@ -358,10 +369,13 @@ export class Invoker {
   }
 
   private async run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
-    await this.ensureService(request.service);
-    const runtime = await this.ready();
-    if (runtime.outbox) await this.replayOutbox(runtime); // a no-op unless records are waiting
-    return runtime.executor.execute(request, options);
+    // the run's span holds everything: the plugin's import, the store, the handler
+    return inSpan(...runSpan(request.service, options, this.config.telemetry === false), async (span) => {
+      await this.ensureService(request.service);
+      const runtime = await this.ready();
+      if (runtime.outbox) await this.replayOutbox(runtime); // a no-op unless records are waiting
+      return runtime.executor.executeIn(span, request, options);
+    });
   }
 
   private async replayOutbox({ outbox, store }: Runtime): Promise<void> {
@@ -420,6 +434,7 @@ export class Invoker {
       staleAfterMs: this.lifecycle.staleAfterMs,
       cancelGraceMs: this.lifecycle.cancelGraceMs,
       defaultTimeoutMs: this.lifecycle.timeoutMs,
+      telemetry: this.config.telemetry,
     });
   }
 }

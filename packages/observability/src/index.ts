@@ -28,3 +28,4 @@ export { createTracker } from './tracker/create-tracker';
 export { WandbTracker, type WandbTrackerOptions } from './tracker/wandb-tracker';
 export { OfflineTracker } from './tracker/offline-tracker';
 export { RecordingTracker, type TrackerCall } from './tracker/recording-tracker';
+export { startTelemetry, telemetryRequested, type Telemetry } from './telemetry';

@@ -7,6 +7,7 @@ import { CommitLog, type Requeue } from './queue/commit-log';
 import { RejectedPosts } from './queue/rejected-posts';
 import type { QueueRow, SqliteQueue } from './queue/sqlite-queue';
 import { UriSet } from './queue/uri-set';
+import { countPosts } from './telemetry';
 import { queueTimestamp } from './timestamps';
 
 /** Output rows hold at most this many labels (the original's batch size). */
@@ -350,6 +351,13 @@ function commitPage(
       result.failed += 1;
     }
   });
+  countPosts(classifierName, 'labelled', labels.length);
+  countPosts(classifierName, 'rejected', rejected.length);
+  countPosts(
+    classifierName,
+    'failed',
+    [...failedByReason.values()].reduce((n, posts) => n + posts.length, 0),
+  );
   result.duplicates += page.duplicates;
   const requeue: Requeue[] = [...failedByReason].map(([reason, posts]) => ({
     posts,

@@ -1,4 +1,5 @@
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { context, propagation } from '@opentelemetry/api';
 import {
   IdempotencyKeyMismatchError,
   parseIntegrationRequest,
@@ -63,8 +64,12 @@ export class InvocationQueue {
       removeOnFail: { age: 30 * 24 * 3600 },
       ...(key ? { jobId: jobIdForKey(key) } : {}),
     };
+    // the span this is called in (if an SDK records one) becomes the parent of the run's span
+    const traceContext: Record<string, string> = {};
+    propagation.inject(context.active(), traceContext);
     const data: InvocationJobData = {
       request: parsed,
+      ...(Object.keys(traceContext).length ? { traceContext } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
       ...(key ? { idempotencyKey: key, payloadHash: payloadHash(parsed.payload) } : {}),
     };

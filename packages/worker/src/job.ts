@@ -13,6 +13,8 @@ export interface InvocationJobData {
   lastRecord?: RunExecutionMetadata;
   /** The schedule that queued this job (`pipeline schedule add`). */
   scheduleId?: string;
+  /** The W3C trace context (`traceparent`, `tracestate`) of the span that queued it. */
+  traceContext?: Record<string, string>;
 }
 
 /** A job handle: `<service>/<job id>`, enough to find the job again. */

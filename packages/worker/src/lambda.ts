@@ -1,6 +1,12 @@
 // AWS Lambda entry point. Imports the invoker only (no BullMQ, no Redis).
 import type { IntegrationResponse } from '@pipeline-invocation/core';
-import { createInvoker, type Invoker, type InvokerConfig } from '@pipeline-invocation/invoker';
+import {
+  createInvoker,
+  startTelemetry,
+  type Invoker,
+  type InvokerConfig,
+  type Telemetry,
+} from '@pipeline-invocation/invoker';
 
 /** The part of the Lambda context we use. */
 export interface LambdaContextLike {
@@ -30,12 +36,15 @@ export interface LambdaHandlerOptions {
  */
 export function createLambdaHandler(options: LambdaHandlerOptions = {}) {
   let invoker: Invoker | undefined;
+  let telemetry: Telemetry | undefined;
   let margin = 0;
   return async (event: unknown, context?: LambdaContextLike): Promise<IntegrationResponse> => {
     const remaining = context?.getRemainingTimeInMillis();
     if (!invoker) {
       invoker = isInvoker(options.invoker) ? options.invoker : createInvoker(options.invoker);
       margin = options.safetyMarginMs ?? invoker.finalWriteBudgetMs();
+      // OpenTelemetry export when the function's environment asks for it
+      telemetry = await startTelemetry(process.env, { logger: invoker.logger });
       // At cold start the remaining time is about the function's configured timeout.
       if (remaining !== undefined && remaining < 2 * margin) {
         invoker.logger.warn(
@@ -46,7 +55,11 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}) {
       }
     }
     const timeoutMs = remaining === undefined ? undefined : Math.max(1, remaining - margin);
-    return invoker.routeAndRunIntegrationRequest(event, { timeoutMs });
+    try {
+      return await invoker.routeAndRunIntegrationRequest(event, { timeoutMs });
+    } finally {
+      await telemetry?.flush(); // Lambda may freeze the process once the handler returns
+    }
   };
 }
 

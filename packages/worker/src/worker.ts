@@ -1,4 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { ROOT_CONTEXT, SpanKind, propagation } from '@opentelemetry/api';
 import { describe, errorPolicy, type Logger, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { createInvoker, type Invoker } from '@pipeline-invocation/invoker';
 import { QUEUE_PREFIX, queueName, redisConnection } from './config';
@@ -117,6 +118,9 @@ async function processJob(
       timeoutMs,
       idempotencyKey,
       scheduleId,
+      // the run's span continues the trace of whoever queued the job, across processes
+      spanKind: SpanKind.CONSUMER,
+      ...(job.data.traceContext ? { traceContext: propagation.extract(ROOT_CONTEXT, job.data.traceContext) } : {}),
       onRunStarted: (running) => job.updateData({ ...job.data, runId: running.run_id }),
     });
   } catch (error) {

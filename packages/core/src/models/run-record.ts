@@ -49,6 +49,8 @@ export const RunExecutionMetadataSchema = z.object({
   replayed: z.boolean().optional(),
   /** The schedule that started this run (`pipeline schedule add`), when a schedule did. */
   schedule_id: z.string().optional(),
+  /** The OpenTelemetry trace of the run, when an SDK was recording (32 hex digits). */
+  trace_id: z.string().optional(),
   /** Set when the run failed; `retryable` when the handler said a retry may succeed. */
   error: z.object({ name: z.string(), message: z.string(), retryable: z.boolean().optional() }).optional(),
 });

@@ -1,4 +1,5 @@
 import type { Classifier, ClassifierAnswer, RateLimitHint } from '../classifier';
+import { requestSpan } from '../telemetry';
 import { RateLimiter } from './rate-limiter';
 import { sleep } from './sleep';
 
@@ -60,7 +61,9 @@ export class LabellingClient {
       this.stats.requests += 1;
       this.inFlight += 1;
       try {
-        last = await this.classifier.score(texts, signal);
+        last = await requestSpan(this.classifier.name, texts.length, attempt, () =>
+          this.classifier.score(texts, signal),
+        );
       } finally {
         this.inFlight -= 1;
       }

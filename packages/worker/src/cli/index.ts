@@ -1,4 +1,4 @@
-import { createInvoker } from '@pipeline-invocation/invoker';
+import { createInvoker, startTelemetry } from '@pipeline-invocation/invoker';
 import { describe, type JsonObject } from '@pipeline-invocation/core';
 import {
   UsageError,
@@ -65,6 +65,7 @@ export async function worker(args: string[], io: Io): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const invoker = createInvoker({ env: io.env });
+  const telemetry = await startTelemetry(io.env, { logger: invoker.logger });
   const lockMs = positiveInt('PIPELINE_WORKER_LOCK_MS', io.env.PIPELINE_WORKER_LOCK_MS || undefined, 30_000);
   const running = await startWorker({
     invoker,
@@ -79,6 +80,7 @@ export async function worker(args: string[], io: Io): Promise<number> {
   process.once(received, () => process.exit(130)); // a second signal: stop now
   await running.close(drainMs);
   await invoker.close();
+  await telemetry.shutdown();
   return 0;
 }
 

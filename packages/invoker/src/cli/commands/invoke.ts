@@ -3,6 +3,7 @@ import { createInvoker } from '../../invoker';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
 import { parseJsonOption } from '../json-option';
+import { startTelemetry } from '@pipeline-invocation/observability';
 import { ProgressBar, ProgressLog, type ProgressReporter } from '../progress';
 
 const HELP = `Usage: pipeline invoke <service> [--payload JSON|@file] [--metadata JSON|@file] [--timeout ms] [--idempotency-key KEY] [--json]
@@ -90,6 +91,8 @@ export async function invoke(args: string[], io: Io): Promise<number> {
   }
 
   const invoker = createInvoker({ env: io.env });
+  // OpenTelemetry export when OTEL_EXPORTER_OTLP_ENDPOINT asks for it (nothing is loaded otherwise)
+  const telemetry = await startTelemetry(io.env, { logger: invoker.logger });
   // A bar on a terminal; off one, a log line every 10 % or 30 s.
   const bar: ProgressReporter | undefined = io.errIsTty
     ? values.json
@@ -117,6 +120,7 @@ export async function invoke(args: string[], io: Io): Promise<number> {
     signals.dispose();
     bar?.clear();
     await invoker.close();
+    await telemetry.shutdown(); // spans leave before the process does
   }
 }
 
