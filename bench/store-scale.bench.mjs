@@ -1,0 +1,109 @@
+// The SQLite run store at scale: latest(service), the first page of list (all runs, by service,
+// by status) and begin+finish, with 1,000,000 runs already in the store, each as a ratio to the
+// same with 1,000 runs, measured in the same run (target at most 1.5x each).
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatMs, measure } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3');
+const { SqliteRunStore } = require('@pipeline-invocation/storage');
+const { newRunId } = require('@pipeline-invocation/core');
+
+const SERVICES = 10;
+const dir = mkdtempSync(join(tmpdir(), 'bench-store-scale-'));
+
+/** A store holding `count` finished runs over 10 services, spread over the last 90 days. */
+async function filled(count) {
+  const file = join(dir, `runs-${count}.db`);
+  await new SqliteRunStore(file).close(); // the store's own schema and indexes
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  const insert = db.prepare(
+    'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?)',
+  );
+  const start = Date.now() - 90 * 86_400_000;
+  const step = (90 * 86_400_000) / count;
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const at = start + i * step;
+      const runId = newRunId(at);
+      const service = `svc_${i % SERVICES}`;
+      const status = i % 50 === 0 ? 'FAILED' : 'SUCCEEDED';
+      const iso = new Date(at).toISOString();
+      const record = {
+        service,
+        timestamp: iso,
+        status_code: status === 'SUCCEEDED' ? 200 : 500,
+        body: 'ok',
+        metadata_table_name: 'integration_run_metadata',
+        metadata: '{}',
+        run_id: runId,
+        status,
+        started_at: iso,
+        ended_at: iso,
+        duration_ms: 12,
+        handler_package: 'bench',
+        handler_version: '1.0.0',
+        request_metadata: {},
+      };
+      insert.run(runId, service, status, null, JSON.stringify(record));
+    }
+  })();
+  db.close();
+  return { file, store: new SqliteRunStore(file) };
+}
+
+const cases = {
+  'latest(service)': (store) => () => store.latest('svc_3'),
+  'list: first page of all runs': (store) => () => store.list({ limit: 20 }),
+  'list: first page of a service': (store) => () => store.list({ service: 'svc_3', limit: 20 }),
+  'list: first page of FAILED runs': (store) => () => store.list({ status: 'FAILED', limit: 20 }),
+  'list: first page of SUCCEEDED runs': (store) => () => store.list({ status: 'SUCCEEDED', limit: 20 }),
+  'begin + finish of a new run': (store) => async () => {
+    const now = new Date().toISOString();
+    const run = {
+      service: 'svc_3',
+      timestamp: now,
+      status_code: 0,
+      body: '',
+      metadata_table_name: 'integration_run_metadata',
+      metadata: '{}',
+      run_id: newRunId(),
+      status: 'RUNNING',
+      started_at: now,
+      handler_package: 'bench',
+      handler_version: '1.0.0',
+      request_metadata: {},
+    };
+    await store.begin(run);
+    await store.finish({ ...run, status: 'SUCCEEDED', status_code: 200, ended_at: now, duration_ms: 1 });
+  },
+};
+
+const fillStarted = performance.now();
+const small = await filled(1000);
+const large = await filled(1_000_000);
+console.log(
+  `\nSQLite run store at scale (filled in ${((performance.now() - fillStarted) / 1000).toFixed(0)} s; ` +
+    `1,000,000 runs: ${(statSync(large.file).size / 1024 / 1024).toFixed(0)} MB)`,
+);
+let ok = true;
+for (const [name, make] of Object.entries(cases)) {
+  const options = { warmup: 200, samples: 25, batch: 40 };
+  const few = await measure(make(small.store), options);
+  const many = await measure(make(large.store), options);
+  const ratio = many / few;
+  const passed = ratio <= 1.5;
+  ok &&= passed;
+  console.log(
+    `  ${name.padEnd(36)} ${formatMs(few).padStart(10)} (1k)  ${formatMs(many).padStart(10)} (1M)   ${ratio.toFixed(2)}x  ${passed ? 'meets' : 'MISSES'} <= 1.5x`,
+  );
+}
+await small.store.close();
+await large.store.close();
+rmSync(dir, { recursive: true, force: true });
+console.log(`  -> ${ok ? 'meets' : 'MISSES'} the target (each at most 1.5x)`);
+process.exit(ok ? 0 : 1);
