@@ -4,81 +4,15 @@
 // posts/s (target at least 0.95, with no request refused for quota: our own pacing causes no
 // 429, and no post lost). Then the peak memory of a run over a 200,000-post queue (target under
 // the 200 MB budget of the Perspective handler, at about the post rate its bench runs).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { countLabels, enqueuePosts, invokeInChild, queueDir } from './labelling.mjs';
 
 const require = createRequire(import.meta.url);
 require('@swc-node/register'); // the loopback server is the test helper, written in TypeScript
 const { startModerationServer } = require('../packages/handler-openai-moderation/tests/helpers/moderation-server.ts');
-const { SqliteQueue } = require('@pipeline-invocation/post-labelling');
-
-const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
-const queueDir = (home) => join(home, 'data', 'queue');
-
-function enqueue(home, total, perRow = 100) {
-  const queue = new SqliteQueue(join(queueDir(home), 'input_ml_inference_openai_moderation.db'));
-  const post = (i) => ({
-    uri: `at://bench/post/${i}`,
-    text: `benchmark post number ${i} with some words`,
-    preprocessing_timestamp: '2026-11-20-10:00:00',
-  });
-  queue.db.transaction(() => {
-    for (let i = 0; i < total; i += perRow)
-      queue.add(
-        Array.from({ length: Math.min(perRow, total - i) }, (_, j) => post(i + j)),
-        { source: 'bench' },
-      );
-  })();
-  queue.close();
-}
-
-function countLabels(home) {
-  const queue = new SqliteQueue(join(queueDir(home), 'output_ml_inference_openai_moderation.db'), { readonly: true });
-  const labelled = queue.stats().reduce((n, s) => n + s.items, 0);
-  queue.close();
-  return labelled;
-}
-
-/** Run one invocation in a child process; returns the record and the child's peak RSS (bytes). */
-function invoke(home, env) {
-  const rssFile = join(home, 'maxrss');
-  const preload = join(home, 'maxrss.cjs');
-  writeFileSync(
-    preload,
-    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS * 1024)));`,
-  );
-  return new Promise((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--require',
-        preload,
-        cli,
-        'invoke',
-        'ml_inference_openai_moderation',
-        '--payload',
-        '{"run_type":"prod"}',
-        '--json',
-      ],
-      {
-        cwd: workspace,
-        env: { PATH: process.env.PATH, PIPELINE_HOME: home, OPENAI_API_KEY: 'sk-bench', LOG_LEVEL: 'warn', ...env },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      if (code !== 0) return fail(new Error(`pipeline invoke exited ${code}: ${out}`));
-      done({ record: JSON.parse(out), maxRssBytes: Number(readFileSync(rssFile, 'utf8')) });
-    });
-  });
-}
 
 let ok = true;
 {
@@ -87,14 +21,14 @@ let ok = true;
   const home = mkdtempSync(join(tmpdir(), 'bench-moderation-'));
   const server = await startModerationServer({ quotaPerSec: N, latencyMs: 50 });
   const posts = 6400;
-  enqueue(home, posts);
-  const { record } = await invoke(home, {
+  enqueuePosts(join(queueDir(home), 'input_ml_inference_openai_moderation.db'), posts);
+  const { record } = await invokeInChild('ml_inference_openai_moderation', home, {
     OPENAI_BASE_URL: server.baseUrl,
     OPENAI_MODERATION_RPS: String(N),
     OPENAI_MODERATION_BATCH_SIZE: String(B),
   });
   const meta = JSON.parse(record.metadata);
-  const labelled = countLabels(home);
+  const labelled = countLabels(join(queueDir(home), 'output_ml_inference_openai_moderation.db'));
   const rate = meta.total_classified_posts / (record.duration_ms / 1000);
   const ratio = rate / (N * B);
   await server.stop();
@@ -115,15 +49,15 @@ let ok = true;
   const home = mkdtempSync(join(tmpdir(), 'bench-moderation-mem-'));
   const server = await startModerationServer();
   const posts = 200_000;
-  enqueue(home, posts);
+  enqueuePosts(join(queueDir(home), 'input_ml_inference_openai_moderation.db'), posts);
   const started = performance.now();
-  const { record, maxRssBytes } = await invoke(home, {
+  const { record, maxRssBytes } = await invokeInChild('ml_inference_openai_moderation', home, {
     OPENAI_BASE_URL: server.baseUrl,
     OPENAI_MODERATION_RPS: '150',
     OPENAI_MODERATION_BATCH_SIZE: '32',
   });
   const seconds = (performance.now() - started) / 1000;
-  const labelled = countLabels(home);
+  const labelled = countLabels(join(queueDir(home), 'output_ml_inference_openai_moderation.db'));
   await server.stop();
   rmSync(home, { recursive: true, force: true });
   const mb = maxRssBytes / 1024 / 1024;

@@ -1,6 +1,9 @@
-// 1,000 no-op invocations through the BullMQ queue with 1 and with 2 `pipeline worker`
-// processes: throughput of each as a ratio to in-process invocation measured in the same run,
-// and the scaling ratio of 2 workers to 1. Needs redis-server (apt-get install redis-server).
+// 1,000 no-op invocations through the BullMQ queue: `pipeline worker` at concurrency 1 and 16 as
+// ratios to a bare BullMQ worker (same Redis, same jobs and payload, same concurrency, a no-op
+// processor) measured in the same run (target: at least 0.8x at concurrency 16 with
+// PIPELINE_STORE=memory, our own per-job overhead); with the SQLite store, the ratio and the share
+// of a job's time the store takes; 1 and 2 worker processes against in-process invocation, and
+// the scaling of 2 workers to 1. Needs redis-server (the tests install it; apt-get install redis-server).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -74,14 +77,38 @@ let started = performance.now();
 for (let i = 0; i < JOBS; i++) await inProcess.invokePipelineHandler('noop', { n: i });
 const inProcessPerSec = JOBS / ((performance.now() - started) / 1000);
 
-async function throughput(workers) {
+// A bare BullMQ worker: the same queue, a no-op processor.
+const bare = join(root, 'bare-worker.cjs');
+writeFileSync(
+  bare,
+  `const { Worker } = require(${JSON.stringify(require.resolve('bullmq'))});
+const [port, concurrency] = process.argv.slice(2).map(Number);
+const worker = new Worker('noop', async () => ({ statusCode: 200 }), {
+  connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null },
+  prefix: 'pipeline',
+  concurrency,
+});
+process.on('SIGTERM', () => worker.close().then(() => process.exit(0)));
+`,
+);
+
+async function throughput(workers, { concurrency = 16, store = 'memory', bareBullmq = false } = {}) {
   await queue.queue('noop').obliterate({ force: true });
+  const home = mkdtempSync(join(tmpdir(), 'bench-worker-home-'));
   const children = Array.from({ length: workers }, () =>
-    spawn(process.execPath, [cli, 'worker', '--concurrency', '16'], {
-      cwd: root,
-      env: { PATH: process.env.PATH, REDIS_URL: redis.url, PIPELINE_STORE: 'memory', LOG_LEVEL: 'warn' },
-      stdio: 'inherit',
-    }),
+    bareBullmq
+      ? spawn(process.execPath, [bare, String(redis.port), String(concurrency)], { stdio: 'inherit' })
+      : spawn(process.execPath, [cli, 'worker', '--concurrency', String(concurrency)], {
+          cwd: root,
+          env: {
+            PATH: process.env.PATH,
+            REDIS_URL: redis.url,
+            PIPELINE_STORE: store,
+            PIPELINE_HOME: home,
+            LOG_LEVEL: 'warn',
+          },
+          stdio: 'inherit',
+        }),
   );
   while ((await queue.queue('noop').getWorkers()).length < workers) await new Promise((r) => setTimeout(r, 50));
   // Queue everything while paused, so only the workers' consumption is timed.
@@ -100,11 +127,36 @@ async function throughput(workers) {
   const perSec = JOBS / ((performance.now() - started) / 1000);
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => c.on('exit', r))));
+  rmSync(home, { recursive: true, force: true });
   return perSec;
 }
 
+let ok;
 try {
-  const one = await throughput(1);
+  const bare1 = await throughput(1, { concurrency: 1, bareBullmq: true });
+  const bare16 = await throughput(1, { concurrency: 16, bareBullmq: true });
+  const ours1 = await throughput(1, { concurrency: 1 });
+  const ours16 = await throughput(1, { concurrency: 16 });
+  const sqlite16 = await throughput(1, { concurrency: 16, store: 'sqlite' });
+  const row = (name, perSec, base) =>
+    console.log(`  ${name.padEnd(52)} ${perSec.toFixed(0).padStart(7)}/s   ${(perSec / base).toFixed(3)}x`);
+  console.log(`\n${JOBS} no-op jobs, one worker process: throughput (jobs/s), ratio to a bare BullMQ worker`);
+  row('bare BullMQ worker, concurrency 1', bare1, bare1);
+  row('pipeline worker, concurrency 1 (memory store)', ours1, bare1);
+  row('bare BullMQ worker, concurrency 16', bare16, bare16);
+  row('pipeline worker, concurrency 16 (memory store)', ours16, bare16);
+  row('pipeline worker, concurrency 16 (SQLite store)', sqlite16, bare16);
+  // the store's share of a job: what SQLite adds to a job's time over the in-memory store
+  const storeShare = (1 / sqlite16 - 1 / ours16) / (1 / sqlite16);
+  console.log(
+    `  share of a job's time in the SQLite store (two durable records per run): ${(storeShare * 100).toFixed(0)} %`,
+  );
+  ok = ours16 / bare16 >= 0.8;
+  console.log(
+    `  -> ${(ours16 / bare16).toFixed(2)}x at concurrency 16, ${ok ? 'meets' : 'MISSES'} the target of at least 0.8x`,
+  );
+
+  const one = ours16;
   const two = await throughput(2);
   console.log(`\n${JOBS} no-op invocations: throughput (invocations/s), ratio to in-process`);
   console.log(
@@ -124,4 +176,4 @@ try {
   await redis.stop();
   rmSync(root, { recursive: true, force: true });
 }
-process.exit(0);
+process.exit(ok ? 0 : 1);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tokenBucket } from '../../../post-labelling/tests/helpers/queues';
 
 /** The 13 categories `omni-moderation-latest` scores, as the API names them. */
 export const CATEGORIES = [
@@ -66,9 +67,7 @@ export interface ModerationServer {
 
 export async function startModerationServer(options: ModerationServerOptions = {}): Promise<ModerationServer> {
   const seenOnce = new Set<string>();
-  const burst = options.quotaPerSec ? Math.max(1, options.quotaPerSec / 10) : 0;
-  let tokens = burst;
-  let lastRefill = performance.now();
+  const quota = tokenBucket(options.quotaPerSec);
   const windowMs = options.windowMs ?? 1000;
   let windowStart = performance.now();
   let windowUsed = 0;
@@ -78,15 +77,6 @@ export async function startModerationServer(options: ModerationServerOptions = {
     rejectedForQuota: 0,
     failFrom: undefined,
     stop: async () => {},
-  };
-  const takeToken = () => {
-    if (!options.quotaPerSec) return true;
-    const now = performance.now();
-    tokens = Math.min(burst, tokens + ((now - lastRefill) / 1000) * options.quotaPerSec);
-    lastRefill = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
   };
   const rateHeaders = (): Record<string, string> => {
     if (!options.windowRequests) return {};
@@ -119,7 +109,7 @@ export async function startModerationServer(options: ModerationServerOptions = {
       });
       const seen = state.requests.length;
       const withinWindow = !options.windowRequests || (rateHeaders(), windowUsed < options.windowRequests);
-      if (!takeToken() || !withinWindow) {
+      if (!quota.take() || !withinWindow) {
         state.rejectedForQuota += 1;
         return reply(
           res,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tokenBucket } from '../../../post-labelling/tests/helpers/queues';
 
 /** Options of the fake Perspective server. */
 export interface FakePerspectiveOptions {
@@ -49,9 +50,7 @@ export function expectedScore(text: string, attribute: string): number {
 export async function startFakePerspective(options: FakePerspectiveOptions = {}): Promise<FakePerspective> {
   const seenOnce = new Set<string>();
   const hanging = new Set<ServerResponse>();
-  const burst = options.quotaPerSec ? Math.max(1, options.quotaPerSec / 10) : 0;
-  let tokens = burst;
-  let lastRefill = performance.now();
+  const quota = tokenBucket(options.quotaPerSec);
   let inFlight = 0;
   const state: FakePerspective = {
     baseUrl: '',
@@ -62,18 +61,8 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
     stop: async () => {},
   };
 
-  const takeToken = () => {
-    if (!options.quotaPerSec) return true;
-    const now = performance.now();
-    tokens = Math.min(burst, tokens + ((now - lastRefill) / 1000) * options.quotaPerSec);
-    lastRefill = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
-  };
-
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const allowed = takeToken();
+    const allowed = quota.take();
     inFlight += 1;
     state.maxInFlight = Math.max(state.maxInFlight, inFlight);
     res.on('close', () => (inFlight -= 1));

@@ -1,30 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteQueue, queueFiles, type PerspectiveConfig } from '../../src';
+import { queueFiles, type PerspectiveConfig } from '../../src';
+import { enqueueFile, tempDir } from '../../../post-labelling/tests/helpers/queues';
 
-// One temporary folder per test file (this module is loaded once per file), removed afterwards.
-const base = mkdtempSync(join(tmpdir(), 'perspective-queues-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+export { post, readQueue, readRejected } from '../../../post-labelling/tests/helpers/queues';
 
 /** A fresh queue folder, removed after the test file. */
-export function tempQueueDir(): string {
-  return mkdtempSync(join(base, 'q-'));
-}
-
-let counter = 0;
-
-/** A post as the preprocessing pipeline queues it. */
-export function post(text: string, overrides: Record<string, unknown> = {}) {
-  counter += 1;
-  return {
-    uri: `at://did:plc:test/app.bsky.feed.post/${counter}`,
-    text,
-    preprocessing_timestamp: '2026-11-20-10:00:00',
-    author: 'a',
-    ...overrides,
-  };
-}
+export const tempQueueDir = () => tempDir('perspective-');
 
 /** Put `rows` (arrays of posts) on the input queue of `config`. */
 export function enqueue(
@@ -32,49 +12,5 @@ export function enqueue(
   rows: Record<string, unknown>[][],
   createdAt?: Date,
 ): number[] {
-  const queue = new SqliteQueue(queueFiles(config).input);
-  try {
-    return rows.map((posts) => queue.add(posts, { source: 'test' }, createdAt));
-  } finally {
-    queue.close();
-  }
-}
-
-/** Everything in a queue file: rows with parsed payload and metadata. */
-export function readQueue(file: string): {
-  id: number;
-  items: Record<string, unknown>[];
-  metadata: Record<string, unknown>;
-  created_at: string;
-  status: string;
-}[] {
-  const queue = new SqliteQueue(file);
-  try {
-    return [...queue.rows()].map((r) => ({
-      id: r.id,
-      items: JSON.parse(r.payload),
-      metadata: JSON.parse(r.metadata),
-      created_at: r.created_at,
-      status: r.status,
-    }));
-  } finally {
-    queue.close();
-  }
-}
-
-/** The `rejected_posts` table of an output queue file. */
-export function readRejected(
-  file: string,
-): { uri: string | null; reason: string; post: string; rejected_at: string }[] {
-  const queue = new SqliteQueue(file, { readonly: true });
-  try {
-    return queue.db.prepare('SELECT uri, reason, post, rejected_at FROM rejected_posts ORDER BY id').all() as {
-      uri: string | null;
-      reason: string;
-      post: string;
-      rejected_at: string;
-    }[];
-  } finally {
-    queue.close();
-  }
+  return enqueueFile(queueFiles(config).input, rows, createdAt);
 }

@@ -1,0 +1,99 @@
+// Queue helpers every classifier plugin's tests share: temporary folders, posts as the
+// preprocessing step queues them, and the queue files read back.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteQueue } from '../../src';
+
+// One temporary folder per test file (this module is loaded once per file), removed afterwards.
+const base = mkdtempSync(join(tmpdir(), 'labelling-queues-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+/** A fresh temporary folder, removed after the test file. */
+export function tempDir(prefix = 'q-'): string {
+  return mkdtempSync(join(base, prefix));
+}
+
+let counter = 0;
+
+/** A post as the preprocessing pipeline queues it. */
+export function post(text: string, overrides: Record<string, unknown> = {}) {
+  counter += 1;
+  return {
+    uri: `at://did:plc:test/app.bsky.feed.post/${counter}`,
+    text,
+    preprocessing_timestamp: '2026-11-20-10:00:00',
+    author: 'a',
+    ...overrides,
+  };
+}
+
+/** Put `rows` (arrays of posts) on the queue file `file`; returns their row ids. */
+export function enqueueFile(file: string, rows: Record<string, unknown>[][], createdAt?: Date): number[] {
+  const queue = new SqliteQueue(file);
+  try {
+    return rows.map((posts) => queue.add(posts, { source: 'test' }, createdAt));
+  } finally {
+    queue.close();
+  }
+}
+
+/** Every row of a queue file: parsed payload and metadata. */
+export function readQueue(file: string): {
+  id: number;
+  items: Record<string, unknown>[];
+  metadata: Record<string, unknown>;
+  created_at: string;
+  status: string;
+}[] {
+  const queue = new SqliteQueue(file);
+  try {
+    return [...queue.rows()].map((r) => ({
+      id: r.id,
+      items: JSON.parse(r.payload),
+      metadata: JSON.parse(r.metadata),
+      created_at: r.created_at,
+      status: r.status,
+    }));
+  } finally {
+    queue.close();
+  }
+}
+
+/** The `rejected_posts` table of an output queue file. */
+export function readRejected(
+  file: string,
+): { uri: string | null; reason: string; post: string; rejected_at: string }[] {
+  const queue = new SqliteQueue(file, { readonly: true });
+  try {
+    return queue.db.prepare('SELECT uri, reason, post, rejected_at FROM rejected_posts ORDER BY id').all() as {
+      uri: string | null;
+      reason: string;
+      post: string;
+      rejected_at: string;
+    }[];
+  } finally {
+    queue.close();
+  }
+}
+
+/**
+ * A token bucket as an API's quota enforces it: `quotaPerSec` requests a second, a burst of a
+ * tenth of a second. `take()` says whether a request is within the quota (always, without one).
+ */
+export function tokenBucket(quotaPerSec: number | undefined): { take(): boolean } {
+  const burst = quotaPerSec ? Math.max(1, quotaPerSec / 10) : 0;
+  let tokens = burst;
+  let lastRefill = performance.now();
+  return {
+    take() {
+      if (!quotaPerSec) return true;
+      const now = performance.now();
+      tokens = Math.min(burst, tokens + ((now - lastRefill) / 1000) * quotaPerSec);
+      lastRefill = now;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+  };
+}
