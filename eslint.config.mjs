@@ -68,6 +68,26 @@ export default tseslint.config(
     languageOptions: { globals: { setTimeout: 'readonly', performance: 'readonly', fetch: 'readonly' } },
   },
   {
+    // the dashboard's page script runs in the browser
+    files: ['packages/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'fetch',
+          'location',
+          'URLSearchParams',
+          'EventSource',
+          'CSS',
+          'requestAnimationFrame',
+          'uPlot',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/tests/**/*.ts', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-unused-vars': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },

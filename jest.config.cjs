@@ -7,8 +7,8 @@ module.exports = {
     '<rootDir>/tests/reliability/jest.config.cjs',
   ],
   reporters: ['default', '<rootDir>/scripts/count-reporter.cjs'],
-  // Obtains redis-server for the worker and reliability tests on a fresh machine.
-  globalSetup: '<rootDir>/scripts/ensure-redis.cjs',
+  // Obtains redis-server (worker, reliability tests) and chromium (dashboard tests) on a fresh machine.
+  globalSetup: '<rootDir>/scripts/ensure-system-packages.cjs',
   // A global option: jest ignores testTimeout in project configs when it runs several projects.
   testTimeout: 60_000,
 };

@@ -40,6 +40,7 @@ export type {
   ListRunsQuery,
   PruneQuery,
   PruneResult,
+  ServiceStats,
   RunPage,
   Tracker,
   TrackedRunStart,

@@ -32,6 +32,19 @@ export interface RunPage {
   readonly nextCursor?: string;
 }
 
+/** Counts of one service's finished runs, from a store's rollups ({@link RunStore.serviceStats}). */
+export interface ServiceStats {
+  readonly service: string;
+  /** Finished runs and those that succeeded, over the last 24 hours and 7 days (by start time). */
+  readonly last24h: { readonly finished: number; readonly succeeded: number };
+  readonly last7d: { readonly finished: number; readonly succeeded: number };
+  /** Finished runs per UTC day, the last 7 days, oldest first (`YYYY-MM-DD`). */
+  readonly perDay: readonly { readonly day: string; readonly runs: number }[];
+  /** Median and 95th percentile duration over 7 days (ms; about 19 % resolution), when any run finished. */
+  readonly p50Ms?: number;
+  readonly p95Ms?: number;
+}
+
 /** What {@link RunStore.prune} removes: finished runs started before `before`. */
 export interface PruneQuery {
   /** ISO time: runs started before it go (their run ids say when). */
@@ -91,6 +104,12 @@ export interface RunStore {
    * pruned.
    */
   prune?(query: PruneQuery): Promise<PruneResult>;
+  /**
+   * Each service's counts over the last 7 days, at `nowMs`, from rollups the store keeps as runs
+   * finish: the cost does not grow with the history (the dashboard's overview). Optional: the
+   * dashboard computes them from recent runs for a store without it.
+   */
+  serviceStats?(nowMs: number): Promise<ServiceStats[]>;
   /** Check the store can be reached (doctor). */
   ping(): Promise<void>;
   /** Release connections and file handles. */

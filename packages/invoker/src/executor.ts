@@ -289,7 +289,7 @@ export class Executor {
     let ended: Omit<Outcome, 'handlerMetadata'> = result;
     let metadata: string;
     const summary = metrics.summary();
-    const metricsPart = Object.keys(summary).length ? { metrics: summary } : {};
+    const metricsPart = Object.keys(summary).length ? { metrics: summary, metric_steps: metrics.steps() } : {};
     try {
       const json = handlerMetadata === undefined ? {} : toJsonValue(handlerMetadata);
       metadata = JSON.stringify({ ...(this.redact(json) as object), ...metricsPart });

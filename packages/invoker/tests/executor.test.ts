@@ -27,7 +27,12 @@ describe('invokePipelineHandler', () => {
       request_metadata: { request_id: 'r-1', caller: 'test' },
       idempotency_key: 'r-1',
     });
-    expect(JSON.parse(record.metadata)).toEqual({ same_context: true, previous: null, metrics: { greeted: 1 } });
+    expect(JSON.parse(record.metadata)).toEqual({
+      same_context: true,
+      previous: null,
+      metrics: { greeted: 1 },
+      metric_steps: { greeted: [[0, 1]] },
+    });
     expect(record.duration_ms).toBeGreaterThanOrEqual(0);
     expect(Date.parse(record.ended_at!)).toBeGreaterThanOrEqual(Date.parse(record.started_at));
     expect(progress).toEqual([

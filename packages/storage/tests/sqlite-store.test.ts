@@ -75,6 +75,9 @@ describe('SqliteRunStore', () => {
     expect(await store.list({ status: 'FAILED', limit: 10 })).toEqual({ items: [failed] });
     expect(await store.list({ status: 'SUCCEEDED', limit: 10 })).toEqual({ items: [succeeded] });
     expect(await store.list({ service: 'svc', status: 'FAILED', limit: 10 })).toEqual({ items: [failed] });
+    // migration 3 filled the dashboard's rollups from the runs already there
+    const [stats] = await store.serviceStats(Date.now());
+    expect(stats).toMatchObject({ service: 'svc', last24h: { finished: 2, succeeded: 1 } });
     await store.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
@@ -87,6 +90,42 @@ describe('SqliteRunStore', () => {
       { name: 'runs_by_unsettled_status' },
     ]);
     db.close();
+  });
+
+  it('keeps rollups as runs finish: counts over 24 h and 7 days, runs per day, duration percentiles', async () => {
+    const store = new SqliteRunStore(join(dir, 'stats.db'));
+    const hour = 3_600_000;
+    const finish = async (hoursAgo: number, status: 'SUCCEEDED' | 'FAILED', durationMs: number) => {
+      const started = new Date(Date.now() - hoursAgo * hour).toISOString();
+      const r = runningRecord({ service: 'svc_stats', started_at: started, timestamp: started });
+      await store.begin(r);
+      await store.finish({
+        ...r,
+        status,
+        status_code: status === 'SUCCEEDED' ? 200 : 500,
+        duration_ms: durationMs,
+        ended_at: started,
+      });
+    };
+    for (let i = 0; i < 18; i++) await finish(1, 'SUCCEEDED', 100); // within 24 h
+    await finish(2, 'FAILED', 100);
+    await finish(3, 'FAILED', 3000); // the slow tail: p95
+    for (let i = 0; i < 10; i++) await finish(72, 'SUCCEEDED', 100); // three days ago
+    await finish(24 * 10, 'SUCCEEDED', 100); // outside the week
+    await store.begin(runningRecord({ service: 'svc_stats' })); // RUNNING: not counted
+    const [stats] = await store.serviceStats(Date.now());
+    expect(stats).toMatchObject({
+      service: 'svc_stats',
+      last24h: { finished: 20, succeeded: 18 },
+      last7d: { finished: 30, succeeded: 28 },
+    });
+    expect(stats!.perDay.map((d) => d.runs).reduce((a, b) => a + b, 0)).toBe(30);
+    expect(stats!.perDay).toHaveLength(7);
+    // durations are bucketed by a quarter power of two: within about 19 %
+    expect(stats!.p50Ms! / 100).toBeGreaterThan(0.8);
+    expect(stats!.p50Ms! / 100).toBeLessThan(1.2);
+    expect(stats!.p95Ms!).toBeGreaterThan(80);
+    await store.close();
   });
 
   it('records every run when 20 processes create and write one new file at once (unique run ids, none lost)', async () => {

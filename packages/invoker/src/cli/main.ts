@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     summary: 'queue stats: job counts per service (needs @pipeline-invocation/worker)',
     load: () => fromWorker('queue'),
   },
+  dashboard: {
+    summary: 'dashboard: the run dashboard in the browser (needs @pipeline-invocation/dashboard)',
+    load: () => fromPackage('@pipeline-invocation/dashboard', 'dashboard', 'the dashboard package'),
+  },
   schedule: {
     summary: 'schedule add | list | remove: runs on a cron or an interval (needs @pipeline-invocation/worker)',
     load: () => fromWorker('schedule'),
@@ -51,17 +55,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
  * depends on it. Without the package, `--help` still answers (and says how to install it).
  */
 function fromWorker(name: 'worker' | 'queue' | 'schedule'): Command {
+  return fromPackage('@pipeline-invocation/worker', name, 'the worker package');
+}
+
+/** A command of another optional package (the dashboard), found at run time like the worker's. */
+function fromPackage(packageName: string, name: string, what: string): Command {
   let commands: Record<string, Command>;
   try {
-    commands = require('@pipeline-invocation/worker/cli');
+    commands = require(`${packageName}/cli`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    const install = `\`pipeline ${name}\` needs the worker package: npm install @pipeline-invocation/worker`;
+    const install = `\`pipeline ${name}\` needs ${what}: npm install ${packageName}`;
     return async (args, io) => {
       if (args.includes('--help') || args.includes('-h')) {
-        io.out(
-          `Usage: pipeline ${name} ...\n\n${COMMANDS[name]!.summary}.\n\n${install}\n(then \`pipeline ${name} --help\` shows its options)\n`,
-        );
+        io.out(`Usage: pipeline ${name} ...\n\n${COMMANDS[name]!.summary}.\n\n${install}\n`);
         return EXIT.OK;
       }
       throw Object.assign(new Error(install), { name: 'UsageError' });

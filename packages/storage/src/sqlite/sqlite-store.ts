@@ -10,6 +10,7 @@ import {
   type ListRunsQuery,
   type PruneQuery,
   type PruneResult,
+  type ServiceStats,
   type RunExecutionMetadata,
   type RunKey,
   type RunPage,
@@ -217,6 +218,61 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
+  /** Each service's counts over the last 7 days, from the `run_rollup` table (migration 3). */
+  async serviceStats(nowMs: number): Promise<ServiceStats[]> {
+    const hourNow = Math.floor(nowMs / 3_600_000);
+    return this.guard(() => {
+      // the services, by skipping through the service index (one lookup per service)
+      const services = (
+        this.db
+          .prepare(
+            `WITH RECURSIVE s(service) AS (
+               SELECT min(service) FROM runs
+               UNION ALL SELECT (SELECT min(service) FROM runs WHERE service > s.service) FROM s WHERE s.service IS NOT NULL)
+             SELECT service FROM s WHERE service IS NOT NULL`,
+          )
+          .all() as { service: string }[]
+      ).map((r) => r.service);
+      // every sum in SQL: a week of hourly counts and daily duration buckets per service
+      const counts = this.db.prepare(
+        `SELECT sum(n) AS finished, sum(CASE WHEN status = 'SUCCEEDED' THEN n ELSE 0 END) AS succeeded
+         FROM run_counts WHERE service = ? AND hour > ? AND hour <= ?`,
+      );
+      const perDay = this.db.prepare(
+        'SELECT hour / 24 AS day, sum(n) AS runs FROM run_counts WHERE service = ? AND hour > ? AND hour <= ? GROUP BY day',
+      );
+      const buckets = this.db.prepare(
+        'SELECT bucket, sum(n) AS n FROM run_durations WHERE service = ? AND day > ? AND day <= ? GROUP BY bucket ORDER BY bucket',
+      );
+      const dayNow = Math.floor(hourNow / 24);
+      return services.map((service) => {
+        const window = (hours: number) => {
+          const row = counts.get(service, hourNow - hours, hourNow) as {
+            finished: number | null;
+            succeeded: number | null;
+          };
+          return { finished: row.finished ?? 0, succeeded: row.succeeded ?? 0 };
+        };
+        const days = new Map(
+          (perDay.all(service, hourNow - 7 * 24, hourNow) as { day: number; runs: number }[]).map((d) => [
+            d.day,
+            d.runs,
+          ]),
+        );
+        return {
+          service,
+          last24h: window(24),
+          last7d: window(7 * 24),
+          perDay: Array.from({ length: 7 }, (_, i) => {
+            const day = dayNow - 6 + i;
+            return { day: new Date(day * 86_400_000).toISOString().slice(0, 10), runs: days.get(day) ?? 0 };
+          }),
+          ...percentiles(buckets.all(service, dayNow - 7, dayNow) as { bucket: number; n: number }[]),
+        };
+      });
+    });
+  }
+
   async ping(): Promise<void> {
     this.guard(() => this.db.prepare('SELECT 1').get());
   }
@@ -272,4 +328,19 @@ export class SqliteRunStore implements RunStore {
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
   return row ? (JSON.parse(row.record) as RunExecutionMetadata) : undefined;
+}
+
+/** p50 and p95 (ms) from duration buckets (bucket b holds durations near 2^(b/4) ms). */
+function percentiles(buckets: { bucket: number; n: number }[]): { p50Ms?: number; p95Ms?: number } {
+  const total = buckets.reduce((sum, b) => sum + b.n, 0);
+  if (!total) return {};
+  const at = (q: number) => {
+    let seen = 0;
+    for (const b of buckets) {
+      seen += b.n;
+      if (seen >= q * total) return Math.round(2 ** (b.bucket / 4));
+    }
+    return undefined;
+  };
+  return { p50Ms: at(0.5), p95Ms: at(0.95) };
 }

@@ -1,0 +1,87 @@
+// The dashboard's overview (GET /api/overview: every service's last run, success rates over 24 h
+// and 7 days, runs per day, p50/p95, recent durations) with 1,000,000 runs in the SQLite store,
+// as a ratio to the same with 1,000 runs (target at most 2x). The runs are spread over the last
+// 7 days, so every one counts in the aggregates: they come from the store's hourly rollups.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatMs, measure } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3');
+const { SqliteRunStore } = require('@pipeline-invocation/storage');
+const { newRunId } = require('@pipeline-invocation/core');
+const { startDashboard } = require('@pipeline-invocation/dashboard');
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-dashboard-'));
+
+/** A store of `count` finished runs of 10 services over the last 7 days (its rollups filled by its triggers). */
+async function filled(count) {
+  const file = join(dir, `runs-${count}.db`);
+  await new SqliteRunStore(file).close();
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  const insert = db.prepare(
+    'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?)',
+  );
+  const span = 7 * 86_400_000 - 60_000;
+  const start = Date.now() - span;
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const at = start + (i * span) / count;
+      const runId = newRunId(at);
+      const service = `svc_${i % 10}`;
+      const status = i % 20 === 0 ? 'FAILED' : 'SUCCEEDED';
+      const iso = new Date(at).toISOString();
+      const record = {
+        service,
+        timestamp: iso,
+        status_code: status === 'SUCCEEDED' ? 200 : 500,
+        body: 'ok',
+        metadata_table_name: 'integration_run_metadata',
+        metadata: '{}',
+        run_id: runId,
+        status,
+        started_at: iso,
+        ended_at: iso,
+        duration_ms: 50 + (i % 400),
+        handler_package: 'bench',
+        handler_version: '1.0.0',
+        request_metadata: {},
+      };
+      insert.run(runId, service, status, null, JSON.stringify(record));
+    }
+  })();
+  db.close();
+  const store = new SqliteRunStore(file);
+  const dashboard = await startDashboard({ store, port: 0 });
+  return { store, dashboard };
+}
+
+const fillStarted = performance.now();
+const small = await filled(1000);
+const large = await filled(1_000_000);
+console.log(
+  `\nDashboard overview (filled in ${((performance.now() - fillStarted) / 1000).toFixed(0)} s; 10 services, runs over 7 days)`,
+);
+const get = (d) => async () => {
+  const res = await fetch(`${d.dashboard.url}/api/overview`);
+  await res.json();
+};
+const options = { warmup: 20, samples: 15, batch: 5 };
+const few = await measure(get(small), options);
+const many = await measure(get(large), options);
+const ratio = many / few;
+const ok = ratio <= 2;
+console.log(`  GET /api/overview, 1,000 runs                     ${formatMs(few).padStart(10)}`);
+console.log(
+  `  GET /api/overview, 1,000,000 runs                 ${formatMs(many).padStart(10)}   ${ratio.toFixed(2)}x`,
+);
+console.log(`  -> ${ratio.toFixed(2)}x, ${ok ? 'meets' : 'MISSES'} the target of at most 2x`);
+for (const d of [small, large]) {
+  await d.dashboard.close();
+  await d.store.close();
+}
+rmSync(dir, { recursive: true, force: true });
+process.exit(ok ? 0 : 1);
