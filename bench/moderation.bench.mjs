@@ -23,6 +23,7 @@ let ok = true;
   const posts = 6400;
   enqueuePosts(join(queueDir(home), 'input_ml_inference_openai_moderation.db'), posts);
   const { record } = await invokeInChild('ml_inference_openai_moderation', home, {
+    OPENAI_API_KEY: 'sk-bench',
     OPENAI_BASE_URL: server.baseUrl,
     OPENAI_MODERATION_RPS: String(N),
     OPENAI_MODERATION_BATCH_SIZE: String(B),
@@ -52,6 +53,7 @@ let ok = true;
   enqueuePosts(join(queueDir(home), 'input_ml_inference_openai_moderation.db'), posts);
   const started = performance.now();
   const { record, maxRssBytes } = await invokeInChild('ml_inference_openai_moderation', home, {
+    OPENAI_API_KEY: 'sk-bench',
     OPENAI_BASE_URL: server.baseUrl,
     OPENAI_MODERATION_RPS: '150',
     OPENAI_MODERATION_BATCH_SIZE: '32',

@@ -20,6 +20,7 @@ let ok = true;
   const posts = 2000;
   enqueuePosts(join(queueDir(home), 'input_ml_inference_perspective_api.db'), posts);
   const { record } = await invokeInChild('ml_inference_perspective_api', home, {
+    PERSPECTIVE_API_KEY: 'bench-key',
     PERSPECTIVE_API_URL: server.baseUrl,
     PERSPECTIVE_QPS: '100',
   });
@@ -50,6 +51,7 @@ let ok = true;
   enqueuePosts(join(queueDir(home), 'input_ml_inference_perspective_api.db'), posts);
   const started = performance.now();
   const { record, maxRssBytes } = await invokeInChild('ml_inference_perspective_api', home, {
+    PERSPECTIVE_API_KEY: 'bench-key',
     PERSPECTIVE_API_URL: server.baseUrl,
     PERSPECTIVE_QPS: '5000',
   });

@@ -40,7 +40,7 @@ export interface ServiceStats {
   readonly last7d: { readonly finished: number; readonly succeeded: number };
   /** Finished runs per UTC day, the last 7 days, oldest first (`YYYY-MM-DD`). */
   readonly perDay: readonly { readonly day: string; readonly runs: number }[];
-  /** Median and 95th percentile duration over 7 days (ms; about 19 % resolution), when any run finished. */
+  /** Median and 95th percentile duration (ms), when the store computes them (else the dashboard does, from recent runs). */
   readonly p50Ms?: number;
   readonly p95Ms?: number;
 }

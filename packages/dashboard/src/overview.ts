@@ -8,12 +8,12 @@ export interface ServiceOverview extends ServiceStats {
   readonly durations: [number, number][];
 }
 
-/** How many newest runs of a service feed its duration chart (and the stats of a store without rollups). */
+/** How many newest runs of a service feed its duration chart and its p50/p95 duration. */
 export const RECENT_RUNS = 200;
 
 /**
- * The overview: every service's stats (from the store's rollups when it keeps them, else from its
- * newest runs), its newest run and its recent durations. Its cost does not grow with the history:
+ * The overview: every service's counts (from the store's rollups when it keeps them, else from its
+ * newest runs), its newest run, and its newest runs' durations (the chart, p50 and p95). Its cost does not grow with the history:
  * a store with rollups reads at most a week of hourly rows and {@link RECENT_RUNS} runs per service.
  */
 export async function overview(store: RunStore, nowMs: number): Promise<ServiceOverview[]> {
@@ -23,6 +23,7 @@ export async function overview(store: RunStore, nowMs: number): Promise<ServiceO
       const recent = (await store.list({ service: s.service, limit: RECENT_RUNS })).items;
       const last = recent[0];
       return {
+        ...percentiles(recent.filter((r) => r.duration_ms !== undefined).map((r) => r.duration_ms!)),
         ...s,
         ...(last
           ? {
@@ -56,8 +57,6 @@ async function statsFromRecentRuns(store: RunStore, nowMs: number): Promise<Serv
       });
       const week = since(7 * 24);
       const dayNow = Math.floor(nowMs / 86_400_000);
-      const durations = week.map((r) => r.duration_ms ?? 0).sort((a, b) => a - b);
-      const at = (q: number) => durations[Math.min(durations.length - 1, Math.ceil(q * durations.length) - 1)];
       return {
         service,
         last24h: count(since(24)),
@@ -69,8 +68,15 @@ async function statsFromRecentRuns(store: RunStore, nowMs: number): Promise<Serv
             runs: week.filter((r) => Math.floor(Date.parse(r.started_at) / 86_400_000) === day).length,
           };
         }),
-        ...(durations.length ? { p50Ms: at(0.5), p95Ms: at(0.95) } : {}),
       };
     }),
   );
+}
+
+/** p50 and p95 of durations (ms), when there are any. */
+function percentiles(durations: number[]): { p50Ms?: number; p95Ms?: number } {
+  if (!durations.length) return {};
+  const sorted = [...durations].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  return { p50Ms: at(0.5), p95Ms: at(0.95) };
 }

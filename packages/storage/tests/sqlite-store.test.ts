@@ -92,7 +92,7 @@ describe('SqliteRunStore', () => {
     db.close();
   });
 
-  it('keeps rollups as runs finish: counts over 24 h and 7 days, runs per day, duration percentiles', async () => {
+  it('keeps rollups as runs finish: counts over 24 h and 7 days, and runs per day', async () => {
     const store = new SqliteRunStore(join(dir, 'stats.db'));
     const hour = 3_600_000;
     const finish = async (hoursAgo: number, status: 'SUCCEEDED' | 'FAILED', durationMs: number) => {
@@ -121,10 +121,6 @@ describe('SqliteRunStore', () => {
     });
     expect(stats!.perDay.map((d) => d.runs).reduce((a, b) => a + b, 0)).toBe(30);
     expect(stats!.perDay).toHaveLength(7);
-    // durations are bucketed by a quarter power of two: within about 19 %
-    expect(stats!.p50Ms! / 100).toBeGreaterThan(0.8);
-    expect(stats!.p50Ms! / 100).toBeLessThan(1.2);
-    expect(stats!.p95Ms!).toBeGreaterThan(80);
     await store.close();
   });
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tokenBucket } from '../../../post-labelling/tests/helpers/queues';
+import { tokenBucket } from '../../../post-labelling/tests/helpers/quota';
 
 /** The 13 categories `omni-moderation-latest` scores, as the API names them. */
 export const CATEGORIES = [

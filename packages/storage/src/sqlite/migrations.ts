@@ -18,9 +18,9 @@ export const MIGRATIONS: readonly string[] = [
   // most runs, are listed fast enough in run_id order, and the rarer statuses keep an index.
   `DROP INDEX runs_by_status;
    CREATE INDEX runs_by_unsettled_status ON runs (status, run_id DESC) WHERE status <> 'SUCCEEDED';`,
-  // 3: rollups of finished runs, kept by triggers, so the dashboard's overview reads a few
-  // hundred rows per service whatever the history: counts by service, hour and status; durations
-  // by service, day and bucket (a quarter power of two, about 19 %). Filled from the runs there.
+  // 3: hourly counts of finished runs by service and status, kept by triggers (one upsert per
+  // finished run), so the dashboard's overview reads at most a week of hourly rows per service
+  // whatever the history. Filled from the runs already there.
   `CREATE TABLE run_counts (
      service TEXT NOT NULL,
      hour    INTEGER NOT NULL,
@@ -28,35 +28,20 @@ export const MIGRATIONS: readonly string[] = [
      n       INTEGER NOT NULL,
      PRIMARY KEY (service, hour, status)
    ) WITHOUT ROWID;
-   CREATE TABLE run_durations (
-     service TEXT NOT NULL,
-     day     INTEGER NOT NULL,
-     bucket  INTEGER NOT NULL,
-     n       INTEGER NOT NULL,
-     PRIMARY KEY (service, day, bucket)
-   ) WITHOUT ROWID;
-   CREATE TRIGGER runs_rollup_on_finish AFTER UPDATE OF status ON runs
+   CREATE TRIGGER runs_count_on_finish AFTER UPDATE OF status ON runs
      WHEN OLD.status = 'RUNNING' AND NEW.status <> 'RUNNING'
    BEGIN
      INSERT INTO run_counts (service, hour, status, n) VALUES (NEW.service, CAST(unixepoch(json_extract(NEW.record, '$.started_at')) / 3600 AS INTEGER), NEW.status, 1)
        ON CONFLICT (service, hour, status) DO UPDATE SET n = n + 1;
-     INSERT INTO run_durations (service, day, bucket, n) VALUES (NEW.service, CAST(unixepoch(json_extract(NEW.record, '$.started_at')) / 3600 AS INTEGER) / 24, CAST(round(log2(max(coalesce(json_extract(NEW.record, '$.duration_ms'), 0), 1)) * 4) AS INTEGER), 1)
-       ON CONFLICT (service, day, bucket) DO UPDATE SET n = n + 1;
    END;
-   CREATE TRIGGER runs_rollup_on_insert AFTER INSERT ON runs
+   CREATE TRIGGER runs_count_on_insert AFTER INSERT ON runs
      WHEN NEW.status <> 'RUNNING'
    BEGIN
      INSERT INTO run_counts (service, hour, status, n) VALUES (NEW.service, CAST(unixepoch(json_extract(NEW.record, '$.started_at')) / 3600 AS INTEGER), NEW.status, 1)
        ON CONFLICT (service, hour, status) DO UPDATE SET n = n + 1;
-     INSERT INTO run_durations (service, day, bucket, n) VALUES (NEW.service, CAST(unixepoch(json_extract(NEW.record, '$.started_at')) / 3600 AS INTEGER) / 24, CAST(round(log2(max(coalesce(json_extract(NEW.record, '$.duration_ms'), 0), 1)) * 4) AS INTEGER), 1)
-       ON CONFLICT (service, day, bucket) DO UPDATE SET n = n + 1;
    END;
    INSERT INTO run_counts (service, hour, status, n)
      SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 3600 AS INTEGER) AS hour, status, count(*)
-     FROM runs WHERE status <> 'RUNNING' GROUP BY 1, 2, 3;
-   INSERT INTO run_durations (service, day, bucket, n)
-     SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 86400 AS INTEGER) AS day,
-            CAST(round(log2(max(coalesce(json_extract(record, '$.duration_ms'), 0), 1)) * 4) AS INTEGER) AS bucket, count(*)
      FROM runs WHERE status <> 'RUNNING' GROUP BY 1, 2, 3;`,
 ];
 

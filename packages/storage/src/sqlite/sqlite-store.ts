@@ -218,7 +218,7 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  /** Each service's counts over the last 7 days, from the `run_rollup` table (migration 3). */
+  /** Each service's counts over the last 7 days, from the `run_counts` table (migration 3). */
   async serviceStats(nowMs: number): Promise<ServiceStats[]> {
     const hourNow = Math.floor(nowMs / 3_600_000);
     return this.guard(() => {
@@ -233,16 +233,13 @@ export class SqliteRunStore implements RunStore {
           )
           .all() as { service: string }[]
       ).map((r) => r.service);
-      // every sum in SQL: a week of hourly counts and daily duration buckets per service
+      // every sum in SQL, over at most a week of hourly rows per service
       const counts = this.db.prepare(
         `SELECT sum(n) AS finished, sum(CASE WHEN status = 'SUCCEEDED' THEN n ELSE 0 END) AS succeeded
          FROM run_counts WHERE service = ? AND hour > ? AND hour <= ?`,
       );
       const perDay = this.db.prepare(
         'SELECT hour / 24 AS day, sum(n) AS runs FROM run_counts WHERE service = ? AND hour > ? AND hour <= ? GROUP BY day',
-      );
-      const buckets = this.db.prepare(
-        'SELECT bucket, sum(n) AS n FROM run_durations WHERE service = ? AND day > ? AND day <= ? GROUP BY bucket ORDER BY bucket',
       );
       const dayNow = Math.floor(hourNow / 24);
       return services.map((service) => {
@@ -267,7 +264,6 @@ export class SqliteRunStore implements RunStore {
             const day = dayNow - 6 + i;
             return { day: new Date(day * 86_400_000).toISOString().slice(0, 10), runs: days.get(day) ?? 0 };
           }),
-          ...percentiles(buckets.all(service, dayNow - 7, dayNow) as { bucket: number; n: number }[]),
         };
       });
     });
@@ -328,19 +324,4 @@ export class SqliteRunStore implements RunStore {
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
   return row ? (JSON.parse(row.record) as RunExecutionMetadata) : undefined;
-}
-
-/** p50 and p95 (ms) from duration buckets (bucket b holds durations near 2^(b/4) ms). */
-function percentiles(buckets: { bucket: number; n: number }[]): { p50Ms?: number; p95Ms?: number } {
-  const total = buckets.reduce((sum, b) => sum + b.n, 0);
-  if (!total) return {};
-  const at = (q: number) => {
-    let seen = 0;
-    for (const b of buckets) {
-      seen += b.n;
-      if (seen >= q * total) return Math.round(2 ** (b.bucket / 4));
-    }
-    return undefined;
-  };
-  return { p50Ms: at(0.5), p95Ms: at(0.95) };
 }
