@@ -7,56 +7,20 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatMs, measure } from './harness.mjs';
+import { fillSqlite } from './runs.mjs';
 
 const require = createRequire(import.meta.url);
-const Database = require('better-sqlite3');
-const { SqliteRunStore } = require('@pipeline-invocation/storage');
-const { newRunId } = require('@pipeline-invocation/core');
 const { startDashboard } = require('@pipeline-invocation/dashboard');
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-dashboard-'));
 
 /** A store of `count` finished runs of 10 services over the last 7 days (its rollups filled by its triggers). */
 async function filled(count) {
-  const file = join(dir, `runs-${count}.db`);
-  await new SqliteRunStore(file).close();
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  const insert = db.prepare(
-    'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?)',
-  );
-  const span = 7 * 86_400_000 - 60_000;
-  const start = Date.now() - span;
-  db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const at = start + (i * span) / count;
-      const runId = newRunId(at);
-      const service = `svc_${i % 10}`;
-      const status = i % 20 === 0 ? 'FAILED' : 'SUCCEEDED';
-      const iso = new Date(at).toISOString();
-      const record = {
-        service,
-        timestamp: iso,
-        status_code: status === 'SUCCEEDED' ? 200 : 500,
-        body: 'ok',
-        metadata_table_name: 'integration_run_metadata',
-        metadata: '{}',
-        run_id: runId,
-        status,
-        started_at: iso,
-        ended_at: iso,
-        duration_ms: 50 + (i % 400),
-        handler_package: 'bench',
-        handler_version: '1.0.0',
-        request_metadata: {},
-      };
-      insert.run(runId, service, status, null, JSON.stringify(record));
-    }
-  })();
-  db.close();
-  const store = new SqliteRunStore(file);
-  const dashboard = await startDashboard({ store, port: 0 });
-  return { store, dashboard };
+  const store = await fillSqlite(join(dir, `runs-${count}.db`), count, {
+    spanMs: 7 * 86_400_000 - 60_000,
+    durationMs: (i) => 50 + (i % 400),
+  });
+  return { store, dashboard: await startDashboard({ store, port: 0 }) };
 }
 
 const fillStarted = performance.now();

@@ -2,58 +2,17 @@
 // by status) and begin+finish, with 1,000,000 runs already in the store, each as a ratio to the
 // same with 1,000 runs, measured in the same run (target at most 1.5x each).
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatMs, measure } from './harness.mjs';
+import { fillSqlite, record } from './runs.mjs';
 
-const require = createRequire(import.meta.url);
-const Database = require('better-sqlite3');
-const { SqliteRunStore } = require('@pipeline-invocation/storage');
-const { newRunId } = require('@pipeline-invocation/core');
-
-const SERVICES = 10;
 const dir = mkdtempSync(join(tmpdir(), 'bench-store-scale-'));
 
 /** A store holding `count` finished runs over 10 services, spread over the last 90 days. */
 async function filled(count) {
   const file = join(dir, `runs-${count}.db`);
-  await new SqliteRunStore(file).close(); // the store's own schema and indexes
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  const insert = db.prepare(
-    'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?)',
-  );
-  const start = Date.now() - 90 * 86_400_000;
-  const step = (90 * 86_400_000) / count;
-  db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const at = start + i * step;
-      const runId = newRunId(at);
-      const service = `svc_${i % SERVICES}`;
-      const status = i % 50 === 0 ? 'FAILED' : 'SUCCEEDED';
-      const iso = new Date(at).toISOString();
-      const record = {
-        service,
-        timestamp: iso,
-        status_code: status === 'SUCCEEDED' ? 200 : 500,
-        body: 'ok',
-        metadata_table_name: 'integration_run_metadata',
-        metadata: '{}',
-        run_id: runId,
-        status,
-        started_at: iso,
-        ended_at: iso,
-        duration_ms: 12,
-        handler_package: 'bench',
-        handler_version: '1.0.0',
-        request_metadata: {},
-      };
-      insert.run(runId, service, status, null, JSON.stringify(record));
-    }
-  })();
-  db.close();
-  return { file, store: new SqliteRunStore(file) };
+  return { file, store: await fillSqlite(file, count, { spanMs: 90 * 86_400_000, failEvery: 50 }) };
 }
 
 const cases = {
@@ -63,23 +22,9 @@ const cases = {
   'list: first page of FAILED runs': (store) => () => store.list({ status: 'FAILED', limit: 20 }),
   'list: first page of SUCCEEDED runs': (store) => () => store.list({ status: 'SUCCEEDED', limit: 20 }),
   'begin + finish of a new run': (store) => async () => {
-    const now = new Date().toISOString();
-    const run = {
-      service: 'svc_3',
-      timestamp: now,
-      status_code: 0,
-      body: '',
-      metadata_table_name: 'integration_run_metadata',
-      metadata: '{}',
-      run_id: newRunId(),
-      status: 'RUNNING',
-      started_at: now,
-      handler_package: 'bench',
-      handler_version: '1.0.0',
-      request_metadata: {},
-    };
+    const run = record({ service: 'svc_3', status: 'RUNNING' });
     await store.begin(run);
-    await store.finish({ ...run, status: 'SUCCEEDED', status_code: 200, ended_at: now, duration_ms: 1 });
+    await store.finish(record({ service: 'svc_3', runId: run.run_id, durationMs: 1 }));
   },
 };
 
