@@ -33,7 +33,7 @@ const get = (d) => async () => {
   const res = await fetch(`${d.dashboard.url}/api/overview`);
   await res.json();
 };
-const options = { warmup: 20, samples: 15, batch: 5 };
+const options = { warmup: 50, samples: 40, batch: 5 };
 const few = await measure(get(small), options);
 const many = await measure(get(large), options);
 const ratio = many / few;
