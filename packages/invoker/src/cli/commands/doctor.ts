@@ -178,13 +178,14 @@ interface DeclaredVariable extends EnvVariable {
 
 /**
  * The variables to show: the host's own ({@link HOST_VARIABLES}), those the discovered plugins
- * declare in their manifests, and the worker's when it is installed. Nothing here names a
+ * declare in their manifests, and the worker's and the dashboard's when they are installed. Nothing here names a
  * plugin's variables: each package declares its own.
  */
 function declaredVariables(plugins: readonly DiscoveredPlugin[]): DeclaredVariable[] {
   const found: DeclaredVariable[] = HOST_VARIABLES.map((v) => ({ ...v, source: 'pipeline-invocation' }));
   for (const plugin of plugins) found.push(...plugin.env.map((v) => ({ ...v, source: plugin.packageName })));
-  found.push(...optionalPackageVariables('@pipeline-invocation/worker'));
+  for (const extra of ['@pipeline-invocation/worker', '@pipeline-invocation/dashboard'])
+    found.push(...optionalPackageVariables(extra));
   const seen = new Set<string>();
   return found.filter((v) => !seen.has(v.name) && seen.add(v.name));
 }
