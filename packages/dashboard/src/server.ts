@@ -72,6 +72,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       `the dashboard serves run records: on ${host} (not 127.0.0.1) it needs PIPELINE_DASHBOARD_TOKEN; set it, or use --host 127.0.0.1`,
     );
   const { store } = options;
+  // the page and its files, read once: they do not change while the dashboard runs
+  const indexHtml = readFileSync(join(ASSETS, 'index.html'));
+  const assets = new Map(
+    Object.entries(STATIC).map(([path, { file, type }]) => [path, { body: readFileSync(file), type }]),
+  );
   const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     handle(req, res).catch((error: Error) => {
@@ -96,10 +101,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return void res.end();
     }
     if (req.method !== 'GET') return json(res, 405, { error: 'the dashboard only reads' });
-    const asset = STATIC[url.pathname];
-    if (asset) return send(res, 200, asset.type, readFileSync(asset.file));
-    if (PAGE.test(url.pathname))
-      return send(res, 200, 'text/html; charset=utf-8', readFileSync(join(ASSETS, 'index.html')));
+    const asset = assets.get(url.pathname);
+    if (asset) return send(res, 200, asset.type, asset.body);
+    if (PAGE.test(url.pathname)) return send(res, 200, 'text/html; charset=utf-8', indexHtml);
     if (url.pathname === '/api/overview') return json(res, 200, { services: await overview(store, Date.now()) });
     if (url.pathname === '/api/runs') return json(res, 200, await runs(store, url.searchParams));
     if (url.pathname.startsWith('/api/runs/')) {

@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { newRunId, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { DashboardConfigError, startDashboard, type Dashboard } from '../src';
+import { runningRecord } from '../../storage/tests/helpers/records';
 
 // Debian's chromium, installed by `npm test` when missing (scripts/ensure-system-packages.cjs).
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -26,20 +27,14 @@ async function run(
 ): Promise<RunExecutionMetadata> {
   const at = Date.now() - minutesAgo * 60_000;
   const started = new Date(at).toISOString();
-  const running: RunExecutionMetadata = {
+  const running = runningRecord({
     service,
     timestamp: started,
-    status_code: 0,
-    body: '',
-    metadata_table_name: 'integration_run_metadata',
-    metadata: '{}',
-    run_id: newRunId(),
-    status: 'RUNNING',
     started_at: started,
     handler_package: 'demo-plugin',
     handler_version: '1.2.0',
     request_metadata: { request_id: `req-${service}` },
-  };
+  });
   await store.begin(running);
   const final = {
     ...running,

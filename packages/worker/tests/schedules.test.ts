@@ -2,13 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRunStore } from '@pipeline-invocation/storage';
-import { silentLogger } from '@pipeline-invocation/observability';
-import { createInvoker } from '@pipeline-invocation/invoker';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { cjsPlugin, createHostProject, esmPlugin, runCli } from '../../invoker/tests/helpers/host-project';
 import { Queue } from 'bullmq';
 import { QUEUE_PREFIX, Schedules, redisConnection, startWorker, type RunningWorker } from '../src';
-import { WORKER_NAME, jobPlugin } from './helpers/plugin';
+import { jobInvoker } from './helpers/plugin';
 import { startRedis, type LocalRedis } from './helpers/redis';
 
 let redis: LocalRedis;
@@ -32,17 +30,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A worker serving job_service, recording into `store`. */
 async function worker(store: MemoryRunStore, concurrency = 1) {
   const w = await startWorker({
-    invoker: createInvoker({
-      discover: false,
-      outbox: false,
-      env: {},
-      logger: silentLogger,
-      tracker: false,
-      storeRetryDelaysMs: [],
-      plugins: [jobPlugin],
-      register: (c) => c.register(WORKER_NAME, { useValue: 'w' }),
-      store,
-    }),
+    invoker: jobInvoker('w', { store }),
     concurrency,
     connection: redisConnection(redis.url),
     stalledIntervalMs: 1000,

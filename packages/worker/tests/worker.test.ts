@@ -2,10 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
-import { silentLogger } from '@pipeline-invocation/observability';
-import { createInvoker, type InvokerConfig } from '@pipeline-invocation/invoker';
+import type { InvokerConfig } from '@pipeline-invocation/invoker';
 import { InvocationQueue, redisConnection, startWorker, type RunningWorker } from '../src';
-import { WORKER_NAME, jobPlugin } from './helpers/plugin';
+import { jobInvoker } from './helpers/plugin';
 import { Outbox } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
 import { pipelineHandler } from '@pipeline-invocation/core';
@@ -28,23 +27,9 @@ afterEach(async () => {
   await redis.stop();
 });
 
-function invoker(name: string, config: InvokerConfig = {}) {
-  return createInvoker({
-    discover: false,
-    outbox: false,
-    env: {},
-    logger: silentLogger,
-    tracker: false,
-    storeRetryDelaysMs: [],
-    plugins: [jobPlugin],
-    register: (c) => c.register(WORKER_NAME, { useValue: name }),
-    ...config,
-  });
-}
-
 async function worker(name: string, config: InvokerConfig = {}, concurrency = 4) {
   const w = await startWorker({
-    invoker: invoker(name, config),
+    invoker: jobInvoker(name, config),
     concurrency,
     connection: redisConnection(redis.url),
     stalledIntervalMs: 1000,
@@ -229,7 +214,7 @@ describe('workers', () => {
 
   it('refuses to serve services it does not have', async () => {
     await expect(
-      startWorker({ invoker: invoker('w'), services: ['nope'], connection: redisConnection(redis.url) }),
+      startWorker({ invoker: jobInvoker('w'), services: ['nope'], connection: redisConnection(redis.url) }),
     ).rejects.toThrow('unknown service(s) nope; installed: job_service');
   });
 });

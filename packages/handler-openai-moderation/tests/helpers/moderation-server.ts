@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tokenBucket } from '../../../post-labelling/tests/helpers/quota';
+import { hashScore, replyJson as reply, tokenBucket } from '../../../post-labelling/tests/helpers/loopback';
 
 /** The 13 categories `omni-moderation-latest` scores, as the API names them. */
 export const CATEGORIES = [
@@ -25,7 +24,7 @@ export const ANSWERED_MODEL = 'omni-moderation-2024-09-26';
 
 /** The score the server gives `category` for `text`. */
 export function expectedScore(text: string, category: string): number {
-  return createHash('sha256').update(`${category}:${text}`).digest().readUInt32BE(0) / 2 ** 32;
+  return hashScore(text, category);
 }
 
 /** Options of the loopback moderation server. */
@@ -159,10 +158,4 @@ export async function startModerationServer(options: ModerationServerOptions = {
         server.close(() => resolve());
       }),
   });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  if (res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
 }

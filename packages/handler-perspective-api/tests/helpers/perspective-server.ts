@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tokenBucket } from '../../../post-labelling/tests/helpers/quota';
+import { hashScore, replyJson as reply, tokenBucket } from '../../../post-labelling/tests/helpers/loopback';
 
 /** Options of the fake Perspective server. */
 export interface FakePerspectiveOptions {
@@ -44,7 +43,7 @@ export interface FakePerspective {
 
 /** The score the fake server gives `attribute` for `text`. */
 export function expectedScore(text: string, attribute: string): number {
-  return createHash('sha256').update(`${attribute}:${text}`).digest().readUInt32BE(0) / 2 ** 32;
+  return hashScore(text, attribute);
 }
 
 export async function startFakePerspective(options: FakePerspectiveOptions = {}): Promise<FakePerspective> {
@@ -135,10 +134,4 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
         server.close(() => resolve());
       }),
   });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  if (res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
 }

@@ -258,22 +258,21 @@ async function checkService(
   options: ConformanceOptions,
 ): Promise<ConformanceFinding[]> {
   const findings: ConformanceFinding[] = [];
-  const invoker = () =>
-    createInvoker({
-      discover: false,
-      outbox: false,
-      logger: silentLogger,
-      storeRetryDelaysMs: [],
-      env: { PIPELINE_HOME: home, BSKY_DATA_DIR: join(home, 'data') },
-      plugins: [plugin],
-      store: new MemoryRunStore(),
-      tracker: new RecordingTracker(),
-      cancelGraceMs: options.cancelSettleMs ?? 2000,
-    });
-  const checker = invoker();
+  // one invoker checks the payloads, runs the first example, then cancels a run of it
+  const invoker = createInvoker({
+    discover: false,
+    outbox: false,
+    logger: silentLogger,
+    storeRetryDelaysMs: [],
+    env: { PIPELINE_HOME: home, BSKY_DATA_DIR: join(home, 'data') },
+    plugins: [plugin],
+    store: new MemoryRunStore(),
+    tracker: new RecordingTracker(),
+    cancelGraceMs: options.cancelSettleMs ?? 2000,
+  });
   const refusal = async (payload: unknown) => {
     try {
-      await checker.checkRequest(service, payload);
+      await invoker.checkRequest(service, payload);
       return undefined;
     } catch (error) {
       return describe(error);
@@ -306,12 +305,12 @@ async function checkService(
         fix: 'Fix the example in "pipelineInvocation.examples", or the schema.',
       });
   }
-  await checker.close();
-  if (examples.length === 0 || findings.some((f) => f.code === 'example')) return findings;
-
-  const runner = invoker();
+  if (examples.length === 0 || findings.some((f) => f.code === 'example')) {
+    await invoker.close();
+    return findings;
+  }
   try {
-    const record = await runner.invokePipelineHandler(service, examples[0]);
+    const record = await invoker.invokePipelineHandler(service, examples[0]);
     if (!record || typeof record.status !== 'string') throw new TypeError('no record');
   } catch (error) {
     const typed = error instanceof Error && error.name !== 'Error' && error.name !== 'TypeError';
@@ -327,7 +326,7 @@ async function checkService(
   setTimeout(() => controller.abort(new Error('conformance check')), options.cancelAfterMs ?? 100).unref();
   let cancelled: RunExecutionMetadata | undefined;
   try {
-    cancelled = await runner.invokePipelineHandler(service, examples[0], {}, { signal: controller.signal });
+    cancelled = await invoker.invokePipelineHandler(service, examples[0], {}, { signal: controller.signal });
   } catch {
     // aborted before the run began, or a typed error: nothing ran on
   }
@@ -338,6 +337,6 @@ async function checkService(
       message: `cancelled, its handler did not settle within ${options.cancelSettleMs ?? 2000} ms`,
       fix: 'Watch context.signal: pass it to the calls the handler makes, or check it between steps.',
     });
-  await runner.close();
+  await invoker.close();
   return findings;
 }

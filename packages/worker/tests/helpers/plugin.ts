@@ -1,4 +1,6 @@
 import { inject, pipelineHandler, definePlugin, type PipelineHandler } from '@pipeline-invocation/core';
+import { createInvoker, type InvokerConfig } from '@pipeline-invocation/invoker';
+import { silentLogger } from '@pipeline-invocation/observability';
 
 /** Which worker ran a job: each test invoker registers its own name under this token. */
 export const WORKER_NAME = Symbol.for('test.WorkerName');
@@ -22,3 +24,18 @@ class JobHandler implements PipelineHandler<Payload> {
 
 /** A plugin whose handler reports which worker ran it. */
 export const jobPlugin = definePlugin({ handlers: [JobHandler] });
+
+/** An invoker with {@link jobPlugin} whose handler reports `name`, quiet and without outbox or tracker. */
+export function jobInvoker(name: string, config: InvokerConfig = {}) {
+  return createInvoker({
+    discover: false,
+    outbox: false,
+    env: {},
+    logger: silentLogger,
+    tracker: false,
+    storeRetryDelaysMs: [],
+    plugins: [jobPlugin],
+    register: (c) => c.register(WORKER_NAME, { useValue: name }),
+    ...config,
+  });
+}
