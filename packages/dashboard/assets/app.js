@@ -200,6 +200,7 @@
       ['idempotency key', r.idempotency_key || '–'],
       ['replay', r.replayed ? 'yes: this record was returned for a repeated request' : 'no'],
       ['schedule', r.schedule_id || '–'],
+      ['queue job', r.job_id || '–'],
       ['trace id', r.trace_id || '–'],
     ];
     main.replaceChildren(

@@ -71,6 +71,11 @@ export interface InvokeOptions {
   onRunStarted?: (record: RunExecutionMetadata) => void | Promise<void>;
   /** The schedule that started this run: kept in the record as `schedule_id`. */
   scheduleId?: string;
+  /**
+   * The queue job running this run: kept in the record as `job_id`, so that the job's next
+   * attempt finds the run a dead worker left RUNNING (one store query, only on a re-attempt).
+   */
+  jobId?: string;
   /** The trace context the run's span continues (a queued job's producer); default: the active one. */
   traceContext?: Context;
   /** The kind of the run's span: INTERNAL (default), or CONSUMER for a run taken from a queue. */
@@ -184,24 +189,31 @@ export class Executor {
       request_metadata: this.redact(request.metadata),
       ...(idempotencyKey ? { idempotency_key: idempotencyKey, payload_hash: payloadHash(payload) } : {}),
       ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
+      ...(options.jobId ? { job_id: options.jobId } : {}),
     };
     const traceId = traceIdOf(span);
     if (traceId) running.trace_id = traceId;
-    span.setAttributes({
-      'pipeline.run_id': running.run_id,
-      ...(running.run_type ? { 'pipeline.run_type': running.run_type } : {}),
-      'pipeline.handler.package': source.package,
-      'pipeline.handler.version': source.version,
-      'pipeline.idempotency_key.present': idempotencyKey !== undefined,
-    });
+    // A run span that records nothing (no SDK, or the run not sampled) gets no child spans: they
+    // would record nothing either, and cost microseconds each.
+    const childSpansOff = this.off || !span.isRecording();
+    if (!childSpansOff)
+      span.setAttributes({
+        'pipeline.run_id': running.run_id,
+        ...(running.run_type ? { 'pipeline.run_type': running.run_type } : {}),
+        'pipeline.handler.package': source.package,
+        'pipeline.handler.version': source.version,
+        'pipeline.idempotency_key.present': idempotencyKey !== undefined,
+      });
 
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
-    const existing = await inSpan('pipeline.store.begin', { off: this.off }, () => this.begin(running, retryDelays));
+    const existing = await inSpan('pipeline.store.begin', { off: childSpansOff }, () =>
+      this.begin(running, retryDelays),
+    );
     if (existing) return existing;
 
     // The RUNNING record exists now: from here every path ends in one terminal record.
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
-    const controller = new AbortController();
+    const controller = new RunAbort();
     const onCallerAbort = () => controller.abort(asCancellation(signal!.reason));
     signal?.addEventListener('abort', onCallerAbort, { once: true });
     if (signal?.aborted) onCallerAbort(); // aborted while the RUNNING record was being written
@@ -231,6 +243,7 @@ export class Executor {
         metrics,
         previousRun,
         options,
+        childSpansOff,
       });
       final = this.finalRecord(running, outcome, metrics, startedMs);
     } catch (error) {
@@ -246,7 +259,7 @@ export class Executor {
       status_code: final.status_code,
       duration_ms: final.duration_ms,
     });
-    return this.settle(final, retryDelays, logger);
+    return this.settle(final, retryDelays, logger, childSpansOff);
   }
 
   /** Write the terminal record and tell the tracker; returns the record the store holds. */
@@ -254,11 +267,12 @@ export class Executor {
     final: RunExecutionMetadata,
     retryDelays: readonly number[],
     logger: Logger,
+    childSpansOff: boolean,
   ): Promise<RunExecutionMetadata> {
     let writeError: unknown;
     let stored = final;
     try {
-      const result = await inSpan('pipeline.store.finish', { off: this.off }, () =>
+      const result = await inSpan('pipeline.store.finish', { off: childSpansOff }, () =>
         withRetries(() => this.deps.store.finish(final), retryDelays),
       );
       if (!result.ok) {
@@ -397,8 +411,14 @@ export class Executor {
     request: IntegrationRequest,
     payload: Record<string, unknown>,
     running: RunExecutionMetadata,
-    controller: AbortController,
-    run: { logger: Logger; metrics: RunMetrics; previousRun: RunExecutionMetadata | undefined; options: InvokeOptions },
+    controller: RunAbort,
+    run: {
+      logger: Logger;
+      metrics: RunMetrics;
+      previousRun: RunExecutionMetadata | undefined;
+      options: InvokeOptions;
+      childSpansOff: boolean;
+    },
   ): Promise<Outcome> {
     const timeoutMs = run.options.timeoutMs ?? this.deps.defaultTimeoutMs;
     const context: RunContext = Object.freeze({
@@ -407,7 +427,9 @@ export class Executor {
       runType: running.run_type,
       requestMetadata: request.metadata,
       previousRun: run.previousRun,
-      signal: controller.signal,
+      get signal() {
+        return controller.signal; // made when first read
+      },
       logger: run.logger,
       metrics: run.metrics,
       progress: (done: number, total: number) => run.options.onProgress?.(done, total),
@@ -416,17 +438,16 @@ export class Executor {
     let work: Promise<HandlerResult> | undefined;
     try {
       const stopped = new Promise<never>((_, reject) => {
-        if (controller.signal.aborted) reject(controller.signal.reason);
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        controller.onAbort(reject);
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => controller.abort(new HandlerTimeoutError(request.service, timeoutMs)), timeoutMs);
         }
       });
       stopped.catch(() => {}); // settled through the race below
-      if (controller.signal.aborted) throw controller.signal.reason;
+      if (controller.aborted) throw controller.reason;
       // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
       // handler runs in its span's context: spans it (or a library it calls) starts are children.
-      work = inSpan(`pipeline.handler ${request.service}`, { off: this.off }, async (span) => {
+      work = inSpan(`pipeline.handler ${request.service}`, { off: run.childSpansOff }, async (span) => {
         const child = this.deps.container.createChildContainer();
         child.register(RUN_CONTEXT, { useValue: context });
         child.register(LOGGER, { useValue: run.logger });
@@ -504,6 +525,40 @@ export class Executor {
     } catch (error) {
       logger.warn(`${what}: ${describe(error)}`);
     }
+  }
+}
+
+/**
+ * A run's abort: like an AbortController, but the controller (an EventTarget, several
+ * microseconds to make) is only made when the handler reads `context.signal`; most never do.
+ */
+class RunAbort {
+  private controller: AbortController | undefined;
+  private listeners: ((reason: unknown) => void)[] = [];
+  aborted = false;
+  reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Abort with `reason` (the first abort wins, as with an AbortController). */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    for (const listener of this.listeners.splice(0)) listener(reason);
+  }
+
+  /** Call `listener` with the reason once aborted (at once if it already is). */
+  onAbort(listener: (reason: unknown) => void): void {
+    if (this.aborted) listener(this.reason);
+    else this.listeners.push(listener);
   }
 }
 

@@ -98,7 +98,11 @@ export class InvocationQueue {
       return undefined;
     }
     if (existing.data.payloadHash && existing.data.payloadHash !== hash) {
-      throw new IdempotencyKeyMismatchError(key, existing.data.runId ?? `job ${handle}`, '(not queued)');
+      throw new IdempotencyKeyMismatchError(
+        key,
+        succeeded ? (existing.returnvalue as RunExecutionMetadata).run_id : `job ${handle}`,
+        '(not queued)',
+      );
     }
     return handle;
   }

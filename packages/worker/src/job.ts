@@ -7,8 +7,6 @@ export interface InvocationJobData {
   idempotencyKey?: string;
   /** SHA-256 of the request payload, so a reused key with another payload is refused. */
   payloadHash?: string;
-  /** The run an attempt started (set once its RUNNING record is written). */
-  runId?: string;
   /** The record of a failed run, kept for waitForRun when the job ends failed. */
   lastRecord?: RunExecutionMetadata;
   /** The schedule that queued this job (`pipeline schedule add`). */

@@ -3,7 +3,7 @@ import { ROOT_CONTEXT, SpanKind, propagation } from '@opentelemetry/api';
 import { describe, errorPolicy, type Logger, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { createInvoker, type Invoker } from '@pipeline-invocation/invoker';
 import { QUEUE_PREFIX, queueName, redisConnection } from './config';
-import type { InvocationJobData } from './job';
+import { jobHandle, type InvocationJobData } from './job';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -70,9 +70,9 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     worker.on('failed', (job, error) => {
       logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade });
       // BullMQ gave up on a job whose workers kept dying: its last run would stay RUNNING.
-      if (job?.data.runId) {
-        markCrashed(invoker, job.data.runId, job, logger).catch((e) =>
-          logger.warn(`could not mark run ${job.data.runId}: ${describe(e)}`),
+      if (job?.id && job.stalledCounter > 0) {
+        markCrashed(invoker, job, logger).catch((e) =>
+          logger.warn(`could not mark the runs of job ${job.id}: ${describe(e)}`),
         );
       }
     });
@@ -103,8 +103,9 @@ async function processJob(
   invoker: Invoker,
   logger: Logger,
 ): Promise<RunExecutionMetadata> {
-  const { request, timeoutMs, idempotencyKey, runId, scheduleId } = job.data;
-  if (runId) await markCrashed(invoker, runId, job, logger);
+  const { request, timeoutMs, idempotencyKey, scheduleId } = job.data;
+  // a re-attempt: a dead worker may have left this job's run RUNNING
+  if (job.stalledCounter > 0 || job.attemptsMade > 0) await markCrashed(invoker, job, logger);
   if (scheduleId) {
     const busy = await runningOfSchedule(invoker, request.service, scheduleId);
     if (busy) {
@@ -121,7 +122,9 @@ async function processJob(
       // the run's span continues the trace of whoever queued the job, across processes
       spanKind: SpanKind.CONSUMER,
       ...(job.data.traceContext ? { traceContext: propagation.extract(ROOT_CONTEXT, job.data.traceContext) } : {}),
-      onRunStarted: (running) => job.updateData({ ...job.data, runId: running.run_id }),
+      // the record names its job, so the job's next attempt can find the run if this worker dies
+      // (no write to the job: that was a Redis round trip per run)
+      jobId: jobHandle(request.service, job.id!),
     });
   } catch (error) {
     const name = error instanceof Error ? error.name : '';
@@ -141,7 +144,7 @@ async function processJob(
     }
   }
   if (record.status === 'SUCCEEDED') return record;
-  await job.updateData({ ...job.data, runId: undefined, lastRecord: record });
+  await job.updateData({ ...job.data, lastRecord: record });
   const reason = `run ${record.run_id} ${record.status}: ${record.body}`;
   if (record.error?.retryable) throw new Error(reason); // retried, one record per attempt
   throw new UnrecoverableError(reason);
@@ -159,20 +162,26 @@ async function runningOfSchedule(
   return items.find((r) => r.schedule_id === scheduleId && Date.parse(r.heartbeat_at ?? r.started_at) >= freshAfter);
 }
 
-/** An earlier attempt of this job started a run and died: say so in its record. */
-async function markCrashed(invoker: Invoker, runId: string, job: Job, logger: Logger): Promise<void> {
+/** An earlier attempt of `job` started a run and its worker died: say so in that run's record. */
+async function markCrashed(invoker: Invoker, job: Job<InvocationJobData>, logger: Logger): Promise<void> {
   const store = await invoker.store();
-  const previous = await store.get(runId);
-  if (previous?.status !== 'RUNNING') return;
-  const endedMs = Date.now();
-  await store.finish({
-    ...previous,
-    status: 'CRASHED',
-    status_code: 500,
-    body: 'The worker running this attempt stopped before the run finished; the job was run again.',
-    error: { name: 'WorkerCrashed', message: `attempt of job ${job.id} did not finish` },
-    ended_at: new Date(endedMs).toISOString(),
-    duration_ms: Math.max(0, endedMs - Date.parse(previous.started_at)),
-  });
-  logger.warn(`marked run ${runId} CRASHED: its worker died mid-job`, { job: job.id });
+  const handle = jobHandle(job.data.request.service, job.id!);
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ service: job.data.request.service, status: 'RUNNING', limit: 100, cursor });
+    for (const previous of page.items.filter((r) => r.job_id === handle)) {
+      const endedMs = Date.now();
+      await store.finish({
+        ...previous,
+        status: 'CRASHED',
+        status_code: 500,
+        body: 'The worker running this attempt stopped before the run finished; the job was run again.',
+        error: { name: 'WorkerCrashed', message: `attempt of job ${job.id} did not finish` },
+        ended_at: new Date(endedMs).toISOString(),
+        duration_ms: Math.max(0, endedMs - Date.parse(previous.started_at)),
+      });
+      logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
 }

@@ -85,6 +85,8 @@ describe('worker processes', () => {
       const runs = (await store.list({ limit: 10 })).items;
       expect(runs.map((r) => r.status).sort()).toEqual(['CRASHED', 'SUCCEEDED']);
       expect(runs.find((r) => r.status === 'CRASHED')?.error?.name).toBe('WorkerCrashed');
+      // both attempts' records name the job (the rescuer found the dead attempt's run by it)
+      expect(runs.map((r) => r.job_id)).toEqual([handle, handle]);
     } finally {
       await rescuer.close(1000);
       await store.close();

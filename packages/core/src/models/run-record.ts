@@ -49,6 +49,11 @@ export const RunExecutionMetadataSchema = z.object({
   replayed: z.boolean().optional(),
   /** The schedule that started this run (`pipeline schedule add`), when a schedule did. */
   schedule_id: z.string().optional(),
+  /**
+   * The queue job that ran this run (`<service>/<job id>`, as `enqueueInvocation` returned it),
+   * when a queue worker did: a later attempt of the job finds the run a dead worker left RUNNING.
+   */
+  job_id: z.string().optional(),
   /** The OpenTelemetry trace of the run, when an SDK was recording (32 hex digits). */
   trace_id: z.string().optional(),
   /** Set when the run failed; `retryable` when the handler said a retry may succeed. */
