@@ -373,7 +373,8 @@ export class Invoker {
     return inSpan(...runSpan(request.service, options, this.config.telemetry === false), async (span) => {
       await this.ensureService(request.service);
       const runtime = await this.ready();
-      if (runtime.outbox) await this.replayOutbox(runtime); // a no-op unless records are waiting
+      // records this process left there, and (every 30 s) those of other processes
+      if (runtime.outbox?.due()) await this.replayOutbox(runtime);
       return runtime.executor.executeIn(span, request, options);
     });
   }

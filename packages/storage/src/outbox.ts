@@ -51,8 +51,13 @@ export interface QuarantinedEntry {
  * quarantine file (`<file>.quarantine.jsonl`) with the reason, and never block the rest.
  */
 export class Outbox {
+  /** How long {@link Outbox.due} waits before looking at the files again when this instance added nothing (ms). */
+  static readonly RESCAN_MS = 30_000;
+
   readonly file: string;
   readonly quarantineFile: string;
+  private appendedSinceFlush = false;
+  private lastFlushMs = Number.NEGATIVE_INFINITY;
 
   constructor(file: string) {
     this.file = resolve(file);
@@ -62,6 +67,17 @@ export class Outbox {
   /** Append `record`, durably. */
   append(record: RunExecutionMetadata): void {
     appendLine(this.file, JSON.stringify(record));
+    this.appendedSinceFlush = true;
+  }
+
+  /**
+   * Whether a flush is worth its file-system calls: this instance has appended since its last
+   * flush, or it has not looked for {@link Outbox.RESCAN_MS} (records another process left). The
+   * first call is always true. An invoker asks before each run, so a long-lived worker does not
+   * list a directory per job.
+   */
+  due(nowMs: number = Date.now()): boolean {
+    return this.appendedSinceFlush || nowMs - this.lastFlushMs >= Outbox.RESCAN_MS;
   }
 
   /** The records waiting, including those of a flush that died before it finished. */
@@ -91,6 +107,8 @@ export class Outbox {
    * Records met after a transient failure are appended back; refused ones are quarantined.
    */
   async flush(store: RunStore): Promise<FlushResult> {
+    this.appendedSinceFlush = false;
+    this.lastFlushMs = Date.now();
     const claimed = this.claim();
     if (claimed.length === 0) return { written: 0, remaining: 0, quarantined: 0 };
     let written = 0;

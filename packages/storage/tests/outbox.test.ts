@@ -26,6 +26,32 @@ describe('Outbox', () => {
     expect(store.all()).toHaveLength(2);
   });
 
+  it('is due before its first flush, after its own appends and after RESCAN_MS; not between', async () => {
+    const outbox = new Outbox(join(dir, 'due', 'outbox.jsonl'));
+    const store = new MemoryRunStore();
+    expect(outbox.due()).toBe(true);
+    await outbox.flush(store);
+    const flushedAt = Date.now();
+    expect(outbox.due(flushedAt + 1000)).toBe(false);
+    // another process's record: found at the next rescan
+    new Outbox(outbox.file).append(finished(runningRecord()));
+    expect(outbox.due(flushedAt + 1000)).toBe(false);
+    expect(outbox.due(flushedAt + Outbox.RESCAN_MS + 50)).toBe(true);
+    expect((await outbox.flush(store)).written).toBe(1);
+    // its own record: due at once, and still due while the store cannot take it
+    outbox.append(finished(runningRecord()));
+    expect(outbox.due(Date.now())).toBe(true);
+    const dynamo = await startDynalite();
+    const down = new DynamoRunStore(dynamo.client({ maxAttempts: 1 }), 'runs');
+    await dynamo.stop(); // a store that cannot be reached
+    expect((await outbox.flush(down)).remaining).toBe(1);
+    expect(outbox.due(Date.now())).toBe(true);
+    expect((await outbox.flush(store)).written).toBe(1);
+    expect(outbox.due(Date.now())).toBe(false);
+    expect(store.all()).toHaveLength(2);
+    await down.close();
+  });
+
   it('keeps what still cannot be written, and quarantines a torn last line, counted', async () => {
     const outbox = new Outbox(join(dir, 'b', 'outbox.jsonl'));
     const record = finished(runningRecord());
