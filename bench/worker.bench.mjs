@@ -1,4 +1,4 @@
-// 1,000 no-op invocations through the BullMQ queue: `pipeline worker` at concurrency 1 and 16 as
+// 4,000 no-op invocations through the BullMQ queue: `pipeline worker` at concurrency 1 and 16 as
 // ratios to a bare BullMQ worker (same Redis, same jobs and payload, same concurrency, a no-op
 // processor) measured in the same run (target: at least 0.8x at concurrency 16 with
 // PIPELINE_STORE=memory, our own per-job overhead); with the SQLite store, the ratio and the share
@@ -22,7 +22,7 @@ const { InvocationQueue, redisConnection } = require('@pipeline-invocation/worke
 
 const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
-const JOBS = 1000;
+const JOBS = 4000;
 
 // A host project with one no-op plugin, for the worker processes.
 const root = mkdtempSync(join(tmpdir(), 'bench-worker-'));
@@ -77,13 +77,27 @@ let started = performance.now();
 for (let i = 0; i < JOBS; i++) await inProcess.invokePipelineHandler('noop', { n: i });
 const inProcessPerSec = JOBS / ((performance.now() - started) / 1000);
 
-// A bare BullMQ worker: the same queue, a no-op processor.
+// A bare BullMQ worker: the same queue, a no-op processor; or (mode "invoker") a processor that
+// calls invokePipelineHandler in process (memory store, no logs), to split our cost between the
+// invoker's run lifecycle and the pipeline worker's own code.
 const bare = join(root, 'bare-worker.cjs');
 writeFileSync(
   bare,
   `const { Worker } = require(${JSON.stringify(require.resolve('bullmq'))});
-const [port, concurrency] = process.argv.slice(2).map(Number);
-const worker = new Worker('noop', async () => ({ statusCode: 200 }), {
+const [port, concurrency] = process.argv.slice(2, 4).map(Number);
+let processor = async () => ({ statusCode: 200 });
+if (process.argv[4] === 'invoker') {
+  const { definePlugin, pipelineHandler } = require('@pipeline-invocation/core');
+  const { createInvoker } = require('@pipeline-invocation/invoker');
+  const { MemoryRunStore } = require('@pipeline-invocation/storage');
+  const { silentLogger } = require('@pipeline-invocation/observability');
+  class Noop { handle() { return { statusCode: 200, body: 'ok' }; } }
+  pipelineHandler('noop')(Noop);
+  const invoker = createInvoker({ discover: false, outbox: false, env: {}, logger: silentLogger, tracker: false,
+    store: new MemoryRunStore(), plugins: [definePlugin({ handlers: [Noop] })] });
+  processor = (job) => invoker.invokePipelineHandler('noop', job.data.request.payload);
+}
+const worker = new Worker('noop', processor, {
   connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null },
   prefix: 'pipeline',
   concurrency,
@@ -92,12 +106,12 @@ process.on('SIGTERM', () => worker.close().then(() => process.exit(0)));
 `,
 );
 
-async function throughput(workers, { concurrency = 16, store = 'memory', bareBullmq = false } = {}) {
+async function throughput(workers, { concurrency = 16, store = 'memory', bareBullmq = false, bareMode = 'noop' } = {}) {
   await queue.queue('noop').obliterate({ force: true });
   const home = mkdtempSync(join(tmpdir(), 'bench-worker-home-'));
   const children = Array.from({ length: workers }, () =>
     bareBullmq
-      ? spawn(process.execPath, [bare, String(redis.port), String(concurrency)], { stdio: 'inherit' })
+      ? spawn(process.execPath, [bare, String(redis.port), String(concurrency), bareMode], { stdio: 'inherit' })
       : spawn(process.execPath, [cli, 'worker', '--concurrency', String(concurrency)], {
           cwd: root,
           env: {
@@ -138,12 +152,14 @@ try {
   const ours1 = await throughput(1, { concurrency: 1 });
   const ours16 = await throughput(1, { concurrency: 16 });
   const sqlite16 = await throughput(1, { concurrency: 16, store: 'sqlite' });
+  const bareInvoker16 = await throughput(1, { concurrency: 16, bareBullmq: true, bareMode: 'invoker' });
   const row = (name, perSec, base) =>
     console.log(`  ${name.padEnd(52)} ${perSec.toFixed(0).padStart(7)}/s   ${(perSec / base).toFixed(3)}x`);
   console.log(`\n${JOBS} no-op jobs, one worker process: throughput (jobs/s), ratio to a bare BullMQ worker`);
   row('bare BullMQ worker, concurrency 1', bare1, bare1);
   row('pipeline worker, concurrency 1 (memory store)', ours1, bare1);
   row('bare BullMQ worker, concurrency 16', bare16, bare16);
+  row('bare BullMQ calling the invoker in process, c16', bareInvoker16, bare16);
   row('pipeline worker, concurrency 16 (memory store)', ours16, bare16);
   row('pipeline worker, concurrency 16 (SQLite store)', sqlite16, bare16);
   // the store's share of a job: what SQLite adds to a job's time over the in-memory store

@@ -87,6 +87,7 @@ export function recordAttributes(record: RunExecutionMetadata): Attributes {
 
 /** Set a finished run's attributes and status on its span. */
 export function endRun(span: Span, record: RunExecutionMetadata): void {
+  if (!span.isRecording()) return;
   span.setAttributes(recordAttributes(record));
   if (record.status === 'SUCCEEDED') span.setStatus({ code: SpanStatusCode.OK });
   else {

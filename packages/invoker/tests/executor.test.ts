@@ -1,7 +1,13 @@
 import { silentLogger } from '@pipeline-invocation/observability';
 import { createInvoker } from '../src';
 import { MemoryRunStore, RecordingTracker, createTestInvoker } from '../src/testing';
-import type { RunExecutionMetadata, RunStore } from '@pipeline-invocation/core';
+import {
+  pipelineHandler,
+  type HandlerResult,
+  type RunContext,
+  type RunExecutionMetadata,
+  type RunStore,
+} from '@pipeline-invocation/core';
 import { FaultyHandler, GREETING, GreetHandler } from './helpers/handlers';
 
 const withGreeting = { register: (c: any) => c.register(GREETING, { useValue: 'Hello' }) };
@@ -156,6 +162,24 @@ describe('invokePipelineHandler', () => {
       expect((await invoker.invokePipelineHandler('faulty', { mode: 'fine' })).status).toBe('SUCCEEDED');
     },
   );
+
+  it('gives a handler that first reads its signal after the timeout an aborted signal with the reason', async () => {
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    class LateReader {
+      async handle(_payload: unknown, context: RunContext): Promise<HandlerResult> {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        seen = { aborted: context.signal.aborted, reason: context.signal.reason };
+        return { statusCode: 200, body: 'too late' };
+      }
+    }
+    pipelineHandler('late_reader')(LateReader);
+    const { invoker } = createTestInvoker({ handlers: [LateReader] });
+    const record = await invoker.invokePipelineHandler('late_reader', {}, {}, { timeoutMs: 30 });
+    expect(record.status).toBe('TIMED_OUT');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(seen?.aborted).toBe(true);
+    expect((seen?.reason as Error).name).toBe('HandlerTimeoutError');
+  });
 
   it('records a run the caller cancels through its own signal as CANCELLED (499)', async () => {
     const { invoker, store } = createTestInvoker({ handlers: [FaultyHandler], config: { cancelGraceMs: 100 } });

@@ -63,9 +63,17 @@ export function parseLogLevel(value: string | undefined): LogLevel {
 }
 
 class PinoLogger implements Logger {
+  private made: pino.Logger | undefined;
+
+  /**
+   * `source` makes the pino logger when it is first written at an enabled level: a child made
+   * per run (run id, service) costs nothing in a run that logs nothing.
+   */
   constructor(
-    private readonly pino: pino.Logger,
+    private readonly source: pino.Logger | (() => pino.Logger),
     private readonly redactor: Redactor,
+    /** The logger whose level this one logs at (pino children inherit their parent's level). */
+    private readonly levelOf: pino.Logger = source as pino.Logger,
   ) {}
   debug(message: string, fields?: LogFields) {
     this.write('debug', message, fields);
@@ -80,10 +88,14 @@ class PinoLogger implements Logger {
     this.write('error', message, fields);
   }
   child(bindings: LogFields): Logger {
-    return new PinoLogger(this.pino.child(this.redactor.redact(bindings)), this.redactor);
+    return new PinoLogger(() => this.pino.child(this.redactor.redact(bindings)), this.redactor, this.levelOf);
+  }
+  private get pino(): pino.Logger {
+    this.made ??= typeof this.source === 'function' ? this.source() : this.source;
+    return this.made;
   }
   private write(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: LogFields) {
-    if (!this.pino.isLevelEnabled(level)) return;
+    if (!this.levelOf.isLevelEnabled(level)) return;
     const text = this.redactor.redactString(message);
     if (fields) this.pino[level](this.redactor.redact(fields), text);
     else this.pino[level](text);

@@ -34,7 +34,16 @@ export const SECRET_KEY_NAMES: readonly string[] = Object.freeze([
 /** Environment variable names whose values are secrets: these, and names ending like a secret. */
 const SECRET_ENV_NAME = /(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$/i;
 
-const normalise = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
+const normalised = new Map<string, string>();
+/** `key` lower-cased without `_` and `-`; remembered, since records and logs reuse a few keys. */
+function normalise(key: string): string {
+  let out = normalised.get(key);
+  if (out === undefined) {
+    out = key.toLowerCase().replace(/[-_]/g, '');
+    if (normalised.size < 10_000) normalised.set(key, out);
+  }
+  return out;
+}
 const DEFAULT_SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_KEY_NAMES.map(normalise));
 
 /** Options of {@link Redactor}. */

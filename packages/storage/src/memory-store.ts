@@ -13,12 +13,13 @@ import { findIdempotentRun, finishDecision, pageOf, prunable } from './query';
 
 /**
  * A run store in memory: for tests (the invoker's testing kit uses it) and for processes
- * that need no history. Records are deep-copied in and out, as a real store would. `latest`
- * and idempotency checks use indexes, so their cost does not grow with the history.
+ * that need no history. Records are kept as JSON text, so what goes in and comes out are copies,
+ * as with a real store (and a long-lived worker's history takes less memory). `latest` and
+ * idempotency checks use indexes, so their cost does not grow with the history.
  */
 export class MemoryRunStore implements RunStore {
   readonly description = 'memory';
-  private readonly runs = new Map<string, RunExecutionMetadata>();
+  private readonly runs = new Records();
   /** Newest run id per service. */
   private readonly newest = new Map<string, string>();
   /** Run ids per idempotency key. */
@@ -32,7 +33,7 @@ export class MemoryRunStore implements RunStore {
         (this.byKey.get(key) ?? []).map((id) => this.runs.get(id)!),
         key,
       );
-      if (existing) return { ok: false, existing: structuredClone(existing) };
+      if (existing) return { ok: false, existing: existing };
     }
     this.put(record);
     return { ok: true };
@@ -40,7 +41,7 @@ export class MemoryRunStore implements RunStore {
 
   async finish(record: RunExecutionMetadata): Promise<FinishResult> {
     const decision = finishDecision(this.runs.get(record.run_id), record);
-    if (decision !== 'write') return structuredClone(decision);
+    if (decision !== 'write') return decision; // its record was read from the text: a copy
     this.put(record);
     return { ok: true };
   }
@@ -55,12 +56,11 @@ export class MemoryRunStore implements RunStore {
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
     const id = this.newest.get(service);
-    return id === undefined ? undefined : structuredClone(this.runs.get(id));
+    return id === undefined ? undefined : this.runs.get(id);
   }
 
   async get(runId: string): Promise<RunExecutionMetadata | undefined> {
-    const record = this.runs.get(runId);
-    return record && structuredClone(record);
+    return this.runs.get(runId);
   }
 
   async list(query: ListRunsQuery): Promise<RunPage> {
@@ -89,7 +89,7 @@ export class MemoryRunStore implements RunStore {
 
   /** Every record, oldest first (tests). */
   all(): RunExecutionMetadata[] {
-    return [...this.runs.values()].sort((a, b) => a.run_id.localeCompare(b.run_id)).map((r) => structuredClone(r));
+    return [...this.runs.values()].sort((a, b) => a.run_id.localeCompare(b.run_id));
   }
 
   async ping(): Promise<void> {}
@@ -100,17 +100,39 @@ export class MemoryRunStore implements RunStore {
     patch: (record: RunExecutionMetadata) => RunExecutionMetadata,
   ): RunExecutionMetadata | undefined {
     const record = this.runs.get(runId);
-    if (record?.status === 'RUNNING') this.runs.set(runId, patch(record));
-    const stored = this.runs.get(runId);
-    return stored && structuredClone(stored);
+    if (record?.status !== 'RUNNING') return record;
+    const patched = patch(record);
+    this.runs.set(runId, patched);
+    return this.runs.get(runId);
   }
 
   private put(record: RunExecutionMetadata): void {
     const isNew = !this.runs.has(record.run_id);
-    this.runs.set(record.run_id, structuredClone(record));
+    this.runs.set(record.run_id, record);
     const newest = this.newest.get(record.service);
     if (newest === undefined || record.run_id > newest) this.newest.set(record.service, record.run_id);
     const key = record.idempotency_key;
     if (key && isNew) this.byKey.set(key, [...(this.byKey.get(key) ?? []), record.run_id]);
+  }
+}
+
+/** Records by run id, each kept as its JSON text: every read parses a fresh copy. */
+class Records {
+  private readonly text = new Map<string, string>();
+  has(runId: string): boolean {
+    return this.text.has(runId);
+  }
+  get(runId: string): RunExecutionMetadata | undefined {
+    const json = this.text.get(runId);
+    return json === undefined ? undefined : (JSON.parse(json) as RunExecutionMetadata);
+  }
+  set(runId: string, record: RunExecutionMetadata): void {
+    this.text.set(runId, JSON.stringify(record));
+  }
+  delete(runId: string): void {
+    this.text.delete(runId);
+  }
+  *values(): IterableIterator<RunExecutionMetadata> {
+    for (const json of this.text.values()) yield JSON.parse(json) as RunExecutionMetadata;
   }
 }
