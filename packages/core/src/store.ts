@@ -125,12 +125,17 @@ export interface TrackedRunStart {
 
 /** Tracking of runs (W&B or nothing). Implementations must never throw into a run. */
 export interface Tracker {
-  /** Start tracking a run. */
+  /**
+   * Start tracking a run (awaited before the handler starts: a tracker that talks to a service
+   * should hand the work to the background and return, as the W&B tracker does).
+   */
   start(run: TrackedRunStart): Promise<void>;
   /** Metrics the handler logged during the run. */
   log(runId: string, metrics: Record<string, number>, step: number): void;
-  /** The final record; closes the tracked run. */
+  /** The final record (after it is stored); closes the tracked run. May return before the service has it. */
   finish(record: RunExecutionMetadata): Promise<void>;
+  /** Wait until the service has every run whose `finish` was called (before a Lambda returns). Optional. */
+  flush?(): Promise<void>;
   /** Flush and release resources (end of process). */
   close(): Promise<void>;
 }

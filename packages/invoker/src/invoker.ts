@@ -355,7 +355,18 @@ export class Invoker {
     return (this.config.clock ?? systemClock).now();
   }
 
-  /** Release the store and the tracker. */
+  /**
+   * Wait until the tracker's service (W&B) has every finished run: a run's record is stored
+   * before its invocation returns, but W&B finishes in the background. `close` does this too;
+   * a Lambda calls it before returning, since the process may be frozen after.
+   */
+  async flushTracking(): Promise<void> {
+    if (!this.runtime) return;
+    const { tracker } = await this.runtime;
+    await tracker?.flush?.();
+  }
+
+  /** Release the store and the tracker (which first waits until W&B has every finished run). */
   async close(): Promise<void> {
     if (!this.runtime) return;
     const { store, tracker } = await this.runtime;

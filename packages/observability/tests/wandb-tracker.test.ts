@@ -6,10 +6,12 @@ import { startFakeWandb, type FakeWandb } from './helpers/wandb-server';
 
 const KEY = 'wandb-secret-key-0123456789';
 let server: FakeWandb;
+const made: WandbTracker[] = [];
 beforeEach(async () => {
   server = await startFakeWandb();
 });
 afterEach(async () => {
+  await Promise.all(made.splice(0).map((t) => t.close()));
   await server.stop();
 });
 
@@ -23,7 +25,9 @@ function tracker(env: Record<string, string> = {}, timeoutMs = 3000) {
   });
   const redactor = new Redactor({ WANDB_API_KEY: KEY });
   const logger = createLogger({ destination: logs, format: 'json', level: 'debug', redactor });
-  return { tracker: new WandbTracker({ config, redactor, logger }), logs, config };
+  const t = new WandbTracker({ config, redactor, logger });
+  made.push(t);
+  return { tracker: t, logs, config };
 }
 
 async function track(t: WandbTracker, rec = record(), payload: Record<string, unknown> = { run_type: 'prod' }) {
@@ -31,6 +35,7 @@ async function track(t: WandbTracker, rec = record(), payload: Record<string, un
   t.log(rec.run_id, { posts_labelled: 10 }, 0);
   t.log(rec.run_id, { posts_labelled: 20, failed: 1 }, 1);
   await t.finish(rec);
+  await t.flush(); // W&B finishes in the background: wait until it has the run
   return rec;
 }
 
@@ -97,9 +102,41 @@ describe('WandbTracker against a W&B-protocol server on loopback', () => {
       const started = Date.now();
       await track(t);
       expect(Date.now() - started).toBeLessThan(1500 + 2000);
-      expect(t.disabledReason?.message).toMatch(/did not answer init within 1500 ms|exited|error/);
+      expect(t.disabledReason?.message).toMatch(
+        /did not answer init within 1500 ms|exited|error|Unable to determine default entity/,
+      );
     },
   );
+
+  it('returns from start and finish without waiting for W&B, and flush waits until W&B has the run', async () => {
+    const { tracker: t } = tracker();
+    const rec = record();
+    const key = `svc_a/${rec.run_id.toLowerCase()}`;
+    await t.start({ record: { ...rec, status: 'RUNNING' }, payload: {} });
+    t.log(rec.run_id, { step_metric: 1 }, 0);
+    await t.finish(rec);
+    // the thread is still starting the SDK: W&B has not even seen the run's init yet
+    expect(server.runs.get(key)?.complete).not.toBe(true);
+    await t.flush();
+    const run = server.runs.get(key);
+    expect(run?.complete).toBe(true);
+    expect(run?.history.map((h) => h.step_metric)).toContain(1);
+    expect(t.disabledReason).toBeUndefined();
+  });
+
+  it('tracks runs that overlap (a queue worker at concurrency 4) through one tracker, each complete', async () => {
+    const { tracker: t } = tracker();
+    const recs = ['A', 'B', 'C', 'D'].map((x) => record({ run_id: `01J0000000000000000000000${x}` }));
+    await Promise.all(recs.map((r) => t.start({ record: { ...r, status: 'RUNNING' }, payload: {} })));
+    recs.forEach((r, i) => t.log(r.run_id, { index: i }, 0));
+    await Promise.all(recs.reverse().map((r) => t.finish(r)));
+    await t.flush();
+    for (const [i, r] of [...recs].reverse().entries()) {
+      const run = server.runs.get(`svc_a/${r.run_id.toLowerCase()}`);
+      expect(run).toMatchObject({ complete: true, exitCode: 0 });
+      expect(run!.history.map((h) => h.index)).toContain(i);
+    }
+  });
 
   it('never sends the API key anywhere but the authorization header', async () => {
     const { tracker: t, logs } = tracker();

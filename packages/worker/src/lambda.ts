@@ -58,7 +58,8 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}) {
     try {
       return await invoker.routeAndRunIntegrationRequest(event, { timeoutMs });
     } finally {
-      await telemetry?.flush(); // Lambda may freeze the process once the handler returns
+      // Lambda may freeze the process once the handler returns: W&B and the spans go out first
+      await Promise.allSettled([invoker.flushTracking(), telemetry?.flush()]);
     }
   };
 }

@@ -4,6 +4,7 @@ import { createLambdaHandler } from '../src/lambda';
 import { MemoryRunStore } from '@pipeline-invocation/storage';
 import { createLogger } from '@pipeline-invocation/observability';
 import { Capture } from '../../observability/tests/helpers/capture';
+import { startFakeWandb } from '../../observability/tests/helpers/wandb-server';
 
 @pipelineHandler('lambda_service')
 class LambdaHandler implements PipelineHandler<{ wait?: boolean }> {
@@ -75,6 +76,29 @@ describe('createLambdaHandler', () => {
     expect(withWandb.finalWriteBudgetMs()).toBe(3000 + 3 * 500 + 4000);
     const without = createInvoker({ discover: false, storeRetryDelaysMs: [1000, 2000], env: {} });
     expect(without.finalWriteBudgetMs()).toBe(3000 + 3 * 500);
+  });
+
+  it('returns only once W&B has the run complete (the process may be frozen after)', async () => {
+    const { createInvoker } = await import('@pipeline-invocation/invoker');
+    const wandb = await startFakeWandb();
+    const invoker = createInvoker({
+      discover: false,
+      outbox: false,
+      handlers: [LambdaHandler],
+      store: new MemoryRunStore(),
+      env: { WANDB_API_KEY: 'k'.repeat(40), WANDB_BASE_URL: wandb.baseUrl },
+    });
+    try {
+      const response = await createLambdaHandler({ invoker })(
+        { service: 'lambda_service', payload: {}, metadata: {} },
+        context(60_000),
+      );
+      expect(response.status_code).toBe(200);
+      expect([...wandb.runs.values()]).toEqual([expect.objectContaining({ complete: true, exitCode: 0 })]);
+    } finally {
+      await invoker.close();
+      await wandb.stop();
+    }
   });
 
   it('warns once, at cold start, when the function timeout leaves too little beyond the margin', async () => {

@@ -14,16 +14,42 @@ import { exitCodeOf, finalFields, projectFor, runConfig } from './run-summary';
 /** The worker script (plain CommonJS, shipped beside `src/` and `dist/` at the same depth). */
 const WORKER_FILE = join(__dirname, '..', '..', 'worker', 'wandb-worker.cjs');
 
-type WorkerMessage =
-  | { type: 'started' }
-  | { type: 'finished' }
-  | { type: 'error'; message: string }
+type ThreadMessage =
+  | { type: 'started' | 'finished'; runId: string }
+  | { type: 'error'; runId?: string; message: string }
   | { type: 'console'; level: string; text: string };
+
+/** A promise settled from outside; its rejection is never "unhandled" (the run's task reads it). */
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
 
 interface TrackedRun {
   readonly service: string;
-  readonly worker: Worker;
-  readonly ready: Promise<void>;
+  /** W&B answered the run's init. */
+  readonly started: Deferred;
+  /** `finish` was called (the executor has the final record). */
+  readonly finishing: Deferred;
+  /** W&B has the whole run. */
+  readonly finished: Deferred;
+  /** init, then finish, each under its timeout; never rejects. */
+  task?: Promise<void>;
+  finishCalled?: boolean;
+  /** Dropped by `close` before its finish: ends without a warning. */
+  dropped?: boolean;
 }
 
 /** Options of {@link WandbTracker}. */
@@ -38,14 +64,18 @@ export interface WandbTrackerOptions {
 
 /**
  * Tracks each run as a W&B run (project = `WANDB_PROJECT` or the service, run name = run id),
- * with `@wandb/sdk` isolated in a worker thread per run. Init and finish are bounded by
- * timeouts; metrics are queued to the worker without waiting (the finish timeout covers
- * flushing them). Any failure (crash, hang, 4xx, 5xx) is logged once as an
- * {@link ObservabilityError} with the fix to try, W&B is switched off for the rest of the
- * process, and the run itself is never affected: no method throws.
+ * with `@wandb/sdk` isolated in one worker thread per tracker, made at the first run and reused
+ * by every run after it (several at once in a queue worker). Nothing here waits for W&B:
+ * `start`, `log` and `finish` pass the run to the thread and return, so W&B's start-up overlaps
+ * the handler and its finish overlaps the next run; {@link WandbTracker.flush} and
+ * {@link WandbTracker.close} wait until W&B has every finished run. Each run's init and finish
+ * are bounded by timeouts. Any failure (crash, hang, 4xx, 5xx) is logged once as an
+ * {@link ObservabilityError} with the fix to try, the thread is stopped, W&B is switched off for
+ * the rest of the process, and the runs themselves are never affected: no method throws.
  */
 export class WandbTracker implements Tracker {
   private readonly runs = new Map<string, TrackedRun>();
+  private thread: Worker | undefined;
   private disabledBy: ObservabilityError | undefined;
 
   constructor(private readonly options: WandbTrackerOptions) {}
@@ -59,8 +89,17 @@ export class WandbTracker implements Tracker {
     if (this.disabledBy) return;
     const { config, redactor } = this.options;
     const { record } = start;
-    const worker = new Worker(WORKER_FILE, {
-      workerData: {
+    const run: TrackedRun = {
+      service: record.service,
+      started: deferred(),
+      finishing: deferred(),
+      finished: deferred(),
+    };
+    this.runs.set(record.run_id, run);
+    this.threadFor().postMessage({
+      type: 'start',
+      runId: record.run_id,
+      init: {
         project: projectFor(record.service, config.project),
         entity: config.entity ?? '',
         id: record.run_id.toLowerCase(),
@@ -69,81 +108,102 @@ export class WandbTracker implements Tracker {
         apiKey: config.apiKey,
         baseUrl: config.baseUrl,
       },
-      stdout: true,
-      stderr: true,
     });
-    worker.stdout.resume();
-    worker.stderr.resume();
-    worker.unref();
-    const ready = this.await(worker, 'started', config.initTimeoutMs, 'init');
-    const tracked = { service: record.service, worker, ready };
-    this.runs.set(record.run_id, tracked);
-    try {
-      await ready;
-    } catch (error) {
-      this.fail(record.run_id, record.service, error);
-    }
+    run.task = (async () => {
+      try {
+        await within(run.started.promise, config.initTimeoutMs, 'init');
+        await run.finishing.promise;
+        await within(run.finished.promise, config.finishTimeoutMs, 'finish');
+      } catch (error) {
+        if (!run.dropped) this.fail(record.service, error);
+      } finally {
+        this.runs.delete(record.run_id);
+      }
+    })();
   }
 
   log(runId: string, metrics: Record<string, number>, step: number): void {
-    const run = this.runs.get(runId);
-    if (!run || this.disabledBy) return;
-    run.worker.postMessage({ type: 'log', data: { ...metrics }, step });
+    if (this.disabledBy || !this.runs.has(runId)) return;
+    this.thread?.postMessage({ type: 'log', runId, data: { ...metrics }, step });
   }
 
   async finish(record: RunExecutionMetadata): Promise<void> {
     const run = this.runs.get(record.run_id);
+    if (!run || this.disabledBy) return;
+    this.thread?.postMessage({
+      type: 'finish',
+      runId: record.run_id,
+      data: finalFields(record),
+      exitCode: exitCodeOf(record),
+    });
+    run.finishCalled = true;
+    run.finishing.resolve();
+  }
+
+  /** Wait until W&B has every run whose finish was called (each within its timeouts). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.runs.values()].filter((run) => run.finishCalled).map((run) => run.task));
+  }
+
+  /** {@link flush}, then stop the thread; runs never finished are dropped. */
+  async close(): Promise<void> {
+    await this.flush();
+    const thread = this.thread;
+    this.thread = undefined;
+    for (const run of this.runs.values()) {
+      run.dropped = true;
+      run.finishing.reject(new Error('the tracker was closed before the run finished'));
+    }
+    this.runs.clear();
+    await thread?.terminate();
+  }
+
+  /** The tracking thread: made at the first run, reused by every later one. */
+  private threadFor(): Worker {
+    if (this.thread) return this.thread;
+    const thread = new Worker(WORKER_FILE, { stdout: true, stderr: true });
+    thread.stdout.resume();
+    thread.stderr.resume();
+    thread.unref(); // a process that never closes its invoker still exits
+    thread.on('message', (message: ThreadMessage) => this.onMessage(message));
+    thread.on('error', (error) => this.failAll(error));
+    thread.on('exit', (code) => {
+      if (this.thread === thread) this.failAll(new Error(`the W&B thread exited (code ${code})`));
+    });
+    this.thread = thread;
+    return thread;
+  }
+
+  private onMessage(message: ThreadMessage): void {
+    if (message.type === 'console') {
+      this.options.logger.debug(`wandb: ${message.text}`);
+      return;
+    }
+    if (message.type === 'error' && message.runId === undefined) {
+      this.failAll(new Error(message.message));
+      return;
+    }
+    const run = this.runs.get(message.runId!);
     if (!run) return;
-    try {
-      if (this.disabledBy) return;
-      const done = this.await(run.worker, 'finished', this.options.config.finishTimeoutMs, 'finish');
-      run.worker.postMessage({ type: 'finish', data: finalFields(record), exitCode: exitCodeOf(record) });
-      await done;
-    } catch (error) {
-      this.fail(record.run_id, record.service, error);
-    } finally {
-      this.runs.delete(record.run_id);
-      await run.worker.terminate();
+    if (message.type === 'started') run.started.resolve();
+    else if (message.type === 'finished') run.finished.resolve();
+    else if (message.type === 'error') {
+      const error = new Error(message.message);
+      run.started.reject(error);
+      run.finished.reject(error);
     }
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.runs.values()].map((run) => run.worker.terminate()));
-    this.runs.clear();
+  /** The thread failed as a whole: every run in it fails (one warning, W&B off). */
+  private failAll(error: Error): void {
+    for (const run of this.runs.values()) {
+      run.started.reject(error);
+      run.finishing.reject(error);
+      run.finished.reject(error);
+    }
   }
 
-  /** Wait for `expected` from the worker, failing on an error message, an exit or the timeout. */
-  private await(worker: Worker, expected: 'started' | 'finished', timeoutMs: number, step: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      const settle = (error?: Error) => {
-        cleanup();
-        if (error) reject(error);
-        else resolve();
-      };
-      const onMessage = (message: WorkerMessage) => {
-        if (message.type === expected) settle();
-        else if (message.type === 'error') settle(new Error(message.message));
-        else if (message.type === 'console') this.options.logger.debug(`wandb: ${message.text}`);
-      };
-      const onError = (error: Error) => settle(error);
-      const onExit = (code: number) => settle(new Error(`the W&B worker exited (code ${code}) during ${step}`));
-      const timer = setTimeout(() => settle(new Error(`W&B did not answer ${step} within ${timeoutMs} ms`)), timeoutMs);
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
-  }
-
-  private fail(runId: string, service: string, cause: unknown): void {
-    const run = this.runs.get(runId);
-    this.runs.delete(runId);
-    void run?.worker.terminate();
+  private fail(service: string, cause: unknown): void {
     if (this.disabledBy) return;
     this.disabledBy = new ObservabilityError(service, 'wandb', cause);
     this.options.logger.warn(
@@ -152,5 +212,23 @@ export class WandbTracker implements Tracker {
         fix: `Check WANDB_API_KEY, WANDB_ENTITY and that ${this.options.config.baseUrl} is reachable, or set WANDB_MODE=offline to keep runs on disk.`,
       },
     );
+    // the thread may be stuck in the SDK's retries: stop it, and the runs still in it
+    const thread = this.thread;
+    this.thread = undefined;
+    this.failAll(cause instanceof Error ? cause : new Error(String(cause)));
+    void thread?.terminate();
+  }
+}
+
+/** `promise`, or a rejection naming `step` after `timeoutMs`. */
+async function within(promise: Promise<void>, timeoutMs: number, step: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`W&B did not answer ${step} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
