@@ -48,6 +48,27 @@ describe('pipeline list', () => {
   });
 });
 
+describe('pipeline invoke at cold start', () => {
+  it('loads only what the run needs: no OpenTelemetry (none configured), no AWS SDK, W&B SDK or BullMQ, no semver index', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'modules-')), 'modules.json');
+    const preload = join(out, '..', 'preload.cjs');
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`,
+    );
+    const home = mkdtempSync(join(tmpdir(), 'cold-'));
+    const { code } = await runCli(['invoke', 'esm_service', '--payload', '{"word":"hi"}'], {
+      cwd: root,
+      env: { PIPELINE_HOME: home },
+      nodeArgs: ['--require', preload],
+    });
+    expect(code).toBe(0);
+    const modules: string[] = JSON.parse(readFileSync(out, 'utf8'));
+    expect(modules.some((m) => m.includes('better-sqlite3'))).toBe(true); // the run's store
+    expect(modules.filter((m) => /@opentelemetry|@aws-sdk|@wandb|bullmq|semver\/index\.js/.test(m))).toEqual([]);
+  });
+});
+
 describe('the "W&B tracking is off" line', () => {
   it('is said once per run, and never ahead of an input error', async () => {
     const env = { LOG_LEVEL: 'info', PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'wandb-line-')) };

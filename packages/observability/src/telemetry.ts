@@ -1,7 +1,7 @@
 // Starts the OpenTelemetry Node SDK when the standard variables ask for export, and only then:
 // `@opentelemetry/sdk-node` is an optional peer dependency, imported on demand. Spans and metrics
 // themselves come from the packages that create them, through `@opentelemetry/api`.
-import { diag, DiagLogLevel, metrics, trace } from '@opentelemetry/api';
+import type * as OtelApi from '@opentelemetry/api';
 import type { Logger } from '@pipeline-invocation/core';
 
 /** A started (or inactive) telemetry export. */
@@ -51,9 +51,12 @@ export async function startTelemetry(
     );
     return INACTIVE;
   }
+  // the API, like the SDK, only when export is asked for (a run without it never loads either)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const api = require('@opentelemetry/api') as typeof OtelApi;
   // export failures reach OpenTelemetry's diag logger: say the first one, once
   let said = false;
-  diag.setLogger(
+  api.diag.setLogger(
     {
       error: (message: string, ...args: unknown[]) => {
         if (said) return;
@@ -67,7 +70,7 @@ export async function startTelemetry(
       debug: () => {},
       verbose: () => {},
     },
-    { logLevel: DiagLogLevel.ERROR, suppressOverrideMessage: true },
+    { logLevel: api.DiagLogLevel.ERROR, suppressOverrideMessage: true },
   );
   const sdk = new sdkModule.NodeSDK({ serviceName: env.OTEL_SERVICE_NAME || 'pipeline-invocation' });
   sdk.start();
@@ -79,15 +82,15 @@ export async function startTelemetry(
     ]).then(() => {});
   return {
     active: true,
-    flush: () => bounded(flushProviders()),
+    flush: () => bounded(flushProviders(api)),
     shutdown: () => bounded(sdk.shutdown()),
   };
 }
 
 /** Ask the registered tracer and meter providers to export what they hold. */
-async function flushProviders(): Promise<void> {
+async function flushProviders(api: typeof OtelApi): Promise<void> {
   type Flushable = { forceFlush?: () => Promise<void>; getDelegate?: () => Flushable };
-  const tracerProvider = trace.getTracerProvider() as Flushable;
-  const meterProvider = metrics.getMeterProvider() as Flushable;
+  const tracerProvider = api.trace.getTracerProvider() as Flushable;
+  const meterProvider = api.metrics.getMeterProvider() as Flushable;
   await Promise.all([(tracerProvider.getDelegate?.() ?? tracerProvider).forceFlush?.(), meterProvider.forceFlush?.()]);
 }

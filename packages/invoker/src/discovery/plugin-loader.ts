@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import semver from 'semver';
+// the two functions, not semver's index (which loads all of its ~45 files at start-up)
+import satisfies from 'semver/functions/satisfies';
+import validRange from 'semver/ranges/valid';
 import {
   CONTRACT_VERSION,
   IncompatiblePluginError,
@@ -19,7 +21,7 @@ import type { DiscoveredPlugin } from './manifest';
  * @throws IncompatiblePluginError with both versions.
  */
 export function checkContract(plugin: Pick<DiscoveredPlugin, 'packageName' | 'contract'>): void {
-  if (!semver.validRange(plugin.contract) || !semver.satisfies(CONTRACT_VERSION, plugin.contract)) {
+  if (!validRange(plugin.contract) || !satisfies(CONTRACT_VERSION, plugin.contract)) {
     throw new IncompatiblePluginError(plugin.packageName, plugin.contract, CONTRACT_VERSION);
   }
 }

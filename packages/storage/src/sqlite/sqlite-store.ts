@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   RunStoreError,
   describe,
@@ -52,7 +52,7 @@ export class SqliteRunStore implements RunStore {
     this.description = `sqlite:${this.file}`;
     mkdirSync(dirname(this.file), { recursive: true });
     try {
-      this.db = new Database(this.file, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.db = new (betterSqlite3())(this.file, { timeout: options.busyTimeoutMs ?? 10_000 });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
@@ -324,4 +324,10 @@ export class SqliteRunStore implements RunStore {
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
   return row ? (JSON.parse(row.record) as RunExecutionMetadata) : undefined;
+}
+
+/** better-sqlite3, loaded when a SQLite store is first opened (a DynamoDB host never loads it). */
+function betterSqlite3(): typeof Database {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('better-sqlite3') as typeof Database;
 }

@@ -1,0 +1,92 @@
+// Cold start: wall time of `pipeline invoke` of a no-op handler (SQLite store, W&B off) as a whole
+// process, as a ratio to `node -e 0` measured in the same run (target at most 2.5x); and the
+// Lambda entry's cold import (`require('@pipeline-invocation/worker/lambda')`) the same way
+// (reported). Each process also counts the modules it loaded, printed beside its time.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, report } from './harness.mjs';
+
+const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
+const root = mkdtempSync(join(tmpdir(), 'bench-cold-'));
+const plugin = join(root, 'node_modules', 'noop-plugin');
+mkdirSync(plugin, { recursive: true });
+writeFileSync(
+  join(plugin, 'package.json'),
+  JSON.stringify({
+    name: 'noop-plugin',
+    version: '1.0.0',
+    main: 'index.js',
+    pipelineInvocation: { contract: '^1.0.0', services: ['noop'] },
+  }),
+);
+writeFileSync(
+  join(plugin, 'index.js'),
+  "const { definePlugin, pipelineHandler } = require('@pipeline-invocation/core');\n" +
+    "class Noop { handle() { return { statusCode: 200, body: 'ok' }; } }\n" +
+    "pipelineHandler('noop')(Noop);\nmodule.exports = { default: definePlugin({ handlers: [Noop] }) };\n",
+);
+mkdirSync(join(root, 'node_modules/@pipeline-invocation'), { recursive: true });
+for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {
+  symlinkSync(join(workspace, 'packages', ours), join(root, 'node_modules/@pipeline-invocation', ours), 'dir');
+}
+writeFileSync(
+  join(root, 'package.json'),
+  JSON.stringify({ name: 'bench-host', dependencies: { 'noop-plugin': '1.0.0' } }),
+);
+// default logging (info, JSON lines on stderr): what a user's run does
+const env = { PATH: process.env.PATH, PIPELINE_HOME: join(root, '.pipeline') };
+// counts the CommonJS modules a process loaded, on stderr as it exits
+const counter = join(root, 'count-modules.cjs');
+writeFileSync(
+  counter,
+  "process.on('exit', () => process.stderr.write(`\\nmodules=${Object.keys(require.cache).length}\\n`));\n",
+);
+
+function time(args, { count = false } = {}) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, count ? ['-r', counter, ...args] : args, {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+  });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  const modules = /modules=(\d+)/.exec(result.stderr)?.[1];
+  return { ms, stdout: result.stdout, modules: modules && Number(modules) };
+}
+
+const invoke = [cli, 'invoke', 'noop', '--json'];
+const lambda = ['-e', "require('@pipeline-invocation/worker/lambda')"];
+const record = JSON.parse(time(invoke).stdout);
+if (record.status !== 'SUCCEEDED') throw new Error(`pipeline invoke ended ${record.status}`);
+const modules = { invoke: time(invoke, { count: true }).modules, lambda: time(lambda, { count: true }).modules };
+
+const rounds = 15;
+const times = { node: [], invoke: [], lambda: [] };
+for (let i = 0; i < rounds + 2; i++) {
+  // Interleaved so machine noise hits all alike; the first 2 rounds warm the file cache.
+  const n = time(['-e', '0']).ms;
+  const v = time(invoke).ms;
+  const l = time(lambda).ms;
+  if (i >= 2) {
+    times.node.push(n);
+    times.invoke.push(v);
+    times.lambda.push(l);
+  }
+}
+rmSync(root, { recursive: true, force: true });
+const node = { name: 'node -e 0', ms: median(times.node) };
+report(`Lambda entry's cold import, ${modules.lambda} modules (median of ${rounds} processes)`, [
+  node,
+  { name: "require('@pipeline-invocation/worker/lambda')", ms: median(times.lambda) },
+]);
+const ok = report(
+  `cold start of pipeline invoke, no-op handler, SQLite store, W&B off, ${modules.invoke} modules (median of ${rounds})`,
+  [node, { name: 'pipeline invoke noop', ms: median(times.invoke) }],
+  { target: 2.5 },
+);
+process.exit(ok ? 0 : 1);
