@@ -181,7 +181,7 @@ export class Executor {
       metadata: '{}',
       run_id: newRunId(startedMs),
       status: 'RUNNING',
-      ...(typeof payload.run_type === 'string' ? { run_type: payload.run_type } : {}),
+      ...(typeof payload.run_type === 'string' ? { run_type: this.redactString(payload.run_type) } : {}),
       started_at: started,
       heartbeat_at: started,
       handler_package: source.package,
@@ -311,14 +311,15 @@ export class Executor {
       ended = failure(error, 'Handler failed');
       metadata = JSON.stringify(metricsPart);
     }
+    // what the handler said is redacted here; the rest was redacted when the RUNNING record was made
     const { heartbeat_at: _beat, ...rest } = running;
-    return this.redact({
+    return {
       ...rest,
-      ...ended,
+      ...this.redact(ended),
       metadata,
       ended_at: new Date(endedMs).toISOString(),
       duration_ms: Math.max(0, endedMs - startedMs),
-    });
+    };
   }
 
   /**
@@ -505,6 +506,10 @@ export class Executor {
 
   private redact<T>(value: T): T {
     return this.deps.redactor ? this.deps.redactor.redact(value) : value;
+  }
+
+  private redactString(text: string): string {
+    return this.deps.redactor ? this.deps.redactor.redactString(text) : text;
   }
 
   /** Turn store errors that escape retries into MetadataWriteError (exit code 4 / 503). */
