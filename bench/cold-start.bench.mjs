@@ -3,40 +3,12 @@
 // Lambda entry's cold import (`require('@pipeline-invocation/worker/lambda')`) the same way
 // (reported). Each process also counts the modules it loaded, printed beside its time.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { median, report } from './harness.mjs';
+import { cli, noopHostProject } from './host.mjs';
 
-const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
-const root = mkdtempSync(join(tmpdir(), 'bench-cold-'));
-const plugin = join(root, 'node_modules', 'noop-plugin');
-mkdirSync(plugin, { recursive: true });
-writeFileSync(
-  join(plugin, 'package.json'),
-  JSON.stringify({
-    name: 'noop-plugin',
-    version: '1.0.0',
-    main: 'index.js',
-    pipelineInvocation: { contract: '^1.0.0', services: ['noop'] },
-  }),
-);
-writeFileSync(
-  join(plugin, 'index.js'),
-  "const { definePlugin, pipelineHandler } = require('@pipeline-invocation/core');\n" +
-    "class Noop { handle() { return { statusCode: 200, body: 'ok' }; } }\n" +
-    "pipelineHandler('noop')(Noop);\nmodule.exports = { default: definePlugin({ handlers: [Noop] }) };\n",
-);
-mkdirSync(join(root, 'node_modules/@pipeline-invocation'), { recursive: true });
-for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {
-  symlinkSync(join(workspace, 'packages', ours), join(root, 'node_modules/@pipeline-invocation', ours), 'dir');
-}
-writeFileSync(
-  join(root, 'package.json'),
-  JSON.stringify({ name: 'bench-host', dependencies: { 'noop-plugin': '1.0.0' } }),
-);
+const root = noopHostProject('bench-cold-');
 // default logging (info, JSON lines on stderr): what a user's run does
 const env = { PATH: process.env.PATH, PIPELINE_HOME: join(root, '.pipeline') };
 // counts the CommonJS modules a process loaded, on stderr as it exits

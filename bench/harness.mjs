@@ -76,3 +76,20 @@ export function compareInProcesses(script, names, { turns = 7 } = {}) {
   }
   return names.map((name, i) => ({ name, ms: median(all[i]), all: all[i] }));
 }
+
+/**
+ * The verdict of two cases measured with {@link compareInProcesses}: the ratio of `other` to
+ * `base` in each turn (their processes ran one after the other, so a slow spell of the machine
+ * hits both), and the median of those ratios against `target` (at most). Prints both; returns
+ * whether the target is met.
+ */
+export function verdictPerTurn(base, other, target) {
+  const ratios = other.all.map((ms, turn) => ms / base.all[turn]).sort((a, b) => a - b);
+  const ratio = median(ratios);
+  const ok = ratio <= target;
+  console.log(`  per turn: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}`);
+  console.log(
+    `  -> ${ratio.toFixed(2)}x (median per turn), ${ok ? 'meets' : 'MISSES'} the target of at most ${target}x`,
+  );
+  return ok;
+}

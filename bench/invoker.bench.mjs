@@ -6,7 +6,7 @@
 // figures are the medians of the turns, the verdict the median of the per-turn ratios.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compareInProcesses, measure, median, report } from './harness.mjs';
+import { compareInProcesses, measure, report, verdictPerTurn } from './harness.mjs';
 
 const DIRECT = 'handler.handle() called directly';
 const NO_TRACKER = 'invocation without any tracker';
@@ -26,14 +26,7 @@ report(`in-process invocation of a no-op handler (in-memory store), median of ${
   { ...off, name: 'invokePipelineHandler (W&B off)' },
 ]);
 report(`tracker overhead with W&B off, median of ${off.all.length} processes each`, [noTracking, off]);
-// The verdict compares the two processes of each turn (run one after the other, so a slow spell
-// of the machine hits both) and takes the median of those ratios.
-const ratios = off.all.map((ms, turn) => ms / noTracking.all[turn]).sort((a, b) => a - b);
-const ratio = median(ratios);
-const ok = ratio <= 1.1;
-console.log(`  per turn: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}`);
-console.log(`  -> ${ratio.toFixed(2)}x (median per turn), ${ok ? 'meets' : 'MISSES'} the target of at most 1.1x`);
-process.exit(ok ? 0 : 1);
+process.exit(verdictPerTurn(noTracking, off, 1.1) ? 0 : 1);
 
 /** Time per operation (ms) of one case, measured alone in this process. */
 async function measureCase(name) {

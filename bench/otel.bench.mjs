@@ -6,7 +6,7 @@
 // turns; the verdict is the median of the per-turn ratios.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compareInProcesses, measure, median, report } from './harness.mjs';
+import { compareInProcesses, measure, median, report, verdictPerTurn } from './harness.mjs';
 
 const OFF = 'invocation, telemetry off';
 const API = 'invocation, OpenTelemetry API, no SDK';
@@ -20,11 +20,7 @@ if (caseArg > 0) {
 
 const [off, api, sdk] = compareInProcesses(fileURLToPath(import.meta.url), [OFF, API, SDK], { turns: 9 });
 report(`OpenTelemetry on a no-op invocation, median of ${off.all.length} processes each`, [off, api]);
-const ratios = api.all.map((ms, turn) => ms / off.all[turn]).sort((a, b) => a - b);
-const ratio = median(ratios);
-const ok = ratio <= 1.05;
-console.log(`  per turn: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}`);
-console.log(`  -> ${ratio.toFixed(2)}x (median per turn), ${ok ? 'meets' : 'MISSES'} the target of at most 1.05x`);
+const ok = verdictPerTurn(off, api, 1.05);
 const sdkRatio = median(sdk.all.map((ms, turn) => ms / off.all[turn]));
 report('with the SDK recording every run and exporting it (reported, no target)', [off, sdk]);
 console.log(`  -> ${sdkRatio.toFixed(2)}x (median per turn)`);

@@ -5,11 +5,11 @@
 // of a job's time the store takes; 1 and 2 worker processes against in-process invocation, and
 // the scaling of 2 workers to 1. Needs redis-server (the tests install it; apt-get install redis-server).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cli, noopHostProject } from './host.mjs';
 
 const require = createRequire(import.meta.url);
 require('@swc-node/register'); // the Redis launcher is the worker tests' helper, in TypeScript
@@ -20,37 +20,10 @@ const { MemoryRunStore } = require('@pipeline-invocation/storage');
 const { silentLogger } = require('@pipeline-invocation/observability');
 const { InvocationQueue, redisConnection } = require('@pipeline-invocation/worker');
 
-const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
 const JOBS = 4000;
 
 // A host project with one no-op plugin, for the worker processes.
-const root = mkdtempSync(join(tmpdir(), 'bench-worker-'));
-const plugin = join(root, 'node_modules', 'noop-plugin');
-mkdirSync(plugin, { recursive: true });
-writeFileSync(
-  join(plugin, 'package.json'),
-  JSON.stringify({
-    name: 'noop-plugin',
-    version: '1.0.0',
-    main: 'index.js',
-    pipelineInvocation: { contract: '^1.0.0', services: ['noop'] },
-  }),
-);
-writeFileSync(
-  join(plugin, 'index.js'),
-  "const { definePlugin, pipelineHandler } = require('@pipeline-invocation/core');\n" +
-    "class Noop { handle() { return { statusCode: 200, body: 'ok' }; } }\n" +
-    "pipelineHandler('noop')(Noop);\nmodule.exports = { default: definePlugin({ handlers: [Noop] }) };\n",
-);
-mkdirSync(join(root, 'node_modules/@pipeline-invocation'), { recursive: true });
-for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {
-  symlinkSync(join(workspace, 'packages', ours), join(root, 'node_modules/@pipeline-invocation', ours), 'dir');
-}
-writeFileSync(
-  join(root, 'package.json'),
-  JSON.stringify({ name: 'bench-host', dependencies: { 'noop-plugin': '1.0.0' } }),
-);
+const root = noopHostProject('bench-worker-');
 
 const redis = await startRedis();
 const queue = new InvocationQueue(redisConnection(redis.url));

@@ -11,6 +11,18 @@ const root = createHostProject([
 ]);
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: root, env });
 
+/** Run the CLI and list every CommonJS module its process loaded. */
+async function loadedModules(args: string[], env: Record<string, string> = {}) {
+  const out = join(mkdtempSync(join(tmpdir(), 'modules-')), 'modules.json');
+  const preload = join(out, '..', 'preload.cjs');
+  writeFileSync(
+    preload,
+    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`,
+  );
+  const { code } = await runCli(args, { cwd: root, env, nodeArgs: ['--require', preload] });
+  return { code, modules: JSON.parse(readFileSync(out, 'utf8')) as string[] };
+}
+
 describe('pipeline list', () => {
   it('prints each service with its package and version, from manifests only', async () => {
     const { code, stdout } = await cli(['list']);
@@ -31,15 +43,8 @@ describe('pipeline list', () => {
   });
 
   it('loads no plugin code and none of zod, tsyringe, the AWS SDK, the W&B SDK or BullMQ', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'modules-')), 'modules.json');
-    const preload = join(out, '..', 'preload.cjs');
-    writeFileSync(
-      preload,
-      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`,
-    );
-    const { code } = await runCli(['list'], { cwd: root, nodeArgs: ['--require', preload] });
+    const { code, modules } = await loadedModules(['list']);
     expect(code).toBe(0);
-    const modules: string[] = JSON.parse(readFileSync(out, 'utf8'));
     expect(modules.some((m) => m.includes('discovery/manifest.js'))).toBe(true);
     const heavy = modules.filter((m) =>
       /zod|tsyringe|@aws-sdk|@wandb|bullmq|pino|better-sqlite3|cjs-plugin|esm-plugin/.test(m),
@@ -50,20 +55,10 @@ describe('pipeline list', () => {
 
 describe('pipeline invoke at cold start', () => {
   it('loads only what the run needs: no OpenTelemetry (none configured), no AWS SDK, W&B SDK or BullMQ, no semver index', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'modules-')), 'modules.json');
-    const preload = join(out, '..', 'preload.cjs');
-    writeFileSync(
-      preload,
-      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));`,
-    );
-    const home = mkdtempSync(join(tmpdir(), 'cold-'));
-    const { code } = await runCli(['invoke', 'esm_service', '--payload', '{"word":"hi"}'], {
-      cwd: root,
-      env: { PIPELINE_HOME: home },
-      nodeArgs: ['--require', preload],
+    const { code, modules } = await loadedModules(['invoke', 'esm_service', '--payload', '{"word":"hi"}'], {
+      PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'cold-')),
     });
     expect(code).toBe(0);
-    const modules: string[] = JSON.parse(readFileSync(out, 'utf8'));
     expect(modules.some((m) => m.includes('better-sqlite3'))).toBe(true); // the run's store
     expect(modules.filter((m) => /@opentelemetry|@aws-sdk|@wandb|bullmq|semver\/index\.js/.test(m))).toEqual([]);
   });
