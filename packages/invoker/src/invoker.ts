@@ -266,16 +266,19 @@ export class Invoker {
   /**
    * The longest the end of a run can take once its handler has stopped (ms): every store write
    * attempt (an allowance of {@link WRITE_ATTEMPT_ALLOWANCE_MS} each) with the retry delays
-   * between them, plus the tracker's finish timeout when W&B tracking is on. A caller with a
-   * hard deadline (Lambda) must stop the handler at least this long before it.
+   * between them, plus, when W&B tracking is on, what `flushTracking` may wait: the init timeout
+   * (W&B's start-up overlaps the handler, but a handler that ends first waits for it) and the
+   * finish timeout. A caller with a hard deadline (Lambda) must stop the handler at least this
+   * long before it.
    */
   finalWriteBudgetMs(): number {
     const delays = this.config.storeRetryDelaysMs ?? DEFAULT_STORE_RETRY_DELAYS_MS;
     const writes = delays.reduce((sum, d) => sum + d, 0) + (delays.length + 1) * WRITE_ATTEMPT_ALLOWANCE_MS;
-    // A tracker given in the config is the caller's to bound; the W&B tracker has a finish timeout.
+    // A tracker given in the config is the caller's to bound; the W&B tracker has its timeouts.
     if (this.config.tracker !== undefined) return writes;
     const tracking = this.tracking;
-    return writes + (tracking.mode === 'online' || tracking.mode === 'offline' ? tracking.finishTimeoutMs : 0);
+    if (tracking.mode === 'online') return writes + tracking.initTimeoutMs + tracking.finishTimeoutMs;
+    return writes + (tracking.mode === 'offline' ? tracking.finishTimeoutMs : 0);
   }
 
   /** The run store in use (opened on first use). */

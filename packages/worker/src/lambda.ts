@@ -20,7 +20,8 @@ export interface LambdaHandlerOptions {
   /**
    * Time kept back from the Lambda's remaining time to write the record (ms). Default: the
    * invoker's {@link Invoker.finalWriteBudgetMs} (store retry delays, write attempts and the
-   * tracker's finish timeout), so a slow store still gets its final record in before the freeze.
+   * tracker's init and finish timeouts), so a slow store still gets its final record in, and W&B
+   * its run, before the freeze.
    */
   safetyMarginMs?: number;
 }

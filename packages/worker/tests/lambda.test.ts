@@ -66,14 +66,15 @@ describe('createLambdaHandler', () => {
     expect(store.all()).toEqual([expect.objectContaining({ status: 'TIMED_OUT' })]);
   });
 
-  it('counts the W&B finish timeout in the margin when W&B tracking is configured', async () => {
+  it('counts the W&B init and finish timeouts in the margin when W&B tracking is configured', async () => {
     const { createInvoker } = await import('@pipeline-invocation/invoker');
     const withWandb = createInvoker({
       discover: false,
       storeRetryDelaysMs: [1000, 2000],
       env: { WANDB_API_KEY: 'k'.repeat(40), PIPELINE_WANDB_TIMEOUT_MS: '4000' },
     });
-    expect(withWandb.finalWriteBudgetMs()).toBe(3000 + 3 * 500 + 4000);
+    // a handler that ends before W&B answered its init waits for it, then for the finish
+    expect(withWandb.finalWriteBudgetMs()).toBe(3000 + 3 * 500 + 4000 + 4000);
     const without = createInvoker({ discover: false, storeRetryDelaysMs: [1000, 2000], env: {} });
     expect(without.finalWriteBudgetMs()).toBe(3000 + 3 * 500);
   });
