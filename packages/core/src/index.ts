@@ -7,6 +7,7 @@ import 'reflect-metadata';
 
 export { CONTRACT_VERSION, isContractCompatible } from './version';
 export * from './errors';
+export { withTimeout } from './timeout';
 export { DEFAULT_PIPELINE_HOME, pipelineHome, type Env, type EnvVariable } from './env';
 export { JsonObjectSchema, type JsonObject } from './models/json-object';
 export { toJsonValue, canonicalJson, payloadHash, type JsonValue } from './models/json-value';

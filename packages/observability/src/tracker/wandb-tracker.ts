@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   ObservabilityError,
+  withTimeout,
   type Logger,
   type RunExecutionMetadata,
   type TrackedRunStart,
@@ -111,9 +112,13 @@ export class WandbTracker implements Tracker {
     });
     run.task = (async () => {
       try {
-        await within(run.started.promise, config.initTimeoutMs, 'init');
+        await withTimeout(run.started.promise, config.initTimeoutMs, timeoutMessage('init', config.initTimeoutMs));
         await run.finishing.promise;
-        await within(run.finished.promise, config.finishTimeoutMs, 'finish');
+        await withTimeout(
+          run.finished.promise,
+          config.finishTimeoutMs,
+          timeoutMessage('finish', config.finishTimeoutMs),
+        );
       } catch (error) {
         if (!run.dropped) this.fail(record.service, error);
       } finally {
@@ -220,15 +225,4 @@ export class WandbTracker implements Tracker {
   }
 }
 
-/** `promise`, or a rejection naming `step` after `timeoutMs`. */
-async function within(promise: Promise<void>, timeoutMs: number, step: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`W&B did not answer ${step} within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const timeoutMessage = (step: string, ms: number) => `W&B did not answer ${step} within ${ms} ms`;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CONTRACT_VERSION, describe, type EnvVariable } from '@pipeline-invocation/core';
+import { CONTRACT_VERSION, describe, withTimeout, type EnvVariable } from '@pipeline-invocation/core';
 import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import { isSecretEnvName, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
 import { checkEnvDeclarations, discoverPlugins, servicesOf, type DiscoveredPlugin } from '../../discovery/manifest';
@@ -200,14 +200,4 @@ function optionalPackageVariables(packageName: string): DeclaredVariable[] {
   } catch {
     return []; // not installed
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
