@@ -5,8 +5,8 @@ import { MemoryRunStore } from '@pipeline-invocation/storage';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { cjsPlugin, createHostProject, esmPlugin, runCli } from '../../invoker/tests/helpers/host-project';
 import { Queue } from 'bullmq';
-import { QUEUE_PREFIX, Schedules, redisConnection, startWorker, type RunningWorker } from '../src';
-import { jobInvoker } from './helpers/plugin';
+import { QUEUE_PREFIX, Schedules, redisConnection, type RunningWorker } from '../src';
+import { jobInvoker, testWorker } from './helpers/plugin';
 import { startRedis, type LocalRedis } from './helpers/redis';
 
 let redis: LocalRedis;
@@ -29,13 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A worker serving job_service, recording into `store`. */
 async function worker(store: MemoryRunStore, concurrency = 1) {
-  const w = await startWorker({
-    invoker: jobInvoker('w', { store }),
-    concurrency,
-    connection: redisConnection(redis.url),
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-  });
+  const w = await testWorker(jobInvoker('w', { store }), redis.url, concurrency);
   running.push(w);
   return w;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
 import type { InvokerConfig } from '@pipeline-invocation/invoker';
 import { InvocationQueue, redisConnection, startWorker, type RunningWorker } from '../src';
-import { jobInvoker } from './helpers/plugin';
+import { jobInvoker, testWorker } from './helpers/plugin';
 import { Outbox } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
 import { pipelineHandler } from '@pipeline-invocation/core';
@@ -28,13 +28,7 @@ afterEach(async () => {
 });
 
 async function worker(name: string, config: InvokerConfig = {}, concurrency = 4) {
-  const w = await startWorker({
-    invoker: jobInvoker(name, config),
-    concurrency,
-    connection: redisConnection(redis.url),
-    stalledIntervalMs: 1000,
-    lockDurationMs: 2000,
-  });
+  const w = await testWorker(jobInvoker(name, config), redis.url, concurrency);
   running.push(w);
   return w;
 }

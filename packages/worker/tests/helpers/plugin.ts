@@ -1,6 +1,7 @@
 import { inject, pipelineHandler, definePlugin, type PipelineHandler } from '@pipeline-invocation/core';
-import { createInvoker, type InvokerConfig } from '@pipeline-invocation/invoker';
+import { createInvoker, type Invoker, type InvokerConfig } from '@pipeline-invocation/invoker';
 import { silentLogger } from '@pipeline-invocation/observability';
+import { redisConnection, startWorker } from '../../src';
 
 /** Which worker ran a job: each test invoker registers its own name under this token. */
 export const WORKER_NAME = Symbol.for('test.WorkerName');
@@ -37,5 +38,16 @@ export function jobInvoker(name: string, config: InvokerConfig = {}) {
     plugins: [jobPlugin],
     register: (c) => c.register(WORKER_NAME, { useValue: name }),
     ...config,
+  });
+}
+
+/** A worker of `invoker` on the Redis at `redisUrl`, with the tests' short stall settings (stalled jobs looked for every second, locks of 2 s). */
+export function testWorker(invoker: Invoker, redisUrl: string, concurrency: number) {
+  return startWorker({
+    invoker,
+    concurrency,
+    connection: redisConnection(redisUrl),
+    stalledIntervalMs: 1000,
+    lockDurationMs: 2000,
   });
 }
