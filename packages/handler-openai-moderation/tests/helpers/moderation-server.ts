@@ -1,6 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { hashScore, replyJson as reply, tokenBucket } from '../../../post-labelling/tests/helpers/loopback';
+import {
+  hashScore,
+  listenOnLoopback,
+  replyJson as reply,
+  tokenBucket,
+} from '../../../post-labelling/tests/helpers/loopback';
 
 /** The 13 categories `omni-moderation-latest` scores, as the API names them. */
 export const CATEGORIES = [
@@ -147,15 +151,6 @@ export async function startModerationServer(options: ModerationServerOptions = {
       else answer();
     });
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(state, {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+  const { port, stop } = await listenOnLoopback(server);
+  return Object.assign(state, { baseUrl: `http://127.0.0.1:${port}/v1`, stop });
 }

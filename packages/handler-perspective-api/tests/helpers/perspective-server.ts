@@ -1,6 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { hashScore, replyJson as reply, tokenBucket } from '../../../post-labelling/tests/helpers/loopback';
+import {
+  hashScore,
+  listenOnLoopback,
+  replyJson as reply,
+  tokenBucket,
+} from '../../../post-labelling/tests/helpers/loopback';
 
 /** Options of the fake Perspective server. */
 export interface FakePerspectiveOptions {
@@ -122,16 +126,6 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
       else answer();
     });
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(state, {
-    baseUrl: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const res of hanging) res.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+  const { port, stop } = await listenOnLoopback(server, hanging);
+  return Object.assign(state, { baseUrl: `http://127.0.0.1:${port}`, stop });
 }

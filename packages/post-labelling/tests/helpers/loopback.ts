@@ -1,7 +1,8 @@
 // What the loopback servers of the classifier plugins' tests and benches share: a quota, scores,
 // JSON answers (no test hooks here: the benches load it outside jest).
 import { createHash } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /**
  * A token bucket as an API's quota enforces it: `quotaPerSec` requests a second, a burst of a
@@ -34,4 +35,23 @@ export function replyJson(res: ServerResponse, status: number, body: unknown, he
   if (res.destroyed) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * Listen on 127.0.0.1 at a free port, keeping a client's pooled connections open between
+ * requests; `stop` ends the answers held back in `hanging`, then every connection, and closes.
+ */
+export async function listenOnLoopback(server: Server, hanging: ReadonlySet<ServerResponse> = new Set()) {
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
