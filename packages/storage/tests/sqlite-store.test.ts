@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
+import { Outbox, SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
 import { MIGRATIONS } from '../src/sqlite/migrations';
 import { runStoreContract } from './helpers/contract';
-import { runningRecord } from './helpers/records';
+import { finished, runningRecord } from './helpers/records';
 import { tempDir } from './helpers/temp';
 
 const dir = tempDir();
@@ -34,6 +34,23 @@ describe('SqliteRunStore', () => {
     const second = new SqliteRunStore(file);
     expect(await second.get(record.run_id)).toEqual(record);
     await second.close();
+  });
+
+  it('keeps a record flushed into a closed store in the outbox (not quarantined) until an open store takes it', async () => {
+    const file = join(dir, 'closed', 'runs.db');
+    const outbox = new Outbox(join(dir, 'closed', 'outbox.jsonl'));
+    const record = finished(runningRecord());
+    outbox.append(record);
+    const closed = new SqliteRunStore(file);
+    await closed.close();
+    const result = await outbox.flush(closed);
+    expect(result).toMatchObject({ written: 0, remaining: 1, quarantined: 0 });
+    expect(String(result.error)).toContain('the store was closed');
+    expect(outbox.quarantined()).toEqual([]);
+    const reopened = new SqliteRunStore(file);
+    expect(await outbox.flush(reopened)).toMatchObject({ written: 1, remaining: 0, quarantined: 0 });
+    expect(await reopened.get(record.run_id)).toEqual(record);
+    await reopened.close();
   });
 
   it('refuses a file that is not a database, naming it, and leaves it untouched', () => {

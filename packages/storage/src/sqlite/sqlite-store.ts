@@ -289,6 +289,16 @@ export class SqliteRunStore implements RunStore {
     if (error instanceof Error && error.name === 'RunStoreError') return error;
     const code = (error as { code?: string } | undefined)?.code ?? '';
     const message = describe(error);
+    if (!this.db?.open && /not open/i.test(message)) {
+      // better-sqlite3 throws a TypeError here, which would read as "this record can never be
+      // stored": the store is unusable instead, and the record must wait (in the outbox) for an open one.
+      return new RunStoreError(
+        this.description,
+        'the store was closed',
+        'Open a new store for the file; records written meanwhile wait in the outbox.',
+        { cause: error },
+      );
+    }
     if (code === 'SQLITE_NOTADB' || /not a database/i.test(message)) {
       return new RunStoreError(
         this.description,
