@@ -295,7 +295,7 @@ export class SqliteRunStore implements RunStore {
       return new RunStoreError(
         this.description,
         'the store was closed',
-        'Open a new store for the file; records written meanwhile wait in the outbox.',
+        'Write through an open store: a store is not used after close().',
         { cause: error },
       );
     }
