@@ -53,12 +53,27 @@ export function report(title, rows, { target } = {}) {
   return true;
 }
 
+/** The argument that starts a script of {@link compareInProcesses} as one case's process. */
+const CASE_FLAG = '--case';
+
+/**
+ * The case side of {@link compareInProcesses}: in a process started as `node script --case <name>`,
+ * measure that case with `measureCase(name)`, print its figure as JSON and exit. Elsewhere it
+ * returns at once, and the script goes on to compare its cases.
+ */
+export async function answerCaseWhenAsked(measureCase) {
+  const at = process.argv.indexOf(CASE_FLAG);
+  if (at <= 0) return;
+  process.stdout.write(JSON.stringify(await measureCase(process.argv[at + 1])));
+  process.exit(0);
+}
+
 /**
  * Measure cases that run the same code in fresh processes, one case per process, so that
  * one case's JIT and inline-cache state cannot tilt another's (in one process two invocations a
  * few per cent apart measured anywhere from 0.82x to 1.48x of each other). `script` run as
  * `node script --case <name>` must measure that case alone and print its time per operation
- * (ms) as JSON. The cases take turns, one process each, for `turns` turns; each case gets the
+ * (ms) as JSON: {@link answerCaseWhenAsked} does that part. The cases take turns, one process each, for `turns` turns; each case gets the
  * median of its turns, and `all` holds every turn's figure.
  * Returns [{ name, ms, all }] in the order of `names`.
  */
@@ -66,11 +81,11 @@ export function compareInProcesses(script, names, { turns = 7 } = {}) {
   const all = names.map(() => []);
   for (let turn = 0; turn < turns; turn++) {
     for (const [i, name] of names.entries()) {
-      const child = spawnSync(process.execPath, [script, '--case', name], {
+      const child = spawnSync(process.execPath, [script, CASE_FLAG, name], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      if (child.status !== 0) throw new Error(`${script} --case ${name} exited ${child.status}`);
+      if (child.status !== 0) throw new Error(`${script} ${CASE_FLAG} ${name} exited ${child.status}`);
       all[i].push(JSON.parse(child.stdout));
     }
   }

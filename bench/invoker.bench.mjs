@@ -6,17 +6,13 @@
 // figures are the medians of the turns, the verdict the median of the per-turn ratios.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compareInProcesses, measure, report, verdictPerTurn } from './harness.mjs';
+import { answerCaseWhenAsked, compareInProcesses, measure, report, verdictPerTurn } from './harness.mjs';
 
 const DIRECT = 'handler.handle() called directly';
 const NO_TRACKER = 'invocation without any tracker';
 const WANDB_OFF = 'invocation with the W&B-off tracker';
 
-const caseArg = process.argv.indexOf('--case');
-if (caseArg > 0) {
-  process.stdout.write(JSON.stringify(await measureCase(process.argv[caseArg + 1])));
-  process.exit(0);
-}
+await answerCaseWhenAsked(measureCase);
 
 const [direct, noTracking, off] = compareInProcesses(fileURLToPath(import.meta.url), [DIRECT, NO_TRACKER, WANDB_OFF], {
   turns: 11,

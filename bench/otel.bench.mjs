@@ -6,17 +6,13 @@
 // turns; the verdict is the median of the per-turn ratios.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compareInProcesses, measure, median, report, verdictPerTurn } from './harness.mjs';
+import { answerCaseWhenAsked, compareInProcesses, measure, median, report, verdictPerTurn } from './harness.mjs';
 
 const OFF = 'invocation, telemetry off';
 const API = 'invocation, OpenTelemetry API, no SDK';
 const SDK = 'invocation, SDK exporting to a loopback receiver';
 
-const caseArg = process.argv.indexOf('--case');
-if (caseArg > 0) {
-  process.stdout.write(JSON.stringify(await measureCase(process.argv[caseArg + 1])));
-  process.exit(0);
-}
+await answerCaseWhenAsked(measureCase);
 
 const [off, api, sdk] = compareInProcesses(fileURLToPath(import.meta.url), [OFF, API, SDK], { turns: 9 });
 report(`OpenTelemetry on a no-op invocation, median of ${off.all.length} processes each`, [off, api]);

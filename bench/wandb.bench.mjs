@@ -5,18 +5,14 @@
 // a process pays before it may exit. Each case runs alone in fresh processes, taking turns.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compareInProcesses, report, verdictPerTurn } from './harness.mjs';
+import { answerCaseWhenAsked, compareInProcesses, report, verdictPerTurn } from './harness.mjs';
 
 const RUNS = 20;
 const HANDLER_MS = 100;
 const OFF = `${RUNS} runs of a ${HANDLER_MS} ms handler, W&B off`;
 const ONLINE = `the same with W&B online (loopback W&B server)`;
 
-const caseArg = process.argv.indexOf('--case');
-if (caseArg > 0) {
-  process.stdout.write(JSON.stringify(await measureCase(process.argv[caseArg + 1])));
-  process.exit(0);
-}
+await answerCaseWhenAsked(measureCase);
 
 const [off, online] = compareInProcesses(fileURLToPath(import.meta.url), [OFF, ONLINE], { turns: 3 });
 report(`W&B tracking cost: ${RUNS} runs in one process, until close() (ms), median of ${off.all.length} processes`, [
