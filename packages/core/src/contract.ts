@@ -55,11 +55,4 @@ export interface PipelineHandler<P = JsonObject> {
   handle(event: P, context: RunContext): Promise<HandlerResult> | HandlerResult;
 }
 
-/** A clock, injectable so tests can pin time. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
-
-/** The system clock. */
-export const systemClock: Clock = { now: () => Date.now() };
+export { systemClock, toClock, type Clock, type TimerHandle } from './clock';

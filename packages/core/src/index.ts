@@ -31,13 +31,30 @@ export {
   type RunStatus,
   type IntegrationResponse,
 } from './models/run-record';
-export type { PipelineHandler, RunContext, HandlerResult, Logger, LogFields, MetricsSink, Clock } from './contract';
-export { systemClock } from './contract';
+export type { PipelineHandler, RunContext, HandlerResult, Logger, LogFields, MetricsSink } from './contract';
+export { systemClock, toClock, type Clock, type TimerHandle } from './clock';
+export {
+  retry,
+  backoffDelayMs,
+  retryPolicyFromDelays,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  type RetryDecision,
+  type RetryOptions,
+} from './retry';
+export * from './lifecycle/index';
 export type {
   RunStore,
   RunKey,
-  BeginResult,
-  FinishResult,
+  RunClause,
+  RunCondition,
+  RunPatch,
+  KeyItem,
+  KeyClause,
+  KeyCondition,
+  KeyPatch,
+  Written,
+  StoreErrorKind,
   ListRunsQuery,
   PruneQuery,
   PruneResult,

@@ -1,16 +1,69 @@
 import type { RunExecutionMetadata, RunStatus } from './models/run-record';
 
-/** Outcome of {@link RunStore.begin}. */
-export type BeginResult =
-  | { readonly ok: true }
-  /** A run with the same idempotency key exists and is RUNNING or SUCCEEDED: it is returned, not overwritten. */
-  | { readonly ok: false; readonly existing: RunExecutionMetadata };
+/**
+ * One alternative of a condition on a run's item: every field given must hold. A condition is
+ * a list of clauses, any of which may hold (`[]` never holds).
+ */
+export interface RunClause {
+  /** `false`: there is no item for the run; `true`: there is one. */
+  readonly exists?: boolean;
+  /** The item's status is one of these. */
+  readonly statusIn?: readonly RunStatus[];
+  /** Its `heartbeat_at` (its `started_at` when it has none) is before this ISO time. */
+  readonly heartbeatBefore?: string;
+  /** Its `cancel_requested_at` is set (`true`) or not (`false`). */
+  readonly cancelRequested?: boolean;
+  /** Its `ended_at` is exactly this (an optimistic check: the item did not change since read). */
+  readonly endedAt?: string;
+}
+/** A condition on a run's item: any clause holds. */
+export type RunCondition = readonly RunClause[];
 
-/** Outcome of {@link RunStore.finish}. */
-export type FinishResult =
-  | { readonly ok: true }
-  /** The run already has another terminal record (the first one written wins): it is returned. */
-  | { readonly ok: false; readonly existing: RunExecutionMetadata };
+/** The fields a conditional update of a run may set. */
+export interface RunPatch {
+  readonly heartbeat_at?: string;
+  readonly cancel_requested_at?: string;
+}
+
+/**
+ * The item of an idempotency key: which run holds it, that run's status as last told, the
+ * payload's hash and the holder's heartbeat (so a stale holder is taken over in the same
+ * conditional write, as Powertools does with its in-progress expiry).
+ */
+export interface KeyItem {
+  /** The scoped key, `<service>#<idempotency key>` (see `scopedKey`). */
+  readonly key: string;
+  readonly service: string;
+  /** The run that holds the key. */
+  readonly run_id: string;
+  readonly status: RunStatus;
+  readonly payload_hash?: string;
+  readonly heartbeat_at: string;
+}
+/** One alternative of a condition on a key's item (see {@link RunClause}). */
+export interface KeyClause {
+  readonly exists?: boolean;
+  /** The key is held by this run. */
+  readonly ownerIs?: string;
+  readonly statusIn?: readonly RunStatus[];
+  readonly heartbeatBefore?: string;
+}
+/** A condition on a key's item: any clause holds. */
+export type KeyCondition = readonly KeyClause[];
+/** The fields a conditional update of a key may set. */
+export interface KeyPatch {
+  readonly status?: RunStatus;
+  readonly heartbeat_at?: string;
+}
+
+/** Outcome of a conditional write: written, or the item that stopped it. */
+export type Written<T> =
+  | { readonly written: true; readonly current: T; readonly previous?: T }
+  | { readonly written: false; readonly current: T | undefined };
+
+/** How a store error is to be taken (see {@link RunStore.classifyError}). */
+export type StoreErrorKind = 'transient' | 'rejected' | 'unavailable';
+
 
 /** What identifies a run in every store (DynamoDB's primary key is both). */
 export type RunKey = Pick<RunExecutionMetadata, 'service' | 'run_id'>;
@@ -64,34 +117,42 @@ export interface PruneResult {
 /**
  * Where run records live. Implemented in memory (testing), in SQLite and in DynamoDB
  * (`@pipeline-invocation/storage`); one contract test suite runs against all of them.
+ *
+ * A store offers atomic primitives (conditional put / update / read of a run's item and of an
+ * idempotency key's item) and queries; it holds no lifecycle rules. Every transition (begin,
+ * heartbeat, requestCancel, finish, markCrashed, supersede) is core's {@link RunLifecycle}.
  */
 export interface RunStore {
   /** A short name for diagnostics, e.g. `sqlite:/path/runs.db`. */
   readonly description: string;
   /**
-   * Write the RUNNING record. Conditional on the idempotency key: when another run with the same
-   * key is RUNNING or SUCCEEDED, nothing is written and that run is returned. Idempotent for its
-   * own `run_id`: a retried begin whose first write landed (the answer was lost) is `ok`.
+   * Write `record` (the whole run item) when the run's current item satisfies `when`; atomic:
+   * one conditional write or nothing. On success `current` is `record`; when the condition
+   * failed, `current` is the item that stopped it (or `undefined` when there is none).
+   * Stores evaluate conditions; the rules that choose them live in core's lifecycle module.
    */
-  begin(record: RunExecutionMetadata): Promise<BeginResult>;
+  putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>>;
+  /** Set the fields of `patch` on the run when it satisfies `when`; `current` is the item after (or as found). */
+  updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>>;
+  /** The run's item by its primary key, read consistently. */
+  readRun(run: RunKey): Promise<RunExecutionMetadata | undefined>;
   /**
-   * Write a terminal record, conditionally: only over the run's RUNNING record (or where there is
-   * none, e.g. an outbox replay). The first terminal status written wins: over a terminal record
-   * nothing is written and that record is returned, unless it is this same record (a retried
-   * write), which is `ok`.
+   * Write an idempotency key's item when the current one satisfies `when`; atomic. On success
+   * `previous` is the item it replaced, if any (a stale holder taken over).
    */
-  finish(record: RunExecutionMetadata): Promise<FinishResult>;
+  putKey(item: KeyItem, when: KeyCondition): Promise<Written<KeyItem>>;
+  /** Set the fields of `patch` on a key's item when it satisfies `when`. */
+  updateKey(key: string, patch: KeyPatch, when: KeyCondition): Promise<Written<KeyItem>>;
+  /** Delete a key's item when it satisfies `when`; true when deleted. */
+  deleteKey(key: string, when: KeyCondition): Promise<boolean>;
+  /** A key's item, read consistently. */
+  readKey(key: string): Promise<KeyItem | undefined>;
   /**
-   * Renew a RUNNING run's `heartbeat_at` (ISO time `at`) and return the record as stored, so the
-   * executor sees a `cancel_requested_at` or a terminal status another process wrote. A run
-   * that is no longer RUNNING is returned unchanged; an unknown run gives `undefined`.
+   * How this store's errors are to be taken: `transient` (another attempt may succeed),
+   * `rejected` (this record can never be stored: quarantine it) or `unavailable` (the store is
+   * unusable until someone fixes it). Retries decide from this, never from message text.
    */
-  heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined>;
-  /**
-   * Ask a RUNNING run to stop: sets `cancel_requested_at` (ISO time `at`), which its executor
-   * sees at its next heartbeat. Returns the record as stored (unchanged when not RUNNING).
-   */
-  requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined>;
+  classifyError(error: unknown): StoreErrorKind;
   /** The newest run of `service` (by run id), or `undefined`. */
   latest(service: string): Promise<RunExecutionMetadata | undefined>;
   /** One run by id, or `undefined`. */
@@ -99,11 +160,11 @@ export interface RunStore {
   /** Runs, newest first, paged. */
   list(query: ListRunsQuery): Promise<RunPage>;
   /**
-   * Remove finished runs started before `query.before` (`pipeline runs prune`); never a RUNNING
-   * run. A removed run's idempotency key is free again. Optional: a store without it cannot be
-   * pruned.
+   * Remove the runs started before `query.before` whose status is in `statuses` (the lifecycle
+   * module's {@link prunableStatuses}), with the key items they own (the key is free again).
+   * Optional: a store without it cannot be pruned.
    */
-  prune?(query: PruneQuery): Promise<PruneResult>;
+  prune?(query: PruneQuery & { readonly statuses: readonly RunStatus[] }): Promise<PruneResult>;
   /**
    * Each service's counts over the last 7 days, at `nowMs`, from rollups the store keeps as runs
    * finish: the cost does not grow with the history (the dashboard's overview). Optional: the

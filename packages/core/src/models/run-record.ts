@@ -56,6 +56,11 @@ export const RunExecutionMetadataSchema = z.object({
   job_id: z.string().optional(),
   /** The OpenTelemetry trace of the run, when an SDK was recording (32 hex digits). */
   trace_id: z.string().optional(),
+  /**
+   * For a run that was stopped (CANCELLED, TIMED_OUT): whether its handler had settled when the
+   * record was written. `false`: it was still running after its grace period.
+   */
+  handler_settled: z.boolean().optional(),
   /** Set when the run failed; `retryable` when the handler said a retry may succeed. */
   error: z.object({ name: z.string(), message: z.string(), retryable: z.boolean().optional() }).optional(),
 });

@@ -1,0 +1,15 @@
+export {
+  RunLifecycle,
+  LIFECYCLE_DEFAULTS,
+  TERMINAL_STATUSES,
+  isTerminal,
+  scopedKey,
+  prunableStatuses,
+  heartbeatMsOf,
+  type RunLifecycleOptions,
+  type BeginOutcome,
+  type FinishOutcome,
+  type CrashOutcome,
+  type CrashReason,
+} from './lifecycle';
+export { runSatisfies, keySatisfies } from './conditions';

@@ -1,0 +1,351 @@
+import { systemClock, type Clock } from '../clock';
+import { IdempotencyKeyMismatchError, RunConflictError, RunStoreError } from '../errors';
+import type { RunExecutionMetadata, RunStatus } from '../models/run-record';
+import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from '../retry';
+import type { KeyItem, RunCondition, RunKey, RunStore, Written } from '../store';
+
+/**
+ * The run lifecycle, in one place. Every transition of a run record is a function here, built
+ * from the atomic primitives a {@link RunStore} offers (conditional put / update / read of a
+ * run's item and of an idempotency key's item); stores hold no rules of their own, and the
+ * executor, heartbeat, worker, schedules, outbox and CLI call these functions, nothing else.
+ *
+ * ```
+ *             begin (key free, or its holder finished without success, or stale)
+ *   (none) ──────────────────────────────▶ RUNNING ──heartbeat──┐
+ *                                            │  ▲_______________│
+ *      finish (first terminal record wins) ──┼──▶ SUCCEEDED | FAILED | TIMED_OUT | CANCELLED
+ *      markCrashed (heartbeat stale only) ───┴──▶ CRASHED ──supersede (the run's own final record)──▶ …
+ * ```
+ *
+ * - An idempotency key belongs to a service (`<service>#<key>`). It replays only a SUCCEEDED
+ *   run with the same payload hash; a FAILED, TIMED_OUT, CANCELLED or CRASHED holder lets the key
+ *   run again; a RUNNING holder whose heartbeat is stale is taken over inside the same
+ *   conditional write, and then marked CRASHED.
+ * - Nothing replaces a terminal record, except the run's own final record replacing a CRASHED
+ *   presumption about it (its heartbeats failed while it was alive; e.g. an outbox replay).
+ * - Every write is idempotent for its own run: a retried write whose answer was lost succeeds.
+ */
+
+/** The statuses a run ends in. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = Object.freeze([
+  'SUCCEEDED',
+  'FAILED',
+  'TIMED_OUT',
+  'CANCELLED',
+  'CRASHED',
+]);
+
+/** Terminal statuses that free an idempotency key (everything but SUCCEEDED). */
+const RERUNNABLE: readonly RunStatus[] = Object.freeze(['FAILED', 'TIMED_OUT', 'CANCELLED', 'CRASHED']);
+
+/** Defaults of the run lifecycle (ms). */
+export const LIFECYCLE_DEFAULTS = Object.freeze({ heartbeatMs: 10_000, staleAfterMs: 60_000, cancelGraceMs: 10_000 });
+
+/** Whether `status` is terminal. */
+export function isTerminal(status: RunStatus): boolean {
+  return status !== 'RUNNING';
+}
+
+/** The key's item name: an idempotency key is scoped by its service. */
+export function scopedKey(service: string, idempotencyKey: string): string {
+  return `${service}#${idempotencyKey}`;
+}
+
+/** The statuses `pipeline runs prune` may remove: never RUNNING; with `keepFailed`, SUCCEEDED only. */
+export function prunableStatuses(keepFailed = false): readonly RunStatus[] {
+  return keepFailed ? ['SUCCEEDED'] : TERMINAL_STATUSES;
+}
+
+/** When a run's heartbeat was last renewed (ms since the epoch). */
+export function heartbeatMsOf(record: Pick<RunExecutionMetadata, 'heartbeat_at' | 'started_at'>): number {
+  return Date.parse(record.heartbeat_at ?? record.started_at);
+}
+
+/** Options of {@link RunLifecycle}. */
+export interface RunLifecycleOptions {
+  readonly clock?: Clock;
+  /** A RUNNING run whose heartbeat is older than this is taken for dead (ms; default 60 000). */
+  readonly staleAfterMs?: number;
+  /** Retries of each store call (transient errors only, as the store classifies them). */
+  readonly retry?: RetryPolicy;
+}
+
+/** Outcome of {@link RunLifecycle.begin}. */
+export type BeginOutcome =
+  /** The RUNNING record is written: run the handler. `tookOverFrom`: a stale holder of the key, marked CRASHED. */
+  | { readonly started: true; readonly tookOverFrom?: string }
+  /** The key's SUCCEEDED run, for the same payload: return it (marked `replayed`), run nothing. */
+  | { readonly started: false; readonly replayed: RunExecutionMetadata };
+
+/** Outcome of {@link RunLifecycle.finish}. */
+export type FinishOutcome =
+  | { readonly ok: true; readonly record: RunExecutionMetadata; readonly superseded?: RunExecutionMetadata }
+  /** The run already has another terminal record (the first one written wins): it is returned. */
+  | { readonly ok: false; readonly existing: RunExecutionMetadata };
+
+/** Outcome of {@link RunLifecycle.markCrashed}. */
+export type CrashOutcome =
+  | { readonly crashed: true; readonly record: RunExecutionMetadata }
+  /** `fresh`: its heartbeat is recent (it is alive); `ended`: it has a terminal record; `missing`: no such run. */
+  | { readonly crashed: false; readonly reason: 'fresh' | 'ended' | 'missing'; readonly record?: RunExecutionMetadata };
+
+/** Why a run is presumed dead, as its CRASHED record says. */
+export interface CrashReason {
+  /** `error.name` of the record, e.g. `RunCrashed`, `WorkerCrashed`. */
+  readonly name: string;
+  /** The record's body. */
+  readonly body: string;
+}
+
+/** The run lifecycle over one store. See the module's description. */
+export class RunLifecycle {
+  readonly clock: Clock;
+  readonly staleAfterMs: number;
+  private readonly policy: RetryPolicy;
+
+  constructor(
+    readonly store: RunStore,
+    options: RunLifecycleOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.staleAfterMs = options.staleAfterMs ?? LIFECYCLE_DEFAULTS.staleAfterMs;
+    this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
+  }
+
+  /** Whether `record` is RUNNING with a heartbeat older than the staleness limit (its process died). */
+  isStale(record: Pick<RunExecutionMetadata, 'status' | 'heartbeat_at' | 'started_at'>, nowMs = this.clock.now()): boolean {
+    return record.status === 'RUNNING' && nowMs - heartbeatMsOf(record) >= this.staleAfterMs;
+  }
+
+  /**
+   * Write `record`'s RUNNING record, taking its idempotency key first (scoped by service).
+   *
+   * @throws RunConflictError naming the run that holds the key (RUNNING, heartbeat fresh).
+   * @throws IdempotencyKeyMismatchError when the holder (RUNNING or SUCCEEDED) had another payload.
+   */
+  async begin(record: RunExecutionMetadata): Promise<BeginOutcome> {
+    if (record.status !== 'RUNNING') throw new TypeError(`begin() takes a RUNNING record; run ${record.run_id} is ${record.status}`);
+    let tookOverFrom: string | undefined;
+    if (record.idempotency_key) {
+      const claim = await this.claimKey(record);
+      if ('replayed' in claim) return { started: false, replayed: claim.replayed };
+      tookOverFrom = claim.tookOverFrom;
+    }
+    let put: Written<RunExecutionMetadata>;
+    try {
+      put = await this.call(() => this.store.putRun(record, [{ exists: false }]));
+    } catch (error) {
+      // The handler will not run: free the key at once rather than leave it blocked until stale.
+      if (record.idempotency_key) await this.releaseKey(record, 'FAILED').catch(() => {});
+      throw error;
+    }
+    // run ids are fresh: an item already there is this run's own begin, retried after a lost answer
+    if (!put.written && put.current?.run_id !== record.run_id) {
+      throw new TypeError(`run id ${record.run_id} is already taken`);
+    }
+    if (tookOverFrom) {
+      await this.markCrashed(
+        { service: record.service, run_id: tookOverFrom },
+        {
+          name: 'RunCrashed',
+          body: `The run stopped without finishing (no heartbeat); its idempotency key was taken over by run ${record.run_id}.`,
+        },
+      ).catch(() => {}); // the key is ours; the old record is told when it can be
+    }
+    return tookOverFrom ? { started: true, tookOverFrom } : { started: true };
+  }
+
+  /** Take the key of `record`, or find the SUCCEEDED run to replay; throws for a live holder. */
+  private async claimKey(
+    record: RunExecutionMetadata,
+  ): Promise<{ tookOverFrom?: string } | { replayed: RunExecutionMetadata }> {
+    const key = scopedKey(record.service, record.idempotency_key!);
+    const item: KeyItem = {
+      key,
+      service: record.service,
+      run_id: record.run_id,
+      status: 'RUNNING',
+      heartbeat_at: record.heartbeat_at ?? record.started_at,
+      ...(record.payload_hash ? { payload_hash: record.payload_hash } : {}),
+    };
+    let lastHolder: KeyItem | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cutoff = this.cutoff();
+      const put = await this.call(() =>
+        this.store.putKey(item, [
+          { exists: false },
+          { ownerIs: record.run_id }, // a retried claim whose answer was lost
+          { statusIn: RERUNNABLE },
+          { statusIn: ['RUNNING'], heartbeatBefore: cutoff },
+          // a holder whose run was pruned or whose key release was lost is handled below and retried with this:
+          ...(lastHolder ? [{ ownerIs: lastHolder.run_id, statusIn: [lastHolder.status] }] : []),
+        ]),
+      );
+      if (put.written) {
+        const previous = put.previous;
+        return previous && previous.status === 'RUNNING' && previous.run_id !== record.run_id
+          ? { tookOverFrom: previous.run_id }
+          : {};
+      }
+      const holder = put.current;
+      if (!holder) continue; // gone between the write and the read: try again
+      const mismatch =
+        holder.payload_hash !== undefined &&
+        record.payload_hash !== undefined &&
+        holder.payload_hash !== record.payload_hash;
+      const run = await this.call(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
+      if (holder.status === 'SUCCEEDED' && run?.status === 'SUCCEEDED') {
+        if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
+        return { replayed: { ...run, replayed: true } };
+      }
+      if (holder.status === 'RUNNING' && run?.status === 'RUNNING') {
+        if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
+        const ageMs = this.clock.now() - Math.max(Date.parse(holder.heartbeat_at), heartbeatMsOf(run));
+        if (ageMs < this.staleAfterMs) throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs);
+      }
+      if (holder.status === 'RUNNING' && run === undefined) {
+        // taken, its RUNNING record not (yet) written: alive until its key's heartbeat is stale
+        if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
+        const ageMs = this.clock.now() - Date.parse(holder.heartbeat_at);
+        if (ageMs < this.staleAfterMs) throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs);
+      }
+      if (run && run.status !== holder.status && isTerminal(run.status)) {
+        // the holder ended but its key was not told (that write failed): tell it, then decide again
+        await this.call(() =>
+          this.store.updateKey(key, { status: run.status }, [{ ownerIs: holder.run_id, statusIn: [holder.status] }]),
+        );
+        lastHolder = undefined;
+        continue;
+      }
+      // The holder's record is gone (pruned) or its key and record disagree in a way only a
+      // takeover settles: take it from exactly this holder on the next attempt.
+      lastHolder = holder;
+    }
+    throw new RunConflictError(record.idempotency_key!, lastHolder?.run_id ?? '(unknown)');
+  }
+
+  /**
+   * Renew a RUNNING run's heartbeat (and its key's) and return the record as stored, so the
+   * caller sees a `cancel_requested_at` or a terminal status another process wrote; `undefined`
+   * for an unknown run.
+   */
+  async heartbeat(
+    run: Pick<RunExecutionMetadata, 'service' | 'run_id' | 'idempotency_key'>,
+  ): Promise<RunExecutionMetadata | undefined> {
+    const at = new Date(this.clock.now()).toISOString();
+    const result = await this.call(() =>
+      this.store.updateRun(run, { heartbeat_at: at }, [{ statusIn: ['RUNNING'] }]),
+    );
+    if (result.written && run.idempotency_key) {
+      await this.call(() =>
+        this.store.updateKey(scopedKey(run.service, run.idempotency_key!), { heartbeat_at: at }, [
+          { ownerIs: run.run_id, statusIn: ['RUNNING'] },
+        ]),
+      );
+    }
+    return result.current;
+  }
+
+  /**
+   * Ask a RUNNING run to stop (`pipeline cancel`): sets `cancel_requested_at` (the first request's
+   * time is kept); its executor sees it at its next heartbeat. Returns the record as stored.
+   */
+  async requestCancel(runId: string): Promise<RunExecutionMetadata | undefined> {
+    const found = await this.call(() => this.store.get(runId));
+    if (found?.status !== 'RUNNING') return found;
+    const at = new Date(this.clock.now()).toISOString();
+    const result = await this.call(() =>
+      this.store.updateRun(found, { cancel_requested_at: at }, [{ statusIn: ['RUNNING'], cancelRequested: false }]),
+    );
+    return result.current;
+  }
+
+  /**
+   * Write a run's terminal record: over its RUNNING record, or where there is none (an outbox
+   * replay). The first terminal record wins: over another one nothing is written and that one is
+   * returned; the same record again (a retried write) is `ok`; and the run's own final record
+   * replaces a CRASHED presumption about it (`superseded`). Frees or settles its key.
+   */
+  async finish(record: RunExecutionMetadata): Promise<FinishOutcome> {
+    if (!isTerminal(record.status)) {
+      throw new TypeError(`finish() takes a terminal record; run ${record.run_id} is RUNNING (use begin)`);
+    }
+    let when: RunCondition = [{ exists: false }, { statusIn: ['RUNNING'] }];
+    let superseded: RunExecutionMetadata | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 4) {
+        throw new RunStoreError(this.store.description, `run ${record.run_id} is contended`, 'Retry the write.');
+      }
+      const put = await this.call(() => this.store.putRun(record, when));
+      if (put.written) break;
+      const current = put.current ?? (await this.call(() => this.store.readRun(record)));
+      if (!current) continue; // removed between the write and the read: write again
+      if (current.status === record.status && current.ended_at === record.ended_at) break; // our own write, retried
+      if (current.status !== 'CRASHED' || record.status === 'CRASHED') return { ok: false, existing: current };
+      // supersede: the run's own outcome replaces the presumption that it crashed (exactly that one)
+      superseded = current;
+      when = [{ statusIn: ['CRASHED'], ...(current.ended_at ? { endedAt: current.ended_at } : {}) }];
+    }
+    if (record.idempotency_key) await this.releaseKey(record, record.status);
+    return superseded ? { ok: true, record, superseded } : { ok: true, record };
+  }
+
+  /**
+   * Mark a RUNNING run CRASHED, only when its heartbeat is stale (anyone may: a later run with its
+   * key, a queue's re-attempt of its job). A run whose heartbeat is fresh is alive and is left
+   * alone (`fresh`).
+   */
+  async markCrashed(run: RunKey, reason: CrashReason): Promise<CrashOutcome> {
+    const current = await this.call(() => this.store.readRun(run));
+    if (!current) return { crashed: false, reason: 'missing' };
+    if (isTerminal(current.status)) return { crashed: false, reason: 'ended', record: current };
+    const nowMs = this.clock.now();
+    if (!this.isStale(current, nowMs)) return { crashed: false, reason: 'fresh', record: current };
+    const ended = new Date(nowMs).toISOString();
+    const crashed: RunExecutionMetadata = {
+      ...current,
+      status: 'CRASHED',
+      status_code: 500,
+      body: reason.body,
+      error: {
+        name: reason.name,
+        message: `no heartbeat for ${Math.round((nowMs - heartbeatMsOf(current)) / 1000)} s`,
+      },
+      ended_at: ended,
+      duration_ms: Math.max(0, nowMs - Date.parse(current.started_at)),
+    };
+    const put = await this.call(() =>
+      this.store.putRun(crashed, [{ statusIn: ['RUNNING'], heartbeatBefore: this.cutoff(nowMs) }]),
+    );
+    const landed = put.written || (put.current?.status === 'CRASHED' && put.current.ended_at === ended);
+    if (!landed) {
+      const now = put.current;
+      if (!now) return { crashed: false, reason: 'missing' };
+      return { crashed: false, reason: isTerminal(now.status) ? 'ended' : 'fresh', record: now };
+    }
+    if (crashed.idempotency_key) await this.releaseKey(crashed, 'CRASHED');
+    return { crashed: true, record: crashed };
+  }
+
+  /** Tell the run's key how its run ended (only while the key is still the run's). */
+  private async releaseKey(record: RunExecutionMetadata, status: RunStatus): Promise<void> {
+    await this.call(() =>
+      this.store.updateKey(scopedKey(record.service, record.idempotency_key!), { status }, [{ ownerIs: record.run_id }]),
+    );
+  }
+
+  /** The ISO time before which a heartbeat is stale. */
+  private cutoff(nowMs = this.clock.now()): string {
+    return new Date(nowMs - this.staleAfterMs).toISOString();
+  }
+
+  /** One store call under the retry policy; transient errors, as the store classifies them, are retried. */
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return retry(fn, {
+      policy: this.policy,
+      clock: this.clock,
+      classify: (error) => ({ retryable: this.store.classifyError(error) === 'transient' }),
+    });
+  }
+}
