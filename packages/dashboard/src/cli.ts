@@ -35,8 +35,7 @@ export async function dashboard(args: string[], io: Io): Promise<number> {
     });
   } catch (error) {
     await store.close();
-    if ((error as Error).name === 'ConfigError') throw new UsageError((error as Error).message);
-    throw error;
+    throw error; // core's ConfigError (a host off loopback without a token): exit code 2
   }
   io.out(`Dashboard of ${store.description} at ${running.url}\n`);
   await new Promise<void>((resolve) => {

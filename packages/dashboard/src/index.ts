@@ -4,11 +4,5 @@
  * like the worker), or {@link startDashboard} with any run store. It reads run records and never
  * writes them.
  */
-export {
-  startDashboard,
-  DashboardConfigError,
-  type Dashboard,
-  type DashboardOptions,
-  type DashboardSchedule,
-} from './server';
+export { startDashboard, type Dashboard, type DashboardOptions, type DashboardSchedule } from './server';
 export { overview, RECENT_RUNS, type ServiceOverview } from './overview';

@@ -2,8 +2,16 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { timingSafeEqual } from 'node:crypto';
-import { RunStatusSchema, runIdFloor, type RunExecutionMetadata, type RunStore } from '@pipeline-invocation/core';
+import {
+  ConfigError,
+  InvalidRequestError,
+  RunStatusSchema,
+  runIdFloor,
+  statusCodeForError,
+  type RunExecutionMetadata,
+  type RunStore,
+} from '@pipeline-invocation/core';
+import { LOOPBACK_HOSTS, givenToken, isLoopbackHost, sameToken } from './access';
 import { overview } from './overview';
 
 /** A schedule as the dashboard shows it (what `pipeline schedule list` prints). */
@@ -38,12 +46,6 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** Raised when the dashboard may not start as asked (off loopback without a token). */
-export class DashboardConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const ASSETS = join(__dirname, '..', 'assets');
 const UPLOT = dirname(require.resolve('uplot/package.json'));
 const STATIC: Record<string, { file: string; type: string }> = {
@@ -63,13 +65,21 @@ const PAGE = /^\/(|service\/[^/]+|run\/[^/]+|schedules)$/;
  * writes every value with `textContent`, never as HTML; charts are uPlot on a canvas, served
  * from `node_modules`: nothing is fetched from the internet.
  *
- * @throws DashboardConfigError when `host` is not loopback and there is no `token`.
+ * Bound to loopback (the default), it answers only requests whose `Host` header names this
+ * machine (`localhost`, `127.0.0.1`, `[::1]`, any port): a web page cannot read run records by
+ * rebinding its own name to 127.0.0.1 (403). Bound elsewhere, it needs `token` instead.
+ * Bad filters and run ids answer 400, a missing or wrong token 401, never 500.
+ *
+ * @throws ConfigError (core's; field `host`) when `host` is not loopback and there is no `token`.
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK.has(host) && !options.token)
-    throw new DashboardConfigError(
-      `the dashboard serves run records: on ${host} (not 127.0.0.1) it needs PIPELINE_DASHBOARD_TOKEN; set it, or use --host 127.0.0.1`,
+  const onLoopback = LOOPBACK_HOSTS.has(host);
+  if (!onLoopback && !options.token)
+    throw new ConfigError(
+      'host',
+      host,
+      'the dashboard serves run records: off loopback (127.0.0.1) it needs a token (PIPELINE_DASHBOARD_TOKEN); set one, or use --host 127.0.0.1',
     );
   const { store } = options;
   // the page and its files, read once: they do not change while the dashboard runs
@@ -80,18 +90,27 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     handle(req, res).catch((error: Error) => {
-      if (!res.headersSent) json(res, 500, { error: error.message });
+      // the one error table: a bad filter (InvalidRequestError) is a 400, an unreachable store a 503
+      if (!res.headersSent) json(res, statusCodeForError(error), { error: error.message });
       else res.end();
     });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (onLoopback && !isLoopbackHost(req.headers.host)) {
+      // DNS rebinding: a page of another site whose name now points at 127.0.0.1
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      return void res.end(
+        `403: this dashboard answers to localhost, 127.0.0.1 and [::1] only, not to the host "${req.headers.host ?? ''}"\n`,
+      );
+    }
     const url = new URL(req.url ?? '/', 'http://dashboard');
-    if (options.token && !authorised(req, url, options.token)) {
+    const given = options.token ? givenToken(req, url) : undefined;
+    if (options.token && !sameToken(given, options.token)) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' });
       return void res.end('401: this dashboard needs its token (?token=..., or Authorization: Bearer ...)\n');
     }
-    if (options.token && url.searchParams.get('token') === options.token) {
+    if (options.token && url.searchParams.has('token')) {
       // the token in the address once; a cookie from then on, and an address without it
       url.searchParams.delete('token');
       res.writeHead(303, {
@@ -107,7 +126,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (url.pathname === '/api/overview') return json(res, 200, { services: await overview(store, Date.now()) });
     if (url.pathname === '/api/runs') return json(res, 200, await runs(store, url.searchParams));
     if (url.pathname.startsWith('/api/runs/')) {
-      const record = await store.get(decodeURIComponent(url.pathname.slice('/api/runs/'.length)));
+      const record = await store.get(runIdOf(url.pathname.slice('/api/runs/'.length)));
       return record ? json(res, 200, record) : json(res, 404, { error: 'no such run' });
     }
     if (url.pathname === '/api/schedules')
@@ -181,33 +200,46 @@ function summary(r: RunExecutionMetadata) {
 async function runs(store: RunStore, params: URLSearchParams) {
   const limit = Math.min(200, Math.max(1, Number(params.get('limit') ?? 25) || 25));
   const status = params.get('status') || undefined;
-  if (status && !RunStatusSchema.safeParse(status).success) throw new Error(`unknown status ${status}`);
-  const to = params.get('to');
-  const from = params.get('from');
+  if (status && !RunStatusSchema.safeParse(status).success)
+    throw new InvalidRequestError(
+      `status "${status}" is not a run status: use one of ${RunStatusSchema.options.join(', ')}`,
+    );
+  const to = time(params, 'to');
+  const from = time(params, 'from');
   // run ids are time-ordered: "before `to`" is a cursor, "after `from`" a floor
   let cursor = params.get('cursor') || undefined;
-  if (to && !cursor) cursor = runIdFloor(Date.parse(to) + 1);
+  if (to !== undefined && !cursor) cursor = runIdFloor(to + 1);
   const page = await store.list({
     service: params.get('service') || undefined,
     status: status as RunExecutionMetadata['status'] | undefined,
     limit,
     cursor,
   });
-  const floor = from ? runIdFloor(Date.parse(from)) : undefined;
+  const floor = from !== undefined ? runIdFloor(from) : undefined;
   const items = floor ? page.items.filter((r) => r.run_id >= floor) : page.items;
   const more = page.nextCursor && (!floor || items.length === page.items.length);
   return { items: items.map(summary), ...(more ? { nextCursor: page.nextCursor } : {}) };
 }
 
-function authorised(req: IncomingMessage, url: URL, token: string): boolean {
-  const given =
-    url.searchParams.get('token') ??
-    req.headers.authorization?.replace(/^Bearer\s+/i, '') ??
-    /(?:^|;\s*)pipeline_dashboard=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-  if (!given) return false;
-  const a = Buffer.from(decodeURIComponent(given));
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** A time filter (`from`, `to`): an ISO-8601 time, as ms since the epoch. */
+function time(params: URLSearchParams, name: 'from' | 'to'): number | undefined {
+  const value = params.get(name);
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw new InvalidRequestError(`${name} "${value}" is not a time: use ISO-8601, e.g. 2026-11-28T10:00:00Z`);
+  return ms;
+}
+
+/** The run id of `/api/runs/<id>`, decoded once; a malformed escape is the caller's mistake (400). */
+function runIdOf(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new InvalidRequestError(
+      `the run id "${encoded}" is not URL-encoded correctly (a % must start an escape like %2F)`,
+    );
+  }
 }
 
 function send(res: ServerResponse, status: number, type: string, body: Buffer | string) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
-import { DashboardConfigError, startDashboard, type Dashboard } from '../src';
+import { startDashboard, type Dashboard } from '../src';
 import { runningRecord } from '../../storage/tests/helpers/records';
 
 // Debian's chromium, installed by `npm test` when missing (scripts/ensure-system-packages.cjs).
@@ -212,7 +212,12 @@ describe('schedules', () => {
 
 describe('access', () => {
   it('refuses to start off loopback without PIPELINE_DASHBOARD_TOKEN', async () => {
-    await expect(startDashboard({ store, host: '0.0.0.0', port: 0 })).rejects.toBeInstanceOf(DashboardConfigError);
+    // core's ConfigError (exit code 2 in the CLI), naming the option
+    await expect(startDashboard({ store, host: '0.0.0.0', port: 0 })).rejects.toMatchObject({
+      name: 'ConfigError',
+      variable: 'host',
+      message: expect.stringContaining('PIPELINE_DASHBOARD_TOKEN'),
+    });
   });
 
   it('off loopback, answers 401 to every request without the token, and serves the browser that brings it once', async () => {
