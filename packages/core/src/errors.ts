@@ -14,7 +14,8 @@ import type { RunExecutionMetadata } from './models/run-record';
  * two copies of core may be installed side by side.
  */
 export class PipelineInvocationError extends Error {
-  override name = 'PipelineInvocationError';
+  /** The error's code: one of {@link ERROR_CODES}, the key of its row in {@link ERROR_TABLE}. */
+  override name: ErrorCode = 'PipelineInvocationError';
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
   }
@@ -22,7 +23,7 @@ export class PipelineInvocationError extends Error {
 
 /** The request (or a handler payload) failed validation. Maps to status 400. */
 export class InvalidRequestError extends PipelineInvocationError {
-  override name = 'InvalidRequestError';
+  override name = 'InvalidRequestError' as const;
   /** The validation issues, as data (zod's issue objects: `path`, `code`, `message`). */
   readonly issues: readonly z.core.$ZodIssue[];
   constructor(message: string, issues: readonly z.core.$ZodIssue[] = [], options?: ErrorOptions) {
@@ -33,7 +34,7 @@ export class InvalidRequestError extends PipelineInvocationError {
 
 /** No registered handler answers to `serviceName`. Maps to status 404. */
 export class UnknownServiceError extends PipelineInvocationError {
-  override name = 'UnknownServiceError';
+  override name = 'UnknownServiceError' as const;
   constructor(
     readonly serviceName: string,
     readonly availableServices: readonly string[],
@@ -56,7 +57,7 @@ export class UnknownServiceError extends PipelineInvocationError {
 
 /** Two registrants claimed the same service name. Maps to status 409. */
 export class DuplicateServiceError extends PipelineInvocationError {
-  override name = 'DuplicateServiceError';
+  override name = 'DuplicateServiceError' as const;
   constructor(
     readonly serviceName: string,
     readonly existingSource: string,
@@ -76,7 +77,7 @@ export class DuplicateServiceError extends PipelineInvocationError {
  * status 409. A run whose heartbeat went stale does not conflict: it is marked CRASHED.
  */
 export class RunConflictError extends PipelineInvocationError {
-  override name = 'RunConflictError';
+  override name = 'RunConflictError' as const;
   constructor(
     readonly idempotencyKey: string,
     readonly runId: string,
@@ -100,7 +101,7 @@ export class RunConflictError extends PipelineInvocationError {
  * request: reusing it for different input is a caller bug, never a replay.
  */
 export class IdempotencyKeyMismatchError extends PipelineInvocationError {
-  override name = 'IdempotencyKeyMismatchError';
+  override name = 'IdempotencyKeyMismatchError' as const;
   constructor(
     readonly idempotencyKey: string,
     /** The run that holds the key. */
@@ -122,7 +123,7 @@ export class IdempotencyKeyMismatchError extends PipelineInvocationError {
  * abort reason the handler's signal carries, and the error of a CANCELLED record (status 499).
  */
 export class RunCancelledError extends PipelineInvocationError {
-  override name = 'RunCancelledError';
+  override name = 'RunCancelledError' as const;
   constructor(
     /** Why: "SIGINT", "SIGTERM", "cancel requested", "caller aborted". */
     readonly reason: string,
@@ -137,7 +138,7 @@ export class RunCancelledError extends PipelineInvocationError {
  * record was written. Named like the DOM's AbortError so \`error.name === 'AbortError'\` checks work.
  */
 export class AbortError extends PipelineInvocationError {
-  override name = 'AbortError';
+  override name = 'AbortError' as const;
   constructor(
     readonly service: string,
     options?: ErrorOptions,
@@ -148,7 +149,7 @@ export class AbortError extends PipelineInvocationError {
 
 /** A value in a handler's metadata cannot be stored as JSON (the run fails, naming it). Status 500. */
 export class UnserializableMetadataError extends PipelineInvocationError {
-  override name = 'UnserializableMetadataError';
+  override name = 'UnserializableMetadataError' as const;
   constructor(
     /** Where the value sits, e.g. \`metadata.counts\`. */
     readonly path: string,
@@ -166,7 +167,7 @@ export class UnserializableMetadataError extends PipelineInvocationError {
 
 /** A configuration value (an environment variable or option) is invalid. Exit code 2. */
 export class ConfigError extends PipelineInvocationError {
-  override name = 'ConfigError';
+  override name = 'ConfigError' as const;
   constructor(
     /** The variable or option, e.g. \`PIPELINE_HEARTBEAT_MS\`. */
     readonly variable: string,
@@ -182,23 +183,63 @@ export class ConfigError extends PipelineInvocationError {
 /**
  * A run record could not be written after retries. Maps to 503. When it is the final record of
  * a run whose handler already ran, {@link MetadataWriteError.record} holds it (kept in the outbox
- * or logged): a queue must not run that handler again.
+ * or a file): a queue must not run that handler again.
+ *
+ * The message names the service once: wrapping a MetadataWriteError (a custom writer that throws
+ * one, as the original's tests did) keeps the inner one's cause instead of repeating its text.
  */
 export class MetadataWriteError extends PipelineInvocationError {
-  override name = 'MetadataWriteError';
+  override name = 'MetadataWriteError' as const;
   /** The final record that could not be stored; set only when the handler ran. */
   readonly record?: RunExecutionMetadata;
+  /** What failed: the store's or the writer's own error (never another MetadataWriteError). */
+  readonly originalError: unknown;
   constructor(
     readonly service: string,
-    readonly originalError: unknown,
+    originalError: unknown,
     detail = '',
     options: ErrorOptions & { record?: RunExecutionMetadata } = {},
   ) {
-    super(`Could not write the run record of "${service}": ${describe(originalError)}.${detail ? ` ${detail}` : ''}`, {
-      cause: options.cause ?? originalError,
-    });
-    if (options.record) this.record = options.record;
+    const inner = unwrapWriteError(originalError);
+    const details = [...inner.details, detail].filter(Boolean).map(sentence);
+    super(
+      [`Could not write the run record of "${service}": ${sentence(describe(inner.error))}`, ...details].join(' '),
+      {
+        cause: options.cause ?? inner.error,
+      },
+    );
+    this.originalError = inner.error;
+    const record = options.record ?? inner.record;
+    if (record) this.record = record;
   }
+}
+
+/** The innermost cause of nested MetadataWriteErrors (by name: another copy of core counts too). */
+function unwrapWriteError(error: unknown): { error: unknown; details: string[]; record?: RunExecutionMetadata } {
+  const details: string[] = [];
+  let record: RunExecutionMetadata | undefined;
+  let current = error;
+  for (let depth = 0; depth < 10 && isNamedError(current, 'MetadataWriteError'); depth++) {
+    const nested = current as Partial<MetadataWriteError> & Error;
+    record ??= nested.record;
+    // the nested one's own message minus its "Could not write..." lead and its cause's text
+    const own = nested.message.replace(/^Could not write the run record of "[^"]*": /, '');
+    const next = 'originalError' in nested ? nested.originalError : nested.cause;
+    const rest = own.startsWith(sentence(describe(next))) ? own.slice(sentence(describe(next)).length).trim() : '';
+    if (rest) details.unshift(rest);
+    current = next;
+  }
+  return { error: current, details, record };
+}
+
+/** `text` ending with exactly one full stop (or its own `?`/`!`). */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+function isNamedError(value: unknown, name: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { name?: unknown }).name === name;
 }
 
 /**
@@ -206,7 +247,7 @@ export class MetadataWriteError extends PipelineInvocationError {
  * Maps to status 503. `fix` says what to do about it.
  */
 export class RunStoreError extends PipelineInvocationError {
-  override name = 'RunStoreError';
+  override name = 'RunStoreError' as const;
   constructor(
     readonly store: string,
     message: string,
@@ -219,7 +260,7 @@ export class RunStoreError extends PipelineInvocationError {
 
 /** Tracking (W&B or metrics) failed. Logged, never fails a run. */
 export class ObservabilityError extends PipelineInvocationError {
-  override name = 'ObservabilityError';
+  override name = 'ObservabilityError' as const;
   constructor(
     readonly service: string,
     readonly component: 'wandb' | 'metrics',
@@ -232,7 +273,7 @@ export class ObservabilityError extends PipelineInvocationError {
 
 /** A plugin package could not be imported. Maps to status 500. */
 export class PluginLoadError extends PipelineInvocationError {
-  override name = 'PluginLoadError';
+  override name = 'PluginLoadError' as const;
   constructor(
     readonly packageName: string,
     reason: string,
@@ -244,7 +285,7 @@ export class PluginLoadError extends PipelineInvocationError {
 
 /** A plugin supports a contract range that excludes ours. Maps to status 500. */
 export class IncompatiblePluginError extends PipelineInvocationError {
-  override name = 'IncompatiblePluginError';
+  override name = 'IncompatiblePluginError' as const;
   constructor(
     readonly packageName: string,
     readonly pluginContract: string,
@@ -261,7 +302,7 @@ export class IncompatiblePluginError extends PipelineInvocationError {
 
 /** A handler did not finish within its time limit. Maps to status 504. */
 export class HandlerTimeoutError extends PipelineInvocationError {
-  override name = 'HandlerTimeoutError';
+  override name = 'HandlerTimeoutError' as const;
   constructor(
     readonly service: string,
     readonly timeoutMs: number,
@@ -270,6 +311,73 @@ export class HandlerTimeoutError extends PipelineInvocationError {
     super(`Handler "${service}" did not finish within ${timeoutMs} ms and was aborted.`, options);
   }
 }
+
+/**
+ * An upstream service the handler depends on refused for now (HTTP 429). Maps to status 429, and
+ * a queue tries the job again later, as for a handler result with status 429 or 503.
+ */
+export class RateLimitedError extends PipelineInvocationError {
+  override name = 'RateLimitedError' as const;
+  constructor(
+    /** Who refused, e.g. "Perspective API". */
+    readonly upstream: string,
+    /** How long the upstream asked to wait, when it said (ms). */
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${upstream} is rate limiting the run${retryAfterMs === undefined ? '' : ` (retry after ${retryAfterMs} ms)`}; it is worth trying again later.`,
+      options,
+    );
+  }
+}
+
+/**
+ * The invoker was closed (`Invoker.close()`): it runs nothing more. Maps to status 503 (a queue
+ * job is tried again, by a worker whose invoker is open). Create a new invoker instead.
+ */
+export class InvokerClosedError extends PipelineInvocationError {
+  override name = 'InvokerClosedError' as const;
+  constructor(
+    /** What was asked of the closed invoker, e.g. `invokePipelineHandler("svc")`. */
+    readonly call: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `This invoker was closed, so ${call} was refused; nothing ran. Create a new invoker (createInvoker()) for further calls.`,
+      options,
+    );
+  }
+}
+
+/**
+ * Every error code of pipeline-invocation: the `name` of each error class above. The union is
+ * closed: a class whose name is not listed does not compile (its `name` must be an
+ * {@link ErrorCode}), and a code without a row in {@link ERROR_TABLE} does not either.
+ */
+export const ERROR_CODES = [
+  'PipelineInvocationError',
+  'InvalidRequestError',
+  'ConfigError',
+  'UnknownServiceError',
+  'DuplicateServiceError',
+  'RunConflictError',
+  'IdempotencyKeyMismatchError',
+  'RateLimitedError',
+  'AbortError',
+  'RunCancelledError',
+  'PluginLoadError',
+  'IncompatiblePluginError',
+  'UnserializableMetadataError',
+  'ObservabilityError',
+  'MetadataWriteError',
+  'RunStoreError',
+  'InvokerClosedError',
+  'HandlerTimeoutError',
+] as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** How one error is answered, wherever it surfaces. */
 export interface ErrorPolicy {
@@ -282,51 +390,133 @@ export interface ErrorPolicy {
 }
 
 /**
- * The one error table (tRPC-style): each error name to its status code, CLI exit code and
+ * The one error table (tRPC-style): each error code to its status code, CLI exit code and
  * retry decision. The router, the executor, the CLI and the worker all read it; an error not
  * listed (a handler's own, a network failure) is a 500, exit code 1, and worth a retry.
+ * Keyed by the closed {@link ErrorCode} union, so the compiler checks every code has its row.
  */
-export const ERROR_TABLE: Readonly<Record<string, ErrorPolicy>> = Object.freeze({
+export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorPolicy>> = Object.freeze({
+  /** The base class, thrown as such by nobody: answered like an unlisted error. */
+  PipelineInvocationError: { status: 500, exitCode: 1, retry: true },
   InvalidRequestError: { status: 400, exitCode: 2, retry: false },
   ConfigError: { status: 400, exitCode: 2, retry: false },
-  /** The CLI's own: a command line it cannot understand. */
-  UsageError: { status: 400, exitCode: 2, retry: false },
   UnknownServiceError: { status: 404, exitCode: 3, retry: false },
   DuplicateServiceError: { status: 409, exitCode: 5, retry: false },
   /** The key's run may finish meanwhile: a queue tries again later. */
   RunConflictError: { status: 409, exitCode: 6, retry: true },
   IdempotencyKeyMismatchError: { status: 409, exitCode: 6, retry: false },
+  RateLimitedError: { status: 429, exitCode: 1, retry: true },
   AbortError: { status: 499, exitCode: 1, retry: false },
   RunCancelledError: { status: 499, exitCode: 1, retry: false },
   /** A failed import is tried again after a back-off, so a fixed package heals a queued job. */
   PluginLoadError: { status: 500, exitCode: 5, retry: true },
   IncompatiblePluginError: { status: 500, exitCode: 5, retry: false },
   UnserializableMetadataError: { status: 500, exitCode: 1, retry: false },
+  /** Logged, never fails a run; listed so that every class has its row. */
+  ObservabilityError: { status: 500, exitCode: 1, retry: false },
   MetadataWriteError: { status: 503, exitCode: 4, retry: true },
   RunStoreError: { status: 503, exitCode: 4, retry: true },
+  /** Another worker (whose invoker is open) may take the job. */
+  InvokerClosedError: { status: 503, exitCode: 1, retry: true },
   HandlerTimeoutError: { status: 504, exitCode: 1, retry: false },
-});
+} satisfies Record<ErrorCode, ErrorPolicy>);
 
 const UNLISTED: ErrorPolicy = Object.freeze({ status: 500, exitCode: 1, retry: true });
+
+/** Whether `name` is one of {@link ERROR_CODES}. */
+export function isErrorCode(name: unknown): name is ErrorCode {
+  return typeof name === 'string' && Object.hasOwn(ERROR_TABLE, name);
+}
 
 /** The {@link ErrorPolicy} of any thrown value, by its name (works across copies of core). */
 export function errorPolicy(error: unknown): ErrorPolicy {
   const name = (error as { name?: unknown } | null)?.name;
-  return (typeof name === 'string' && Object.hasOwn(ERROR_TABLE, name) && ERROR_TABLE[name]) || UNLISTED;
+  return isErrorCode(name) ? ERROR_TABLE[name] : UNLISTED;
 }
 
 /**
- * Error name to status code: a view of {@link ERROR_TABLE}.
+ * Error code to status code: a view of {@link ERROR_TABLE}.
  *
  * @deprecated Use {@link errorPolicy} (or {@link statusCodeForError}); kept for callers of 0.1.
  */
-export const ERROR_STATUS_CODES: Readonly<Record<string, number>> = Object.freeze(
-  Object.fromEntries(Object.entries(ERROR_TABLE).map(([name, policy]) => [name, policy.status])),
+export const ERROR_STATUS_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(ERROR_TABLE).map(([name, policy]) => [name, policy.status])) as Record<
+    ErrorCode,
+    number
+  >,
 );
 
 /** Status code from the error table. */
 export function statusCodeForError(error: unknown): number {
   return errorPolicy(error).status;
+}
+
+/**
+ * Whether a run that ended with `statusCode` is worth another attempt in a queue: a status the
+ * error table retries for every error that has it (429 rate limited, 503 unavailable), so a
+ * handler that *returns* `{ statusCode: 503 }` is retried like one that throws a 503 error.
+ *
+ * @example
+ * isRetryableStatus(503); // true
+ * isRetryableStatus(500); // false: a handler's failure is retried only when it says so
+ */
+export function isRetryableStatus(statusCode: number): boolean {
+  return RETRYABLE_STATUSES.has(statusCode);
+}
+
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set(
+  Object.values(ERROR_TABLE)
+    .map((p) => p.status)
+    .filter((status) => Object.values(ERROR_TABLE).every((p) => p.status !== status || p.retry)),
+);
+
+/** How a run that ended with a thrown error is recorded: see {@link outcomeOfThrown}. */
+export interface ThrownOutcome {
+  /** The record's `status_code`. */
+  readonly status_code: number;
+  /** Whether a queue should try the run again (the record's `error.retryable`). */
+  readonly retryable: boolean;
+  /** The record's `error.name`: the error's own name, `NonErrorThrown` for a value that is not an error. */
+  readonly name: string;
+  /** The record's `error.message`. */
+  readonly message: string;
+}
+
+/**
+ * How a run whose handler threw `error` is recorded. An error of ours keeps its row of
+ * {@link ERROR_TABLE} (an `InvalidRequestError` is a 400, not a 500); any other error keeps
+ * its own `statusCode` when it carries one between 400 and 599, else it is a 500. It is
+ * retryable when its row (or its status, see {@link isRetryableStatus}) says so, or when the
+ * handler marked it `retryable: true`.
+ *
+ * @example
+ * outcomeOfThrown(new InvalidRequestError('backfill_duration must be positive'));
+ * // { status_code: 400, retryable: false, name: 'InvalidRequestError', message: 'backfill_duration must be positive' }
+ */
+export function outcomeOfThrown(error: unknown): ThrownOutcome {
+  const errorLike = error instanceof Error || isErrorLike(error);
+  const name = errorLike ? (error as Error).name || 'Error' : 'NonErrorThrown';
+  const marked = (error as { retryable?: unknown } | null)?.retryable === true;
+  if (isErrorCode(name)) {
+    const policy = ERROR_TABLE[name];
+    return { status_code: policy.status, retryable: policy.retry || marked, name, message: describe(error) };
+  }
+  const own = ownStatusOf(error);
+  const status_code = own ?? UNLISTED.status;
+  return {
+    status_code,
+    retryable: marked || (own !== undefined && isRetryableStatus(own)),
+    name,
+    message: describe(error),
+  };
+}
+
+/** An unlisted error's own HTTP status (`statusCode` or `status_code`, 400-599), if it has one. */
+function ownStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { statusCode, status_code } = error as { statusCode?: unknown; status_code?: unknown };
+  const status = statusCode ?? status_code;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
 }
 
 /** Whether `error` is one of ours with the given name (works across copies of core). */

@@ -5,8 +5,14 @@ import {
   DuplicateServiceError,
   ERROR_STATUS_CODES,
   ERROR_TABLE,
+  ERROR_CODES,
   IdempotencyKeyMismatchError,
+  InvokerClosedError,
+  RateLimitedError,
   RunCancelledError,
+  isRetryableStatus,
+  outcomeOfThrown,
+  type ErrorCode,
   UnserializableMetadataError,
   errorPolicy,
   HandlerTimeoutError,
@@ -117,10 +123,11 @@ describe('errors', () => {
     for (const [error, status, exitCode, retry] of rows) {
       expect([error.name, errorPolicy(error)]).toEqual([error.name, { status, exitCode, retry }]);
     }
-    expect(errorPolicy(Object.assign(new Error('u'), { name: 'UsageError' })).exitCode).toBe(2);
+    // the CLI's own UsageError is not core's business: answered like any unlisted error here
+    expect(Object.hasOwn(ERROR_TABLE, 'UsageError')).toBe(false);
     expect(Object.isFrozen(ERROR_TABLE)).toBe(true);
     // the deprecated status map is a view of the same table
-    expect(ERROR_STATUS_CODES.RunConflictError).toBe(ERROR_TABLE.RunConflictError!.status);
+    expect(ERROR_STATUS_CODES.RunConflictError).toBe(ERROR_TABLE.RunConflictError.status);
   });
 
   it('every leaf error accepts ErrorOptions and keeps its cause', () => {
@@ -150,5 +157,126 @@ describe('errors', () => {
     expect(isPipelineError(foreign, 'UnknownServiceError')).toBe(true);
     expect(statusCodeForError(foreign)).toBe(404);
     expect(isPipelineError(new Error('x'), 'UnknownServiceError')).toBe(false);
+  });
+});
+
+describe('the closed error table', () => {
+  const everyError = (): PipelineInvocationError[] => [
+    new PipelineInvocationError('base'),
+    new InvalidRequestError('bad'),
+    new ConfigError('X', 'y', 'z'),
+    new UnknownServiceError('x', []),
+    new DuplicateServiceError('x', 'a', 'b'),
+    new RunConflictError('k', 'r'),
+    new IdempotencyKeyMismatchError('k', 'a', 'b'),
+    new RateLimitedError('Perspective API', 1000),
+    new AbortError('x'),
+    new RunCancelledError('SIGINT'),
+    new PluginLoadError('p', 'boom'),
+    new IncompatiblePluginError('p', '^2', '1.0.0'),
+    new UnserializableMetadataError('metadata.x', 'a BigInt'),
+    new ObservabilityError('x', 'wandb', 'down'),
+    new MetadataWriteError('x', 'down'),
+    new RunStoreError('s', 'm', 'f'),
+    new InvokerClosedError('invokePipelineHandler("x")'),
+    new HandlerTimeoutError('x', 1),
+  ];
+
+  it('has exactly one row per error class, and no two classes share a name', () => {
+    const names = everyError().map((e) => e.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect([...names].sort()).toEqual([...ERROR_CODES].sort());
+    expect(Object.keys(ERROR_TABLE).sort()).toEqual([...ERROR_CODES].sort());
+  });
+
+  it('is keyed by the closed ErrorCode union (the compiler refuses a code without a row)', () => {
+    // @ts-expect-error: "UsageError" is not an ErrorCode: the CLI's own class is not in core's table
+    const usage: ErrorCode = 'UsageError';
+    expect(usage).toBe('UsageError');
+    const code: ErrorCode = new InvalidRequestError('x').name;
+    expect(ERROR_TABLE[code].status).toBe(400);
+  });
+
+  it('a handler that throws InvalidRequestError is recorded 400, not 500, and not retryable', () => {
+    expect(outcomeOfThrown(new InvalidRequestError('backfill_duration must be positive'))).toEqual({
+      status_code: 400,
+      retryable: false,
+      name: 'InvalidRequestError',
+      message: 'backfill_duration must be positive',
+    });
+    // a copy of core elsewhere: compared by name
+    expect(outcomeOfThrown(Object.assign(new Error('no such service'), { name: 'UnknownServiceError' }))).toMatchObject(
+      {
+        status_code: 404,
+      },
+    );
+  });
+
+  it("keeps a thrown error's own retryability and status", () => {
+    expect(outcomeOfThrown(new RateLimitedError('Perspective API'))).toMatchObject({
+      status_code: 429,
+      retryable: true,
+    });
+    expect(outcomeOfThrown(new Error('boom'))).toEqual({
+      status_code: 500,
+      retryable: false,
+      name: 'Error',
+      message: 'boom',
+    });
+    expect(outcomeOfThrown(Object.assign(new Error('busy'), { retryable: true }))).toMatchObject({
+      status_code: 500,
+      retryable: true,
+    });
+    const upstream503 = Object.assign(new Error('upstream unavailable'), { statusCode: 503 });
+    expect(outcomeOfThrown(upstream503)).toMatchObject({ status_code: 503, retryable: true });
+    expect(outcomeOfThrown(Object.assign(new Error('gone'), { statusCode: 410 }))).toMatchObject({
+      status_code: 410,
+      retryable: false,
+    });
+    expect(outcomeOfThrown('a string')).toEqual({
+      status_code: 500,
+      retryable: false,
+      name: 'NonErrorThrown',
+      message: 'a string',
+    });
+  });
+
+  it('a result of 429 or 503 is retryable like the thrown errors with that status', () => {
+    expect([429, 503].map(isRetryableStatus)).toEqual([true, true]);
+    expect([200, 400, 404, 409, 500, 504].map(isRetryableStatus)).toEqual([false, false, false, false, false, false]);
+    expect(isRetryableStatus(errorPolicy(new MetadataWriteError('x', 'down')).status)).toBe(
+      errorPolicy(new MetadataWriteError('x', 'down')).retry,
+    );
+  });
+
+  it('an InvokerClosedError says what was refused and what to do', () => {
+    const error = new InvokerClosedError('invokePipelineHandler("svc")');
+    expect(error.message).toContain('invokePipelineHandler("svc")');
+    expect(error.message).toContain('createInvoker()');
+    expect(errorPolicy(error)).toEqual({ status: 503, exitCode: 1, retry: true });
+  });
+});
+
+describe('MetadataWriteError names the service once', () => {
+  it('wrapping a MetadataWriteError (a custom writer that threw one) does not repeat it', () => {
+    const cause = new Error('DB Write Failed.');
+    const inner = new MetadataWriteError('svc', cause);
+    const outer = new MetadataWriteError('svc', inner, 'The record of run R1 was kept in /x/outbox.jsonl.');
+    expect(outer.message).toBe(
+      'Could not write the run record of "svc": DB Write Failed. The record of run R1 was kept in /x/outbox.jsonl.',
+    );
+    expect(outer.message.match(/Could not write/g)).toHaveLength(1);
+    expect(outer.cause).toBe(cause);
+    expect(outer.originalError).toBe(cause);
+  });
+
+  it('keeps the inner detail and adds no second full stop', () => {
+    const inner = new MetadataWriteError('svc', new Error('throttled'), 'The handler was not run.');
+    expect(new MetadataWriteError('svc', inner).message).toBe(
+      'Could not write the run record of "svc": throttled. The handler was not run.',
+    );
+    expect(new MetadataWriteError('svc', 'full disk!').message).toBe(
+      'Could not write the run record of "svc": full disk!',
+    );
   });
 });

@@ -22,12 +22,19 @@ export const EXIT = {
   SIGTERM: 143,
 } as const;
 
-/** The exit code for an error that ended a command: core's one error table decides. */
+/**
+ * The exit code for an error that ended a command: core's one error table decides, except for
+ * the CLI's own {@link UsageError} (exit code 2), which only the CLI raises.
+ */
 export function exitCodeFor(error: unknown): number {
+  if ((error as { name?: unknown } | null)?.name === 'UsageError') return EXIT.INVALID_INPUT;
   return errorPolicy(error).exitCode;
 }
 
-/** A command line that cannot be understood; exit code 2. */
+/**
+ * A command line that cannot be understood; exit code 2. The CLI's own error: it never reaches
+ * a run, a router or a queue, so it has no row in core's error table.
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
