@@ -35,7 +35,7 @@ async function run(
     handler_version: '1.2.0',
     request_metadata: { request_id: `req-${service}` },
   });
-  await store.begin(running);
+  await store.putRun(running, [{ exists: false }]);
   const final = {
     ...running,
     status,
@@ -45,7 +45,7 @@ async function run(
     duration_ms: 200 + (running.run_id.charCodeAt(25) % 40) * 50,
     ...extra,
   };
-  await store.finish(final);
+  await store.putRun(final, [{ exists: true }]);
   return final;
 }
 

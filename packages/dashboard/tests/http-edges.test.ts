@@ -37,7 +37,7 @@ function get(base: string, path: string, headers: Record<string, string> = {}): 
 beforeAll(async () => {
   store = new SqliteRunStore(join(dir, 'runs.db'));
   const running = runningRecord({ service: 'svc' });
-  await store.begin(running);
+  await store.putRun(running, [{ exists: false }]);
   runId = running.run_id;
   open = await startDashboard({ store, port: 0, pollMs: 60_000 });
 });
