@@ -41,7 +41,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
     load: () => fromWorker('queue'),
   },
   dashboard: {
-    summary: 'dashboard: the run dashboard in the browser (needs @pipeline-invocation/dashboard)',
+    summary: 'the run dashboard in the browser (needs @pipeline-invocation/dashboard)',
     load: () => fromPackage('@pipeline-invocation/dashboard', 'dashboard', 'the dashboard package'),
   },
   schedule: {
@@ -78,15 +78,21 @@ function fromPackage(packageName: string, name: string, what: string): Command {
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
+/** One line per command, the summaries in one column two spaces past the longest name. */
+function commandList(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+  return Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`)
+    .join('\n');
+}
+
 /** Top-level help. */
 export const HELP = `Usage: pipeline <command> [options]
 
 Invoke pipeline handlers and inspect their runs.
 
 Commands:
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`)
-  .join('\n')}
+${commandList()}
 
 Options:
   -h, --help     show help (also after any command: pipeline invoke --help)
