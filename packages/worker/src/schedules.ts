@@ -14,8 +14,13 @@ export interface ScheduleSpec {
   cron?: string;
   /** The IANA time zone the cron expression is read in (default UTC), e.g. `Europe/Berlin`. */
   tz?: string;
-  /** A fixed interval (ms). */
+  /** A fixed interval (ms). The first run comes one interval after the schedule is added, unless `now`. */
   everyMs?: number;
+  /**
+   * Also run once right away (default false). Without it an interval schedule first runs one
+   * interval after it is added, and a cron schedule at its next matching time.
+   */
+  now?: boolean;
   /** The handler payload of each run (default `{}`). */
   payload?: JsonObject;
 }
@@ -37,15 +42,23 @@ export class ScheduleError extends Error {
   override name = 'ScheduleError';
 }
 
-/** Check a spec; returns the BullMQ repeat options. */
-export function repeatOptionsOf(spec: ScheduleSpec): { pattern: string; tz?: string } | { every: number } {
+/**
+ * Check a spec; returns the BullMQ repeat options. BullMQ runs an `every` scheduler at once
+ * unless it has a start date, so an interval schedule gets `startDate` = `nowMs` + the interval
+ * (its first run one interval later) unless `spec.now`; a cron schedule with `spec.now` gets
+ * `immediately` (one run at once, then the pattern).
+ */
+export function repeatOptionsOf(
+  spec: ScheduleSpec,
+  nowMs: number = Date.now(),
+): { pattern: string; tz?: string; immediately?: true } | { every: number; startDate?: number } {
   if ((spec.cron === undefined) === (spec.everyMs === undefined))
     throw new ScheduleError('give either a cron expression (--cron) or an interval (--every), not both or neither');
   if (spec.everyMs !== undefined) {
     if (!Number.isInteger(spec.everyMs) || spec.everyMs < 1000)
       throw new ScheduleError('the interval must be at least 1s');
     if (spec.tz) throw new ScheduleError('--tz goes with --cron only');
-    return { every: spec.everyMs };
+    return spec.now ? { every: spec.everyMs } : { every: spec.everyMs, startDate: nowMs + spec.everyMs };
   }
   if (spec.tz) {
     try {
@@ -63,7 +76,11 @@ export function repeatOptionsOf(spec: ScheduleSpec): { pattern: string; tz?: str
       `"${spec.cron}" is not a cron expression (${(error as Error).message}); write 5 fields (minute hour day month weekday), e.g. "0 3 * * *"`,
     );
   }
-  return { pattern: spec.cron!.trim(), ...(spec.tz ? { tz: spec.tz } : {}) };
+  return {
+    pattern: spec.cron!.trim(),
+    ...(spec.tz ? { tz: spec.tz } : {}),
+    ...(spec.now ? { immediately: true } : {}),
+  };
 }
 
 /** The default id of a schedule: its service and timing, in characters any id may hold. */
@@ -82,7 +99,14 @@ export function defaultScheduleId(spec: ScheduleSpec): string {
 export class Schedules {
   private readonly queues = new Map<string, Queue<InvocationJobData>>();
 
-  constructor(readonly connection: ConnectionOptions = redisConnection()) {}
+  /**
+   * @param connection Redis (default `REDIS_URL` or 127.0.0.1:6379).
+   * @param options.now The clock an interval schedule's first run is counted from (ms since the epoch).
+   */
+  constructor(
+    readonly connection: ConnectionOptions = redisConnection(),
+    private readonly options: { now?: () => number } = {},
+  ) {}
 
   /**
    * Add (or replace) a schedule. Check the service and payload first (e.g. with the invoker's
@@ -91,7 +115,7 @@ export class Schedules {
    * @throws ScheduleError for a bad cron expression, time zone or interval.
    */
   async add(spec: ScheduleSpec): Promise<ScheduleInfo> {
-    const repeat = repeatOptionsOf(spec);
+    const repeat = repeatOptionsOf(spec, (this.options.now ?? Date.now)());
     const id = spec.id ?? defaultScheduleId(spec);
     if (!/^[A-Za-z0-9_.-]{1,200}$/.test(id))
       throw new ScheduleError(`the id "${id}" may hold letters, digits, "_", "." and "-" only`);

@@ -110,7 +110,7 @@ describe('pipeline schedule (CLI)', () => {
     expect((await cli(['add', 'sched_service', '--every', '5m', '--payload', '{"n":1}'])).code).toBe(0);
     const listed = await cli(['list']);
     expect(listed.stdout).toMatch(/nightly\s+sched_service\s+cron "0 3 \* \* \*" \(Europe\/Berlin\)\s+\d{4}-/);
-    expect(listed.stdout).toMatch(/sched_service-every-300000ms\s+sched_service\s+every 300s/);
+    expect(listed.stdout).toMatch(/sched_service-every-300000ms\s+sched_service\s+every 5m/);
     expect((await cli(['remove', 'nightly'])).stdout).toContain('Removed schedule nightly.');
     expect((await cli(['remove', 'nightly'])).code).toBe(1);
     expect(JSON.parse((await cli(['list', '--json'])).stdout).map((s: { id: string }) => s.id)).toEqual([

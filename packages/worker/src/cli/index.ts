@@ -115,7 +115,7 @@ export async function queue(args: string[], io: Io): Promise<number> {
 }
 
 const SCHEDULE_HELP = `Usage: pipeline schedule add <service> (--cron "<expr>" [--tz ZONE] | --every <duration>)
-                             [--payload JSON|@file] [--id NAME] [--json]
+                             [--now] [--payload JSON|@file] [--id NAME] [--json]
        pipeline schedule list [--json]
        pipeline schedule remove <id> [--json]
 
@@ -126,7 +126,9 @@ worker comes back); a tick while the schedule's previous run is still RUNNING st
 
 add      --cron "<expr>"  5 fields (minute hour day month weekday), e.g. "0 3 * * *"
          --tz ZONE        the cron expression's time zone (default UTC), e.g. Europe/Berlin
-         --every D        a fixed interval: 30s, 5m, 1h (at least 1s)
+         --every D        a fixed interval: 30s, 5m, 1h (at least 1s); the first run comes one
+                          interval after the schedule is added
+         --now            also run once right away (then on the cron or interval)
          --payload        the handler payload, checked against its schema now (default {})
          --id NAME        the schedule's id (default <service>-<timing>); the same id replaces it
 list     every schedule of the installed services, with its next run time
@@ -142,6 +144,7 @@ export async function schedule(args: string[], io: Io): Promise<number> {
     cron: { type: 'string' },
     tz: { type: 'string' },
     every: { type: 'string' },
+    now: { type: 'boolean' },
     payload: { type: 'string' },
     id: { type: 'string' },
     json: { type: 'boolean' },
@@ -185,13 +188,18 @@ export async function schedule(args: string[], io: Io): Promise<number> {
           cron: values.cron,
           tz: values.tz,
           everyMs: values.every === undefined ? undefined : parseDurationFlag('--every', values.every),
+          now: values.now ?? false,
         });
       } catch (error) {
         if (error instanceof ScheduleError) throw new UsageError(error.message);
         throw error;
       }
       if (values.json) io.out(`${JSON.stringify(added, null, 2)}\n`);
-      else io.out(`Schedule ${added.id}: ${service} ${timing(added)}; next run ${added.next_run_at ?? 'soon'}.\n`);
+      else {
+        // the interval as the user wrote it (`every 1h`), not as stored (ms)
+        const when = values.every === undefined ? timing(added) : `every ${values.every.trim()}`;
+        io.out(`Schedule ${added.id}: ${service} ${when}; next run ${added.next_run_at ?? 'soon'}.\n`);
+      }
       return 0;
     }
     const services = invoker.listServices();
@@ -221,5 +229,17 @@ export async function schedule(args: string[], io: Io): Promise<number> {
 
 function timing(s: { cron?: string; tz?: string; every_ms?: number }): string {
   if (s.cron) return `cron "${s.cron}"${s.tz ? ` (${s.tz})` : ''}`;
-  return `every ${(s.every_ms ?? 0) / 1000}s`;
+  return `every ${interval(s.every_ms ?? 0)}`;
+}
+
+/** An interval in the largest unit that holds it whole, as `--every` takes it: 1h, 90m, 45s. */
+export function interval(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }
