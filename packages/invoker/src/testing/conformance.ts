@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,42 @@ export interface ConformanceOptions {
   cancelSettleMs?: number;
   /** When to cancel a handler's run after it starts (ms; default 100). */
   cancelAfterMs?: number;
+  /**
+   * Values for variables the plugin reads (e.g. an API URL pointing at a local stub); they win
+   * over the temporary ones the check gives (see {@link checkEnvironment}).
+   */
+  env?: Record<string, string>;
+}
+
+/** A variable a plugin's manifest declares (`pipelineInvocation.env`). */
+type DeclaredVariable = { name: string };
+
+/**
+ * The environment a plugin is checked in, made from what its manifest declares and nothing
+ * else: `PIPELINE_HOME` is a fresh folder; each declared variable whose name says it is a place
+ * gets a temporary one (a name ending in `_DIR`, `_HOME`, `_PATH`, `_FOLDER`, or `_ROOT`: a fresh
+ * empty folder; in `_FILE`: a path in a fresh folder), so a check never reads or writes the
+ * user's data; every other declared variable (keys, URLs, numbers) stays unset, so the plugin's
+ * own default applies; `extra` wins. The process's own environment is not passed on.
+ */
+export function checkEnvironment(
+  declared: readonly DeclaredVariable[],
+  home: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const env: Record<string, string> = { PIPELINE_HOME: home };
+  for (const { name } of declared) {
+    if (name === 'PIPELINE_HOME') continue;
+    const place = join(home, 'env', name);
+    if (/_(DIR|HOME|PATH|FOLDER|ROOT)$/.test(name)) {
+      mkdirSync(place, { recursive: true });
+      env[name] = place;
+    } else if (/_FILE$/.test(name)) {
+      mkdirSync(place, { recursive: true });
+      env[name] = join(place, name.toLowerCase());
+    }
+  }
+  return { ...env, ...extra };
 }
 
 /** The version of `@pipeline-invocation/core` this host runs. */
@@ -73,7 +109,7 @@ export async function checkPluginConformance(
   }
   const name = String(packageJson.name ?? packageDir);
   const field = packageJson.pipelineInvocation as
-    { contract: string; services: string[]; examples?: unknown } | undefined;
+    { contract: string; services: string[]; examples?: unknown; env?: DeclaredVariable[] } | undefined;
   const problem = checkManifest(field);
   if (problem)
     return [
@@ -142,8 +178,9 @@ export async function checkPluginConformance(
   const examples = (manifest.examples ?? {}) as Record<string, unknown[]>;
   const home = mkdtempSync(join(tmpdir(), 'plugin-check-'));
   try {
+    const env = checkEnvironment(manifest.env ?? [], home, options.env);
     for (const service of provided.filter((s) => manifest.services.includes(s))) {
-      findings.push(...(await checkService(plugin, service, examples[service] ?? [], home, options)));
+      findings.push(...(await checkService(plugin, service, examples[service] ?? [], env, options)));
     }
   } finally {
     rmSync(home, { recursive: true, force: true });
@@ -254,7 +291,7 @@ async function checkService(
   plugin: PipelinePlugin,
   service: string,
   examples: unknown[],
-  home: string,
+  env: Record<string, string>,
   options: ConformanceOptions,
 ): Promise<ConformanceFinding[]> {
   const findings: ConformanceFinding[] = [];
@@ -264,7 +301,7 @@ async function checkService(
     outbox: false,
     logger: silentLogger,
     storeRetryDelaysMs: [],
-    env: { PIPELINE_HOME: home, BSKY_DATA_DIR: join(home, 'data') },
+    env,
     plugins: [plugin],
     store: new MemoryRunStore(),
     tracker: new RecordingTracker(),
