@@ -3,21 +3,24 @@ import {
   AbortError,
   CANCELLED_STATUS_CODE,
   DEFAULT_METADATA_TABLE_NAME,
+  DEFAULT_RETRY_POLICY,
   HandlerTimeoutError,
-  IdempotencyKeyMismatchError,
+  LIFECYCLE_DEFAULTS,
   LOGGER,
   MetadataWriteError,
   RUN_CONTEXT,
   RunCancelledError,
-  RunConflictError,
   UnknownServiceError,
   describe,
   errorPolicy,
   newRunId,
   parseWith,
   payloadHash,
+  retry,
   toJsonValue,
   type Clock,
+  type RetryPolicy,
+  type RunLifecycle,
   type HandlerResult,
   type IntegrationRequest,
   type Logger,
@@ -41,7 +44,6 @@ import {
   type Span,
   type SpanKind,
 } from './telemetry';
-import { withRetries } from './retry';
 
 /** Per-call options of an invocation. */
 export interface InvokeOptions {
@@ -67,6 +69,12 @@ export interface InvokeOptions {
   forceSignal?: AbortSignal;
   /** Called when the handler reports progress. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Return only once the handler has settled, even when its run was recorded CANCELLED or
+   * TIMED_OUT with `handler_settled: false` after its grace: a queue worker keeps the job's slot
+   * until then, so no more handlers run than its concurrency allows.
+   */
+  holdUntilSettled?: boolean;
   /** Called once the RUNNING record is written (a queue worker remembers which run an attempt owns). */
   onRunStarted?: (record: RunExecutionMetadata) => void | Promise<void>;
   /** The schedule that started this run: kept in the record as `schedule_id`. */
@@ -87,6 +95,8 @@ export interface ExecutorDeps {
   readonly registry: PipelineHandlerRegistry;
   readonly container: DependencyContainer;
   readonly store: RunStore;
+  /** The run lifecycle over `store`: every write of a run record goes through it. */
+  readonly lifecycle: RunLifecycle;
   /** `undefined`: no tracking calls at all. */
   readonly tracker: Tracker | undefined;
   readonly logger: Logger;
@@ -96,12 +106,10 @@ export interface ExecutorDeps {
   readonly redactor?: Redactor;
   /** Table name stored in each record's `metadata_table_name`. */
   readonly tableName?: string;
-  /** Delays between attempts of a store write (ms); default [1000, 2000] as the original. */
-  readonly storeRetryDelaysMs?: readonly number[];
+  /** Retries of the store reads the executor makes itself (the lifecycle has its own); default: core's policy. */
+  readonly retryPolicy?: RetryPolicy;
   /** How often a RUNNING record's heartbeat is renewed (ms); default 10 000. */
   readonly heartbeatMs?: number;
-  /** A RUNNING record whose heartbeat is older than this is stale: its process died (ms); default 60 000. */
-  readonly staleAfterMs?: number;
   /** Default grace for a cancelled handler to settle (ms); default 10 000. */
   readonly cancelGraceMs?: number;
   /** Default handler timeout (ms); none when unset. */
@@ -113,10 +121,9 @@ export interface ExecutorDeps {
 /** Delays between attempts of a store write (ms), as the original library: 1 s, then 2 s. */
 export const DEFAULT_STORE_RETRY_DELAYS_MS: readonly number[] = Object.freeze([1000, 2000]);
 
-/** Defaults of the run lifecycle (ms). */
-export const LIFECYCLE_DEFAULTS = Object.freeze({ heartbeatMs: 10_000, staleAfterMs: 60_000, cancelGraceMs: 10_000 });
+export { LIFECYCLE_DEFAULTS };
 
-type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'error'> & {
+type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'error' | 'handler_settled'> & {
   handlerMetadata?: unknown;
 };
 
@@ -129,6 +136,11 @@ type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'e
  */
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
+
+  /** The lifecycle this executor writes run records through. */
+  get lifecycle(): RunLifecycle {
+    return this.deps.lifecycle;
+  }
 
   /**
    * Run `request` inside its span, `pipeline.invoke <service>` (a no-op without an OpenTelemetry
@@ -152,7 +164,7 @@ export class Executor {
   }
 
   private async run(request: IntegrationRequest, options: InvokeOptions, span: Span): Promise<RunExecutionMetadata> {
-    const { registry, store, clock } = this.deps;
+    const { registry, store, clock, lifecycle } = this.deps;
     const { signal } = options;
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
     if (!registry.has(request.service)) throw new UnknownServiceError(request.service, registry.listServices());
@@ -164,9 +176,12 @@ export class Executor {
         >)
       : request.payload;
 
-    const retryDelays = this.deps.storeRetryDelaysMs ?? DEFAULT_STORE_RETRY_DELAYS_MS;
     const previousRun = await this.storeCall(request.service, () =>
-      withRetries(() => store.latest(request.service), retryDelays),
+      retry(() => store.latest(request.service), {
+        policy: this.deps.retryPolicy ?? DEFAULT_RETRY_POLICY,
+        clock,
+        classify: (error) => ({ retryable: store.classifyError(error) === 'transient' }),
+      }),
     );
     const source = registry.sourceOf(request.service)!;
     const startedMs = clock.now();
@@ -206,24 +221,25 @@ export class Executor {
       });
 
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
-    const existing = await inSpan('pipeline.store.begin', { off: childSpansOff }, () =>
-      this.begin(running, retryDelays),
+    const begun = await inSpan('pipeline.store.begin', { off: childSpansOff }, () =>
+      this.storeCall(request.service, () => lifecycle.begin(running)),
     );
-    if (existing) return existing;
+    if (!begun.started) return begun.replayed;
 
     // The RUNNING record exists now: from here every path ends in one terminal record.
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
-    const controller = new RunAbort();
-    const onCallerAbort = () => controller.abort(asCancellation(signal!.reason));
-    signal?.addEventListener('abort', onCallerAbort, { once: true });
-    if (signal?.aborted) onCallerAbort(); // aborted while the RUNNING record was being written
+    if (begun.tookOverFrom)
+      logger.warn(`run ${begun.tookOverFrom} held the idempotency key with a stale heartbeat: marked CRASHED`);
+    // Cancellation (the caller's signal, `pipeline cancel`, the run ended elsewhere) aborts this
+    // controller; the timeout aborts its own signal; the handler sees both as one signal.
+    const cancel = new AbortController();
     const heartbeat = new Heartbeat(
-      store,
+      lifecycle,
       running,
       this.deps.heartbeatMs ?? LIFECYCLE_DEFAULTS.heartbeatMs,
       clock,
       logger,
-      (reason) => controller.abort(reason),
+      (reason) => cancel.abort(reason),
     );
     heartbeat.start();
     const { tracker } = this.deps;
@@ -231,6 +247,7 @@ export class Executor {
       tracker && ((m, step) => this.safely(logger, () => tracker.log(running.run_id, m, step))),
     );
     let final: RunExecutionMetadata;
+    let work: Promise<unknown> | undefined;
     try {
       await this.safely(logger, () => options.onRunStarted?.(running), 'the onRunStarted hook failed');
       if (tracker) await this.safely(logger, () => tracker.start({ record: running, payload }));
@@ -238,43 +255,49 @@ export class Executor {
         handler: `${source.package}@${source.version}`,
         previous_run_id: previousRun?.run_id,
       });
-      const outcome = await this.runHandler(request, payload, running, controller, {
+      const handled = await this.runHandler(request, payload, running, cancel, {
         logger,
         metrics,
         previousRun,
         options,
         childSpansOff,
       });
-      final = this.finalRecord(running, outcome, metrics, startedMs);
+      work = handled.work;
+      final = this.finalRecord(running, handled.outcome, metrics, startedMs);
     } catch (error) {
       // Nothing above should throw; if something does, the run still ends in a record.
       logger.error('the run failed outside its handler', { error: describe(error) });
       final = this.finalRecord(running, failure(error, 'Run failed'), metrics, startedMs);
     } finally {
       heartbeat.stop();
-      signal?.removeEventListener('abort', onCallerAbort);
     }
     logger.info('run finished', {
       status: final.status,
       status_code: final.status_code,
       duration_ms: final.duration_ms,
     });
-    return this.settle(final, retryDelays, logger, childSpansOff);
+    const stored = await this.settle(final, logger, childSpansOff);
+    if (options.holdUntilSettled && work && final.handler_settled === false) {
+      logger.warn('waiting for the stopped handler to settle before freeing its slot');
+      await work.then(
+        () => {},
+        () => {},
+      );
+    }
+    return stored;
   }
 
   /** Write the terminal record and tell the tracker; returns the record the store holds. */
-  private async settle(
-    final: RunExecutionMetadata,
-    retryDelays: readonly number[],
-    logger: Logger,
-    childSpansOff: boolean,
-  ): Promise<RunExecutionMetadata> {
+  private async settle(final: RunExecutionMetadata, logger: Logger, childSpansOff: boolean): Promise<RunExecutionMetadata> {
     let writeError: unknown;
     let stored = final;
     try {
       const result = await inSpan('pipeline.store.finish', { off: childSpansOff }, () =>
-        withRetries(() => this.deps.store.finish(final), retryDelays),
+        this.deps.lifecycle.finish(final),
       );
+      if (result.ok && result.superseded) {
+        logger.warn(`run had been presumed ${result.superseded.status}; its own record replaces that`);
+      }
       if (!result.ok) {
         // Another process ended this run first (e.g. marked it CRASHED while this one was
         // unreachable): the first terminal record wins, and it is what the caller gets.
@@ -361,58 +384,15 @@ export class Executor {
   }
 
   /**
-   * Write the RUNNING record; returns the stored run when idempotency says not to run (a
-   * SUCCEEDED run with the same payload, marked `replayed`).
+   * Construct and run the handler under the timeout and cancellation; never throws. A timeout
+   * settles like a cancellation: the handler's signal aborts, it gets its grace to settle, and
+   * only then is the outcome decided, saying whether it had stopped (`handler_settled`).
    */
-  private async begin(
-    record: RunExecutionMetadata,
-    retryDelays: readonly number[],
-  ): Promise<RunExecutionMetadata | undefined> {
-    const { store, clock } = this.deps;
-    const key = record.idempotency_key ?? '';
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const result = await this.storeCall(record.service, () => withRetries(() => store.begin(record), retryDelays));
-      if (result.ok) return undefined;
-      const { existing } = result;
-      const nowMs = clock.now();
-      const ageMs = nowMs - Date.parse(existing.heartbeat_at ?? existing.started_at);
-      const stale =
-        existing.status === 'RUNNING' && ageMs >= (this.deps.staleAfterMs ?? LIFECYCLE_DEFAULTS.staleAfterMs);
-      // A dead holder frees its key whatever its payload was; a live or successful one keeps it.
-      if (!stale) {
-        if (existing.payload_hash && record.payload_hash && existing.payload_hash !== record.payload_hash) {
-          throw new IdempotencyKeyMismatchError(key, existing.run_id, record.run_id);
-        }
-        if (existing.status === 'SUCCEEDED') return { ...existing, replayed: true };
-        throw new RunConflictError(key, existing.run_id, ageMs);
-      }
-      // The key's holder stopped renewing its heartbeat: its process died. Say so in its record
-      // (conditional: if it ended meanwhile, its own record stands) and try again.
-      await this.storeCall(record.service, () =>
-        withRetries(
-          () =>
-            store.finish({
-              ...existing,
-              status: 'CRASHED',
-              status_code: 500,
-              body: 'The run stopped without finishing (its process died); marked CRASHED by a later run.',
-              error: { name: 'RunCrashed', message: `no heartbeat for ${Math.round(ageMs / 1000)} s` },
-              ended_at: new Date(nowMs).toISOString(),
-              duration_ms: Math.max(0, nowMs - Date.parse(existing.started_at)),
-            }),
-          retryDelays,
-        ),
-      );
-    }
-    throw new RunConflictError(key, record.run_id);
-  }
-
-  /** Construct and run the handler under the timeout and cancellation; never throws. */
   private async runHandler(
     request: IntegrationRequest,
     payload: Record<string, unknown>,
     running: RunExecutionMetadata,
-    controller: RunAbort,
+    cancel: AbortController,
     run: {
       logger: Logger;
       metrics: RunMetrics;
@@ -420,87 +400,117 @@ export class Executor {
       options: InvokeOptions;
       childSpansOff: boolean;
     },
-  ): Promise<Outcome> {
+  ): Promise<{ outcome: Outcome; work?: Promise<HandlerResult> }> {
+    const { clock } = this.deps;
     const timeoutMs = run.options.timeoutMs ?? this.deps.defaultTimeoutMs;
+    const callerSignal = run.options.signal;
+    // A timer of the one clock (fake timers drive it; it is cleared when the run ends), not
+    // AbortSignal.timeout, whose Node-internal timer neither.
+    const timeout = timeoutMs === undefined ? undefined : new AbortController();
+    const timer =
+      timeout &&
+      clock.setTimeout(() => timeout.abort(new HandlerTimeoutError(request.service, timeoutMs!)), timeoutMs!);
+    const signal = AbortSignal.any([cancel.signal, ...(timeout ? [timeout.signal] : []), ...(callerSignal ? [callerSignal] : [])]);
     const context: RunContext = Object.freeze({
       runId: running.run_id,
       service: running.service,
       runType: running.run_type,
       requestMetadata: request.metadata,
       previousRun: run.previousRun,
-      get signal() {
-        return controller.signal; // made when first read
-      },
+      signal,
       logger: run.logger,
       metrics: run.metrics,
       progress: (done: number, total: number) => run.options.onProgress?.(done, total),
     });
-    let timer: NodeJS.Timeout | undefined;
     let work: Promise<HandlerResult> | undefined;
     try {
       const stopped = new Promise<never>((_, reject) => {
-        controller.onAbort(reject);
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => controller.abort(new HandlerTimeoutError(request.service, timeoutMs)), timeoutMs);
-        }
+        if (signal.aborted) reject(signal.reason);
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
       });
       stopped.catch(() => {}); // settled through the race below
-      if (controller.aborted) throw controller.reason;
-      // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
-      // handler runs in its span's context: spans it (or a library it calls) starts are children.
-      work = inSpan(`pipeline.handler ${request.service}`, { off: run.childSpansOff }, async (span) => {
-        const child = this.deps.container.createChildContainer();
-        child.register(RUN_CONTEXT, { useValue: context });
-        child.register(LOGGER, { useValue: run.logger });
-        const { handler } = await this.deps.registry.getHandler(request.service, child);
-        const result = await handler.handle(payload, context);
-        if (result && typeof result.statusCode === 'number' && result.statusCode >= 400)
-          fail(span, new Error(`status ${result.statusCode}: ${String(result.body).slice(0, 200)}`));
-        return result;
-      });
-      work.catch(() => {}); // a handler that fails after being abandoned is not an unhandled rejection
-      return checkResult(await Promise.race([work, stopped]));
-    } catch (error) {
-      if (isNamed(error, 'RunCancelledError')) return this.cancelled(error as RunCancelledError, work, run);
-      const timedOut = isNamed(error, 'HandlerTimeoutError');
-      run.logger.error(timedOut ? 'handler timed out' : 'handler failed', { error: describe(error) });
-      if (timedOut) {
-        const message = (error as Error).message;
-        return {
-          status: 'TIMED_OUT',
-          status_code: errorPolicy(error).status,
-          body: message,
-          error: { name: 'HandlerTimeoutError', message },
-        };
+      if (!signal.aborted) {
+        // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
+        // handler runs in its span's context: spans it (or a library it calls) starts are children.
+        work = inSpan(`pipeline.handler ${request.service}`, { off: run.childSpansOff }, async (span) => {
+          const child = this.deps.container.createChildContainer();
+          child.register(RUN_CONTEXT, { useValue: context });
+          child.register(LOGGER, { useValue: run.logger });
+          const { handler } = await this.deps.registry.getHandler(request.service, child);
+          const result = await handler.handle(payload, context);
+          if (result && typeof result.statusCode === 'number' && result.statusCode >= 400)
+            fail(span, new Error(`status ${result.statusCode}: ${String(result.body).slice(0, 200)}`));
+          return result;
+        });
+        work.catch(() => {}); // a handler that fails after being stopped is not an unhandled rejection
       }
-      return failure(error, 'Handler failed');
+      const outcome = checkResult(await Promise.race([work ?? stopped, stopped]));
+      return { outcome, work };
+    } catch (error) {
+      if (signal.aborted) {
+        const timedOut = timeout?.signal.aborted === true && !cancel.signal.aborted && !callerSignal?.aborted;
+        return { outcome: await this.stopped(timedOut, signal.reason, work, run), work };
+      }
+      run.logger.error('handler failed', { error: describe(error) });
+      return { outcome: failure(error, 'Handler failed'), work };
     } finally {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
     }
   }
 
-  /** A cancelled run: give the handler its grace to settle (keeping what it reports), then CANCELLED. */
-  private async cancelled(
-    reason: RunCancelledError,
+  /**
+   * A run stopped by a cancellation or its timeout: give the handler its grace to settle
+   * (keeping what it reports), then CANCELLED (499) or TIMED_OUT (504), saying whether it had.
+   */
+  private async stopped(
+    timedOut: boolean,
+    reason: unknown,
     work: Promise<HandlerResult> | undefined,
     run: { logger: Logger; options: InvokeOptions },
   ): Promise<Outcome> {
-    run.logger.warn(`cancelling the run: ${reason.reason}`);
     const graceMs = run.options.cancelGraceMs ?? this.deps.cancelGraceMs ?? LIFECYCLE_DEFAULTS.cancelGraceMs;
-    const settled = work ? await settleWithin(work, graceMs, run.options.forceSignal) : 'not started';
+    const why = timedOut
+      ? (reason as Error).message
+      : isNamed(reason, 'RunCancelledError')
+        ? (reason as RunCancelledError).reason
+        : 'the caller aborted';
+    run.logger.warn(timedOut ? `handler timed out: ${why}; stopping it` : `cancelling the run: ${why}`);
+    const startedMs = this.deps.clock.now();
+    const settled = work ? await settleWithin(work, graceMs, this.deps.clock, run.options.forceSignal) : 'not started';
+    const waitedMs = this.deps.clock.now() - startedMs;
     const note =
       settled === 'not started'
         ? 'before its handler started'
         : settled === 'late'
-          ? `its handler did not settle within ${graceMs} ms`
-          : 'its handler stopped';
+          ? `its handler did not settle within ${graceMs} ms and may still be running`
+          : settled === 'forced'
+            ? `the caller stopped waiting for its handler after ${waitedMs} ms (a second interrupt); it may still be running`
+            : 'its handler stopped';
     const result = typeof settled === 'object' ? settled.result : undefined;
+    const handlerSettled = settled !== 'late' && settled !== 'forced';
+    if (!handlerSettled) run.logger.warn(note);
+    const handlerMetadata =
+      result && typeof result === 'object' && result.metadata ? { handlerMetadata: result.metadata } : {};
+    if (timedOut) {
+      return {
+        status: 'TIMED_OUT',
+        status_code: errorPolicy(reason).status,
+        body: `${why}; ${note}.`,
+        error: { name: 'HandlerTimeoutError', message: why },
+        handler_settled: handlerSettled,
+        ...handlerMetadata,
+      };
+    }
+    const cancelled = isNamed(reason, 'RunCancelledError')
+      ? (reason as RunCancelledError)
+      : new RunCancelledError('the caller aborted', { cause: reason });
     return {
       status: 'CANCELLED',
       status_code: CANCELLED_STATUS_CODE,
-      body: `Run cancelled (${reason.reason}); ${note}.`,
-      error: { name: 'RunCancelledError', message: reason.message },
-      ...(result && typeof result === 'object' && result.metadata ? { handlerMetadata: result.metadata } : {}),
+      body: `Run cancelled (${cancelled.reason}); ${note}.`,
+      error: { name: 'RunCancelledError', message: cancelled.message },
+      handler_settled: handlerSettled,
+      ...handlerMetadata,
     };
   }
 
@@ -517,7 +527,10 @@ export class Executor {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof Error && (error.name === 'RunConflictError' || error.name === 'MetadataWriteError'))
+      if (
+        error instanceof Error &&
+        ['RunConflictError', 'IdempotencyKeyMismatchError', 'MetadataWriteError'].includes(error.name)
+      )
         throw error;
       throw new MetadataWriteError(service, error, 'The handler was not run.');
     }
@@ -533,52 +546,19 @@ export class Executor {
   }
 }
 
-/**
- * A run's abort: like an AbortController, but the controller (an EventTarget, several
- * microseconds to make) is only made when the handler reads `context.signal`; most never do.
- */
-class RunAbort {
-  private controller: AbortController | undefined;
-  private listeners: ((reason: unknown) => void)[] = [];
-  aborted = false;
-  reason: unknown;
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
-  }
-
-  /** Abort with `reason` (the first abort wins, as with an AbortController). */
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
-    for (const listener of this.listeners.splice(0)) listener(reason);
-  }
-
-  /** Call `listener` with the reason once aborted (at once if it already is). */
-  onAbort(listener: (reason: unknown) => void): void {
-    if (this.aborted) listener(this.reason);
-    else this.listeners.push(listener);
-  }
-}
-
-/** Wait for `work` at most `graceMs` (or until `force` aborts): its result, 'failed' or 'late'. */
+/** Wait for `work` at most `graceMs` (or until `force` aborts): its result, 'failed', 'late' or 'forced'. */
 async function settleWithin(
   work: Promise<HandlerResult>,
   graceMs: number,
+  clock: Clock,
   force: AbortSignal | undefined,
-): Promise<{ result: HandlerResult } | 'failed' | 'late'> {
-  let timer: NodeJS.Timeout | undefined;
+): Promise<{ result: HandlerResult } | 'failed' | 'late' | 'forced'> {
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
   let onForce: (() => void) | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), graceMs);
-    if (force?.aborted) resolve('late');
-    onForce = () => resolve('late');
+  const late = new Promise<'late' | 'forced'>((resolve) => {
+    timer = clock.setTimeout(() => resolve('late'), graceMs);
+    if (force?.aborted) resolve('forced');
+    onForce = () => resolve('forced');
     force?.addEventListener('abort', onForce, { once: true });
   });
   try {
@@ -590,15 +570,9 @@ async function settleWithin(
       late,
     ]);
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     if (onForce) force?.removeEventListener('abort', onForce);
   }
-}
-
-/** The caller's abort reason as a cancellation (kept when it already is one, e.g. "SIGINT"). */
-function asCancellation(reason: unknown): RunCancelledError {
-  if (isNamed(reason, 'RunCancelledError')) return reason as RunCancelledError;
-  return new RunCancelledError('the caller aborted', { cause: reason });
 }
 
 function isNamed(error: unknown, name: string): boolean {

@@ -3,25 +3,26 @@ import {
   describe,
   type Clock,
   type Logger,
-  type RunKey,
-  type RunStore,
+  type RunExecutionMetadata,
+  type RunLifecycle,
+  type TimerHandle,
 } from '@pipeline-invocation/core';
 
 /**
- * Renews a RUNNING record's `heartbeat_at` every `intervalMs` while its handler runs, and reads
- * back what other processes wrote: a `pipeline cancel` request, or a terminal status (the run
- * was marked CRASHED because its heartbeat had gone stale). Either aborts the run through
- * `abort`. A failed renewal is logged and tried again at the next tick: the store being slow
- * must not fail a run that is otherwise fine.
+ * Renews a RUNNING record's heartbeat (through the lifecycle, which renews its key's too) every
+ * `intervalMs` while its handler runs, and reads back what other processes wrote: a
+ * `pipeline cancel` request, or a terminal status (the run was marked CRASHED because its
+ * heartbeat had gone stale). Either aborts the run through `abort`. A failed renewal is logged
+ * and tried again at the next tick: the store being slow must not fail a run that is otherwise fine.
  */
 export class Heartbeat {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private inFlight = false;
   private warned = false;
 
   constructor(
-    private readonly store: RunStore,
-    private readonly run: RunKey,
+    private readonly lifecycle: RunLifecycle,
+    private readonly run: Pick<RunExecutionMetadata, 'service' | 'run_id' | 'idempotency_key'>,
     private readonly intervalMs: number,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -31,11 +32,11 @@ export class Heartbeat {
   start(): void {
     // Not unref'd: while a run is RUNNING its process must stay alive, even when the handler
     // awaits nothing but its abort signal; otherwise Node would exit and strand the record.
-    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    this.timer = this.clock.setInterval(() => void this.beat(), this.intervalMs);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 
@@ -44,7 +45,7 @@ export class Heartbeat {
     if (this.inFlight || !this.timer) return;
     this.inFlight = true;
     try {
-      const stored = await this.store.heartbeat(this.run, new Date(this.clock.now()).toISOString());
+      const stored = await this.lifecycle.heartbeat(this.run);
       this.warned = false;
       if (stored && stored.status !== 'RUNNING') {
         this.abort(new RunCancelledError(`the run was ended elsewhere as ${stored.status}`));

@@ -8,6 +8,6 @@ export { MemoryRunStore } from './memory-store';
 export { SqliteRunStore, type SqliteRunStoreOptions } from './sqlite/sqlite-store';
 export { SCHEMA_VERSION } from './sqlite/migrations';
 export { Outbox, type FlushResult, type QuarantinedEntry } from './outbox';
-export { isTransientStoreError, isRecordRejected } from './store-errors';
+export { classifyStoreError, isTransientStoreError, isRecordRejected } from './store-errors';
 export { StorageConfigSchema, storageConfigFromEnv, sqliteFile, outboxFile, type StorageConfig } from './config';
 export { createRunStore } from './create-store';

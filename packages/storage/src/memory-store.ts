@@ -1,57 +1,84 @@
-import type {
-  BeginResult,
-  FinishResult,
-  ListRunsQuery,
-  PruneQuery,
-  PruneResult,
-  RunExecutionMetadata,
-  RunKey,
-  RunPage,
-  RunStore,
+import {
+  keySatisfies,
+  runIdFloor,
+  runSatisfies,
+  type KeyCondition,
+  type KeyItem,
+  type KeyPatch,
+  type ListRunsQuery,
+  type PruneQuery,
+  type PruneResult,
+  type RunCondition,
+  type RunExecutionMetadata,
+  type RunKey,
+  type RunPage,
+  type RunPatch,
+  type RunStatus,
+  type RunStore,
+  type StoreErrorKind,
+  type Written,
 } from '@pipeline-invocation/core';
-import { findIdempotentRun, finishDecision, pageOf, prunable } from './query';
+import { pageOf } from './query';
+import { classifyStoreError } from './store-errors';
 
 /**
  * A run store in memory: for tests (the invoker's testing kit uses it) and for processes
  * that need no history. Records are kept as JSON text, so what goes in and comes out are copies,
- * as with a real store (and a long-lived worker's history takes less memory). `latest` and
- * idempotency checks use indexes, so their cost does not grow with the history.
+ * as with a real store (and a long-lived worker's history takes less memory). `latest` uses an
+ * index, so its cost does not grow with the history. Each primitive runs to its end without
+ * awaiting, so it is atomic.
  */
 export class MemoryRunStore implements RunStore {
   readonly description = 'memory';
-  private readonly runs = new Records();
+  private readonly runs = new JsonMap<RunExecutionMetadata>();
+  private readonly keys = new JsonMap<KeyItem>();
   /** Newest run id per service. */
   private readonly newest = new Map<string, string>();
-  /** Run ids per idempotency key. */
-  private readonly byKey = new Map<string, string[]>();
 
-  async begin(record: RunExecutionMetadata): Promise<BeginResult> {
-    if (this.runs.has(record.run_id)) return { ok: true }; // a retried begin of this same run
-    const key = record.idempotency_key;
-    if (key) {
-      const existing = findIdempotentRun(
-        (this.byKey.get(key) ?? []).map((id) => this.runs.get(id)!),
-        key,
-      );
-      if (existing) return { ok: false, existing: existing };
-    }
+  async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    const current = this.runs.get(record.run_id);
+    if (!runSatisfies(current, when)) return { written: false, current };
     this.put(record);
-    return { ok: true };
+    return { written: true, current: this.runs.get(record.run_id)! };
   }
 
-  async finish(record: RunExecutionMetadata): Promise<FinishResult> {
-    const decision = finishDecision(this.runs.get(record.run_id), record);
-    if (decision !== 'write') return decision; // its record was read from the text: a copy
-    this.put(record);
-    return { ok: true };
+  async updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    const current = this.runs.get(run.run_id);
+    if (!current || !runSatisfies(current, when)) return { written: false, current };
+    this.runs.set(run.run_id, { ...current, ...patch });
+    return { written: true, current: this.runs.get(run.run_id)! };
   }
 
-  async heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined> {
-    return this.patchRunning(run.run_id, (r) => ({ ...r, heartbeat_at: at }));
+  async readRun(run: RunKey): Promise<RunExecutionMetadata | undefined> {
+    return this.runs.get(run.run_id);
   }
 
-  async requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined> {
-    return this.patchRunning(runId, (r) => ({ ...r, cancel_requested_at: r.cancel_requested_at ?? at }));
+  async putKey(item: KeyItem, when: KeyCondition): Promise<Written<KeyItem>> {
+    const previous = this.keys.get(item.key);
+    if (!keySatisfies(previous, when)) return { written: false, current: previous };
+    this.keys.set(item.key, item);
+    return { written: true, current: this.keys.get(item.key)!, ...(previous ? { previous } : {}) };
+  }
+
+  async updateKey(key: string, patch: KeyPatch, when: KeyCondition): Promise<Written<KeyItem>> {
+    const current = this.keys.get(key);
+    if (!current || !keySatisfies(current, when)) return { written: false, current };
+    this.keys.set(key, { ...current, ...patch });
+    return { written: true, current: this.keys.get(key)! };
+  }
+
+  async deleteKey(key: string, when: KeyCondition): Promise<boolean> {
+    if (!this.keys.has(key) || !keySatisfies(this.keys.get(key), when)) return false;
+    this.keys.delete(key);
+    return true;
+  }
+
+  async readKey(key: string): Promise<KeyItem | undefined> {
+    return this.keys.get(key);
+  }
+
+  classifyError(error: unknown): StoreErrorKind {
+    return classifyStoreError(error);
   }
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
@@ -67,17 +94,14 @@ export class MemoryRunStore implements RunStore {
     return pageOf([...this.runs.values()], query);
   }
 
-  async prune(query: PruneQuery): Promise<PruneResult> {
-    const doomed = [...this.runs.values()].filter((r) => prunable(r, query));
+  async prune(query: PruneQuery & { readonly statuses: readonly RunStatus[] }): Promise<PruneResult> {
+    const floor = runIdFloor(Date.parse(query.before));
+    const doomed = [...this.runs.values()].filter((r) => r.run_id < floor && query.statuses.includes(r.status));
     if (query.dryRun) return { removed: doomed.length };
+    const owned = new Set(doomed.map((r) => r.run_id));
+    for (const [key, item] of this.keys.entries()) if (owned.has(item.run_id)) this.keys.delete(key);
     for (const record of doomed) {
       this.runs.delete(record.run_id);
-      const key = record.idempotency_key;
-      if (key)
-        this.byKey.set(
-          key,
-          (this.byKey.get(key) ?? []).filter((id) => id !== record.run_id),
-        );
       if (this.newest.get(record.service) === record.run_id) {
         const rest = [...this.runs.values()].filter((r) => r.service === record.service).map((r) => r.run_id);
         if (rest.length) this.newest.set(record.service, rest.sort().at(-1)!);
@@ -95,44 +119,33 @@ export class MemoryRunStore implements RunStore {
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 
-  private patchRunning(
-    runId: string,
-    patch: (record: RunExecutionMetadata) => RunExecutionMetadata,
-  ): RunExecutionMetadata | undefined {
-    const record = this.runs.get(runId);
-    if (record?.status !== 'RUNNING') return record;
-    const patched = patch(record);
-    this.runs.set(runId, patched);
-    return this.runs.get(runId);
-  }
-
   private put(record: RunExecutionMetadata): void {
-    const isNew = !this.runs.has(record.run_id);
     this.runs.set(record.run_id, record);
     const newest = this.newest.get(record.service);
     if (newest === undefined || record.run_id > newest) this.newest.set(record.service, record.run_id);
-    const key = record.idempotency_key;
-    if (key && isNew) this.byKey.set(key, [...(this.byKey.get(key) ?? []), record.run_id]);
   }
 }
 
-/** Records by run id, each kept as its JSON text: every read parses a fresh copy. */
-class Records {
+/** Values by id, each kept as its JSON text: every read parses a fresh copy. */
+class JsonMap<T> {
   private readonly text = new Map<string, string>();
-  has(runId: string): boolean {
-    return this.text.has(runId);
+  has(id: string): boolean {
+    return this.text.has(id);
   }
-  get(runId: string): RunExecutionMetadata | undefined {
-    const json = this.text.get(runId);
-    return json === undefined ? undefined : (JSON.parse(json) as RunExecutionMetadata);
+  get(id: string): T | undefined {
+    const json = this.text.get(id);
+    return json === undefined ? undefined : (JSON.parse(json) as T);
   }
-  set(runId: string, record: RunExecutionMetadata): void {
-    this.text.set(runId, JSON.stringify(record));
+  set(id: string, value: T): void {
+    this.text.set(id, JSON.stringify(value));
   }
-  delete(runId: string): void {
-    this.text.delete(runId);
+  delete(id: string): void {
+    this.text.delete(id);
   }
-  *values(): IterableIterator<RunExecutionMetadata> {
-    for (const json of this.text.values()) yield JSON.parse(json) as RunExecutionMetadata;
+  *values(): IterableIterator<T> {
+    for (const json of this.text.values()) yield JSON.parse(json) as T;
+  }
+  *entries(): IterableIterator<[string, T]> {
+    for (const [id, json] of this.text) yield [id, JSON.parse(json) as T];
   }
 }

@@ -12,12 +12,16 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  DEFAULT_RETRY_POLICY,
   RunExecutionMetadataSchema,
+  backoffDelayMs,
   describe,
+  systemClock,
+  type Clock,
+  type RetryPolicy,
   type RunExecutionMetadata,
-  type RunStore,
+  type RunLifecycle,
 } from '@pipeline-invocation/core';
-import { isRecordRejected } from './store-errors';
 
 /** Result of {@link Outbox.flush}. */
 export interface FlushResult {
@@ -56,12 +60,19 @@ export class Outbox {
 
   readonly file: string;
   readonly quarantineFile: string;
+  private readonly clock: Clock;
+  private readonly retryPolicy: RetryPolicy;
   private appendedSinceFlush = false;
   private lastFlushMs = Number.NEGATIVE_INFINITY;
+  /** Flushes in a row that left records behind (the store is down): the next waits longer. */
+  private failedFlushes = 0;
+  private nextRetryMs = Number.NEGATIVE_INFINITY;
 
-  constructor(file: string) {
+  constructor(file: string, options: { clock?: Clock; retry?: RetryPolicy } = {}) {
     this.file = resolve(file);
     this.quarantineFile = `${this.file}.quarantine.jsonl`;
+    this.clock = options.clock ?? systemClock;
+    this.retryPolicy = options.retry ?? { ...DEFAULT_RETRY_POLICY, maxDelayMs: Outbox.RESCAN_MS };
   }
 
   /** Append `record`, durably. */
@@ -71,13 +82,17 @@ export class Outbox {
   }
 
   /**
-   * Whether a flush is worth its file-system calls: this instance has appended since its last
-   * flush, or it has not looked for {@link Outbox.RESCAN_MS} (records another process left). The
-   * first call is always true. An invoker asks before each run, so a long-lived worker does not
-   * list a directory per job.
+   * Whether a flush is worth its file-system calls and store requests: this instance has
+   * appended since its last flush, or it has not looked for {@link Outbox.RESCAN_MS} (records
+   * another process left). The first call is always true. After a flush that left records behind
+   * (the store is down), not before the retry policy's backoff has passed, growing with each
+   * failed flush up to {@link Outbox.RESCAN_MS}: during an outage, runs do not each wait for the
+   * store's timeout on the outbox first. An invoker asks before each run, so a long-lived worker
+   * does not list a directory per job.
    */
-  due(nowMs: number = Date.now()): boolean {
-    return this.appendedSinceFlush || nowMs - this.lastFlushMs >= Outbox.RESCAN_MS;
+  due(nowMs: number = this.clock.now()): boolean {
+    if (nowMs < this.nextRetryMs) return false;
+    return this.appendedSinceFlush || nowMs - this.lastFlushMs >= Outbox.RESCAN_MS || this.failedFlushes > 0;
   }
 
   /** The records waiting, including those of a flush that died before it finished. */
@@ -102,13 +117,16 @@ export class Outbox {
   }
 
   /**
-   * Write every waiting record to `store`. The file is first renamed, so two processes never
-   * replay the same lines; the claimed files of flushes whose process died are taken up too.
-   * Records met after a transient failure are appended back; refused ones are quarantined.
+   * Write every waiting record through the lifecycle's `finish` (so a record replaces a CRASHED
+   * presumption about its run, and a retried write is one write). The file is first renamed, so
+   * two processes never replay the same lines; the claimed files of flushes whose process died
+   * are taken up too. Records met after a failure are appended back; refused ones (another
+   * terminal record won, or the store can never take them) are quarantined.
    */
-  async flush(store: RunStore): Promise<FlushResult> {
+  async flush(lifecycle: RunLifecycle): Promise<FlushResult> {
+    const store = lifecycle.store;
     this.appendedSinceFlush = false;
-    this.lastFlushMs = Date.now();
+    this.lastFlushMs = this.clock.now();
     const claimed = this.claim();
     if (claimed.length === 0) return { written: 0, remaining: 0, quarantined: 0 };
     let written = 0;
@@ -127,7 +145,7 @@ export class Outbox {
         continue;
       }
       try {
-        const result = await store.finish(record);
+        const result = await lifecycle.finish(record);
         if (result.ok) written += 1;
         else {
           this.quarantine({
@@ -137,7 +155,7 @@ export class Outbox {
           quarantined += 1;
         }
       } catch (error) {
-        if (isRecordRejected(error)) {
+        if (store.classifyError(error) === 'rejected') {
           this.quarantine({ reason: `the store refused it: ${describe(error)}`, record });
           quarantined += 1;
         } else {
@@ -146,8 +164,16 @@ export class Outbox {
         }
       }
     }
-    for (const record of failed) this.append(record);
+    // put back, without counting as news: `due` waits for the backoff before trying them again
+    for (const record of failed) appendLine(this.file, JSON.stringify(record));
     for (const file of claimed) unlinkSync(file);
+    if (lastError === undefined) {
+      this.failedFlushes = 0;
+      this.nextRetryMs = Number.NEGATIVE_INFINITY;
+    } else {
+      this.failedFlushes += 1;
+      this.nextRetryMs = this.clock.now() + backoffDelayMs(this.retryPolicy, this.failedFlushes);
+    }
     return lastError === undefined
       ? { written, remaining: 0, quarantined }
       : { written, remaining: failed.length, quarantined, error: lastError };
@@ -156,7 +182,7 @@ export class Outbox {
   /** Rename the outbox to a file of this flush, and list it with the orphaned ones. */
   private claim(): string[] {
     const orphans = this.orphans();
-    const mine = `${this.file}.${process.pid}.${Date.now()}.replaying`;
+    const mine = `${this.file}.${process.pid}.${this.clock.now()}.replaying`;
     try {
       renameSync(this.file, mine);
       return [...orphans, mine];
@@ -179,7 +205,7 @@ export class Outbox {
   }
 
   private quarantine(entry: Omit<QuarantinedEntry, 'quarantined_at'>): void {
-    appendLine(this.quarantineFile, JSON.stringify({ quarantined_at: new Date().toISOString(), ...entry }));
+    appendLine(this.quarantineFile, JSON.stringify({ quarantined_at: new Date(this.clock.now()).toISOString(), ...entry }));
   }
 }
 

@@ -11,6 +11,8 @@ export interface InvocationJobData {
   lastRecord?: RunExecutionMetadata;
   /** The schedule that queued this job (`pipeline schedule add`). */
   scheduleId?: string;
+  /** A run of an earlier attempt that was alive when this job was re-attempted: it is waited for, never run twice. */
+  awaitingRunId?: string;
   /** The W3C trace context (`traceparent`, `tracestate`) of the span that queued it. */
   traceContext?: Record<string, string>;
 }

@@ -1,6 +1,13 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { ROOT_CONTEXT, SpanKind, propagation } from '@opentelemetry/api';
-import { describe, errorPolicy, type Logger, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import {
+  describe,
+  errorPolicy,
+  heartbeatMsOf,
+  type Logger,
+  type RunExecutionMetadata,
+  type RunLifecycle,
+} from '@pipeline-invocation/core';
 import { createInvoker, type Invoker } from '@pipeline-invocation/invoker';
 import { QUEUE_PREFIX, queueName, redisConnection } from './config';
 import { jobHandle, type InvocationJobData } from './job';
@@ -54,7 +61,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     (service) =>
       new Worker<InvocationJobData, RunExecutionMetadata>(
         queueName(service),
-        (job) => processJob(job, invoker, logger),
+        (job, token, signal) => processJob(job, token, signal, invoker, logger),
         {
           connection,
           prefix: QUEUE_PREFIX,
@@ -71,9 +78,10 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
       logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade });
       // BullMQ gave up on a job whose workers kept dying: its last run would stay RUNNING.
       if (job?.id && job.stalledCounter > 0) {
-        markCrashed(invoker, job, logger).catch((e) =>
-          logger.warn(`could not mark the runs of job ${job.id}: ${describe(e)}`),
-        );
+        invoker
+          .runLifecycle()
+          .then((lifecycle) => previousAttempts(lifecycle, job, logger))
+          .catch((e) => logger.warn(`could not mark the runs of job ${job.id}: ${describe(e)}`));
       }
     });
   }
@@ -89,7 +97,13 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
       if ((await Promise.race([graceful, deadline])) === 'timeout') {
-        logger.warn(`jobs still running after ${timeoutMs} ms: leaving them to another worker`);
+        // Their handlers are told to stop (their runs end CANCELLED, the jobs go back to be run
+        // again by another worker); what has not stopped after the cancel grace is left running
+        // no longer than this process.
+        logger.warn(`jobs still running after ${timeoutMs} ms: cancelling them; another worker runs them again`);
+        for (const w of workers) w.cancelAllJobs(CLOSING);
+        const graceMs = invoker.lifecycle.cancelGraceMs + 1000;
+        await Promise.race([graceful, invoker.clock.sleep(graceMs)]);
         await Promise.all(workers.map((w) => w.close(true)));
       }
       clearTimeout(timer);
@@ -98,16 +112,36 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   };
 }
 
+/** The cancel reason of jobs a closing worker gives back (their runs end CANCELLED; the jobs run again). */
+const CLOSING = 'the worker is closing';
+
 async function processJob(
   job: Job<InvocationJobData, RunExecutionMetadata>,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
   invoker: Invoker,
   logger: Logger,
 ): Promise<RunExecutionMetadata> {
   const { request, timeoutMs, idempotencyKey, scheduleId } = job.data;
-  // a re-attempt: a dead worker may have left this job's run RUNNING
-  if (job.stalledCounter > 0 || job.attemptsMade > 0) await markCrashed(invoker, job, logger);
+  const lifecycle = await invoker.runLifecycle();
+  // A re-attempt: an earlier attempt of this job may have left a run. It is marked CRASHED only
+  // when its heartbeat is stale; a live one (a false stall: its worker's event loop was blocked
+  // past the lock) is waited for, never run a second time.
+  if (job.stalledCounter > 0 || job.attemptsMade > 0 || job.data.awaitingRunId) {
+    const previous = await previousAttempts(lifecycle, job, logger);
+    if (previous.kind === 'alive') {
+      const waitMs = Math.max(1000, heartbeatMsOf(previous.run) + lifecycle.staleAfterMs - lifecycle.clock.now());
+      logger.warn(`run ${previous.run.run_id} of an earlier attempt of job ${job.id} is alive: waiting ${waitMs} ms`, {
+        job: job.id,
+      });
+      await job.updateData({ ...job.data, awaitingRunId: previous.run.run_id });
+      await job.moveToDelayed(lifecycle.clock.now() + waitMs, token);
+      throw new DelayedError();
+    }
+    if (previous.kind === 'succeeded') return previous.run; // it finished meanwhile: never run twice
+  }
   if (scheduleId) {
-    const busy = await runningOfSchedule(invoker, request.service, scheduleId);
+    const busy = await runningOfSchedule(lifecycle, request.service, scheduleId);
     if (busy) {
       logger.info(`schedule ${scheduleId}: run ${busy.run_id} is still RUNNING, so this tick starts no run`);
       return busy;
@@ -119,6 +153,10 @@ async function processJob(
       timeoutMs,
       idempotencyKey,
       scheduleId,
+      // job cancellation (`worker.cancelJob`) and a force-closing worker abort the run
+      ...(signal ? { signal } : {}),
+      // the job's slot is free only once its handler has settled: concurrency is never exceeded
+      holdUntilSettled: true,
       // the run's span continues the trace of whoever queued the job, across processes
       spanKind: SpanKind.CONSUMER,
       ...(job.data.traceContext ? { traceContext: propagation.extract(ROOT_CONTEXT, job.data.traceContext) } : {}),
@@ -146,42 +184,57 @@ async function processJob(
   if (record.status === 'SUCCEEDED') return record;
   await job.updateData({ ...job.data, lastRecord: record });
   const reason = `run ${record.run_id} ${record.status}: ${record.body}`;
+  // a closing worker gave the job back: another worker runs it again
+  if (record.status === 'CANCELLED' && signal?.aborted && signal.reason === CLOSING) throw new Error(reason);
   if (record.error?.retryable) throw new Error(reason); // retried, one record per attempt
   throw new UnrecoverableError(reason);
 }
 
 /** A run of schedule `scheduleId` that is RUNNING with a fresh heartbeat (a dead one does not block). */
 async function runningOfSchedule(
-  invoker: Invoker,
+  lifecycle: RunLifecycle,
   service: string,
   scheduleId: string,
 ): Promise<RunExecutionMetadata | undefined> {
-  const store = await invoker.store();
-  const { items } = await store.list({ service, status: 'RUNNING', limit: 100 });
-  const freshAfter = Date.now() - invoker.lifecycle.staleAfterMs;
-  return items.find((r) => r.schedule_id === scheduleId && Date.parse(r.heartbeat_at ?? r.started_at) >= freshAfter);
+  const { items } = await lifecycle.store.list({ service, status: 'RUNNING', limit: 100 });
+  return items.find((r) => r.schedule_id === scheduleId && !lifecycle.isStale(r));
 }
 
-/** An earlier attempt of `job` started a run and its worker died: say so in that run's record. */
-async function markCrashed(invoker: Invoker, job: Job<InvocationJobData>, logger: Logger): Promise<void> {
-  const store = await invoker.store();
-  const handle = jobHandle(job.data.request.service, job.id!);
+/** What earlier attempts of a job left: nothing in the way, a live run to wait for, or its SUCCEEDED run. */
+type PreviousAttempts =
+  | { kind: 'clear' }
+  | { kind: 'alive'; run: RunExecutionMetadata }
+  | { kind: 'succeeded'; run: RunExecutionMetadata };
+
+/**
+ * The runs earlier attempts of `job` left RUNNING: each is marked CRASHED when its heartbeat is
+ * stale (its worker died); a fresh one is alive. The run an earlier attempt waited for is read
+ * again: when it SUCCEEDED meanwhile, the job is done.
+ */
+async function previousAttempts(
+  lifecycle: RunLifecycle,
+  job: Job<InvocationJobData>,
+  logger: Logger,
+): Promise<PreviousAttempts> {
+  const service = job.data.request.service;
+  if (job.data.awaitingRunId) {
+    const awaited = await lifecycle.store.readRun({ service, run_id: job.data.awaitingRunId });
+    if (awaited?.status === 'SUCCEEDED') return { kind: 'succeeded', run: awaited };
+  }
+  const handle = jobHandle(service, job.id!);
   let cursor: string | undefined;
   do {
-    const page = await store.list({ service: job.data.request.service, status: 'RUNNING', limit: 100, cursor });
+    const page = await lifecycle.store.list({ service, status: 'RUNNING', limit: 100, cursor });
     for (const previous of page.items.filter((r) => r.job_id === handle)) {
-      const endedMs = Date.now();
-      await store.finish({
-        ...previous,
-        status: 'CRASHED',
-        status_code: 500,
+      const outcome = await lifecycle.markCrashed(previous, {
+        name: 'WorkerCrashed',
         body: 'The worker running this attempt stopped before the run finished; the job was run again.',
-        error: { name: 'WorkerCrashed', message: `attempt of job ${job.id} did not finish` },
-        ended_at: new Date(endedMs).toISOString(),
-        duration_ms: Math.max(0, endedMs - Date.parse(previous.started_at)),
       });
-      logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
+      if (outcome.crashed) logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
+      else if (outcome.reason === 'fresh') return { kind: 'alive', run: outcome.record! };
+      else if (outcome.record?.status === 'SUCCEEDED') return { kind: 'succeeded', run: outcome.record };
     }
     cursor = page.nextCursor;
   } while (cursor);
+  return { kind: 'clear' };
 }

@@ -43,6 +43,33 @@ export const MIGRATIONS: readonly string[] = [
    INSERT INTO run_counts (service, hour, status, n)
      SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 3600 AS INTEGER) AS hour, status, count(*)
      FROM runs WHERE status <> 'RUNNING' GROUP BY 1, 2, 3;`,
+  // 4: idempotency keys are items of their own, scoped by service (`<service>#<key>`), holding the
+  // run that owns the key, its status, payload hash and heartbeat: the lifecycle takes a key with
+  // one conditional write. Each service's key goes to its newest run, so keys already in use keep
+  // replaying. A run's own final record may replace a CRASHED presumption (supersede): the rollups
+  // move its count from CRASHED to its real status.
+  `CREATE TABLE run_keys (
+     key  TEXT PRIMARY KEY,
+     item TEXT NOT NULL
+   ) WITHOUT ROWID;
+   INSERT INTO run_keys (key, item)
+     SELECT service || '#' || idempotency_key,
+            json_object('key', service || '#' || idempotency_key, 'service', service, 'run_id', run_id, 'status', status,
+                        'payload_hash', json_extract(record, '$.payload_hash'),
+                        'heartbeat_at', coalesce(json_extract(record, '$.heartbeat_at'), json_extract(record, '$.started_at')))
+     FROM runs r
+     WHERE idempotency_key IS NOT NULL
+       AND run_id = (SELECT max(run_id) FROM runs n WHERE n.service = r.service AND n.idempotency_key = r.idempotency_key);
+   DROP INDEX runs_by_idempotency_key;
+   CREATE TRIGGER runs_count_on_supersede AFTER UPDATE OF status ON runs
+     WHEN OLD.status <> 'RUNNING' AND NEW.status <> 'RUNNING' AND OLD.status <> NEW.status
+   BEGIN
+     UPDATE run_counts SET n = n - 1
+       WHERE service = OLD.service AND status = OLD.status
+         AND hour = CAST(unixepoch(json_extract(OLD.record, '$.started_at')) / 3600 AS INTEGER);
+     INSERT INTO run_counts (service, hour, status, n) VALUES (NEW.service, CAST(unixepoch(json_extract(NEW.record, '$.started_at')) / 3600 AS INTEGER), NEW.status, 1)
+       ON CONFLICT (service, hour, status) DO UPDATE SET n = n + 1;
+   END;`,
 ];
 
 /** The schema version this code writes. */

@@ -4,10 +4,18 @@ import type Database from 'better-sqlite3';
 import {
   RunStoreError,
   describe,
+  keySatisfies,
   runIdFloor,
-  type BeginResult,
-  type FinishResult,
+  runSatisfies,
+  type KeyCondition,
+  type KeyItem,
+  type KeyPatch,
   type ListRunsQuery,
+  type RunCondition,
+  type RunPatch,
+  type RunStatus,
+  type StoreErrorKind,
+  type Written,
   type PruneQuery,
   type PruneResult,
   type ServiceStats,
@@ -16,12 +24,20 @@ import {
   type RunPage,
   type RunStore,
 } from '@pipeline-invocation/core';
-import { finishDecision, pageFrom } from '../query';
+import { pageFrom } from '../query';
+import { classifyStoreError } from '../store-errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+
+/**
+ * How long one write waits for another process's lock (ms). Short on purpose: better-sqlite3
+ * waits synchronously, blocking the event loop (heartbeats, a queue's lock renewals); a busy
+ * write fails as transient and the retry policy tries again after an asynchronous delay.
+ */
+export const DEFAULT_BUSY_TIMEOUT_MS = 250;
 
 /** Options of {@link SqliteRunStore}. */
 export interface SqliteRunStoreOptions {
-  /** How long a writer waits for another process's lock before failing (ms). Default 10 000. */
+  /** How long one write waits for another process's lock before failing as busy (ms). Default {@link DEFAULT_BUSY_TIMEOUT_MS}. */
   busyTimeoutMs?: number;
 }
 
@@ -35,8 +51,16 @@ export class SqliteRunStore implements RunStore {
   readonly description: string;
   private readonly db: Database.Database;
   private readonly statements: ReturnType<SqliteRunStore['prepare']>;
-  private readonly beginTx: Database.Transaction<(record: RunExecutionMetadata) => BeginResult>;
-  private readonly finishTx: Database.Transaction<(record: RunExecutionMetadata) => FinishResult>;
+  private readonly putRunTx: Database.Transaction<
+    (record: RunExecutionMetadata, when: RunCondition) => Written<RunExecutionMetadata>
+  >;
+  private readonly updateRunTx: Database.Transaction<
+    (run: RunKey, patch: RunPatch, when: RunCondition) => Written<RunExecutionMetadata>
+  >;
+  private readonly putKeyTx: Database.Transaction<(item: KeyItem, when: KeyCondition) => Written<KeyItem>>;
+  private readonly updateKeyTx: Database.Transaction<
+    (key: string, patch: KeyPatch, when: KeyCondition) => Written<KeyItem>
+  >;
 
   /**
    * Open (creating when missing) the database at `file`.
@@ -52,7 +76,7 @@ export class SqliteRunStore implements RunStore {
     this.description = `sqlite:${this.file}`;
     mkdirSync(dirname(this.file), { recursive: true });
     try {
-      this.db = new (betterSqlite3())(this.file, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.db = new (betterSqlite3())(this.file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
@@ -60,21 +84,33 @@ export class SqliteRunStore implements RunStore {
       throw this.wrap(error);
     }
     this.statements = this.prepare();
-    this.beginTx = this.db.transaction((record: RunExecutionMetadata): BeginResult => {
-      const row = this.statements.blocking.get(record.idempotency_key, record.run_id) as Row | undefined;
-      if (row) return { ok: false, existing: JSON.parse(row.record) };
-      this.statements.insertOnce.run(this.row(record)); // a retried begin of this run finds its row
-      return { ok: true };
+    // Each primitive reads the item, evaluates the condition and writes, inside one IMMEDIATE
+    // transaction (the write lock is held from the read on): one conditional write or nothing.
+    this.putRunTx = this.db.transaction((record, when) => {
+      const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
+      if (!runSatisfies(current, when)) return { written: false, current };
+      (current ? this.statements.replace : this.statements.insert).run(this.row(record));
+      return { written: true, current: record };
     });
-    // The common case is one conditional UPDATE over the RUNNING row; the rest (no row: an outbox
-    // replay; a terminal row: a retried or losing write) is decided by the shared rule.
-    this.finishTx = this.db.transaction((record: RunExecutionMetadata): FinishResult => {
-      const row = this.row(record);
-      if (this.statements.finishRunning.run(row).changes === 1) return { ok: true };
-      const decision = finishDecision(parse(this.statements.get.get(record.run_id) as Row | undefined), record);
-      if (decision !== 'write') return decision;
-      this.statements.insert.run(row);
-      return { ok: true };
+    this.updateRunTx = this.db.transaction((run, patch, when) => {
+      const current = parse(this.statements.get.get(run.run_id) as Row | undefined);
+      if (!current || !runSatisfies(current, when)) return { written: false, current };
+      const updated = { ...current, ...patch };
+      this.statements.setRecord.run(JSON.stringify(updated), run.run_id);
+      return { written: true, current: updated };
+    });
+    this.putKeyTx = this.db.transaction((item, when) => {
+      const previous = parseKey(this.statements.getKey.get(item.key) as Row | undefined);
+      if (!keySatisfies(previous, when)) return { written: false, current: previous };
+      this.statements.putKey.run(item.key, JSON.stringify(item));
+      return { written: true, current: item, ...(previous ? { previous } : {}) };
+    });
+    this.updateKeyTx = this.db.transaction((key, patch, when) => {
+      const current = parseKey(this.statements.getKey.get(key) as Row | undefined);
+      if (!current || !keySatisfies(current, when)) return { written: false, current };
+      const updated = { ...current, ...patch };
+      this.statements.putKey.run(key, JSON.stringify(updated));
+      return { written: true, current: updated };
     });
   }
 
@@ -113,23 +149,16 @@ export class SqliteRunStore implements RunStore {
       insertOnce: this.db.prepare(
         'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record) ON CONFLICT (run_id) DO NOTHING',
       ),
-      finishRunning: this.db.prepare(
-        // service and idempotency_key never change after begin: leaving them out spares their index updates
-        "UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id AND status = 'RUNNING'",
-      ),
-      heartbeat: this.db.prepare(
-        "UPDATE runs SET record = json_set(record, '$.heartbeat_at', ?) WHERE run_id = ? AND status = 'RUNNING'",
-      ),
-      requestCancel: this.db.prepare(
-        // the first request's time is kept
-        `UPDATE runs SET record = json_set(record, '$.cancel_requested_at', coalesce(json_extract(record, '$.cancel_requested_at'), ?))
-         WHERE run_id = ? AND status = 'RUNNING'`,
-      ),
-      blocking: this.db.prepare(
-        "SELECT record FROM runs WHERE idempotency_key = ? AND run_id <> ? AND status IN ('RUNNING', 'SUCCEEDED') ORDER BY run_id DESC LIMIT 1",
-      ),
+      // service and idempotency_key never change after the first write: leaving them out spares their index updates
+      replace: this.db.prepare('UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id'),
+      setRecord: this.db.prepare('UPDATE runs SET record = ? WHERE run_id = ?'),
       get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
       latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
+      getKey: this.db.prepare('SELECT item AS record FROM run_keys WHERE key = ?'),
+      putKey: this.db.prepare(
+        'INSERT INTO run_keys (key, item) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET item = excluded.item',
+      ),
+      deleteKey: this.db.prepare('DELETE FROM run_keys WHERE key = ?'),
     };
   }
 
@@ -143,33 +172,52 @@ export class SqliteRunStore implements RunStore {
     };
   }
 
-  async begin(record: RunExecutionMetadata): Promise<BeginResult> {
-    // Without an idempotency key there is nothing to check: one autocommit INSERT is atomic.
-    if (!record.idempotency_key) {
-      this.guard(() => this.statements.insertOnce.run(this.row(record)));
-      return { ok: true };
+  async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    if (when.length === 1 && when[0]!.exists === false && Object.keys(when[0]!).length === 1) {
+      // "no item yet" (a begin) is one autocommit INSERT that does nothing on conflict
+      return this.guard(() => {
+        if (this.statements.insertOnce.run(this.row(record)).changes === 1) return { written: true, current: record };
+        return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
+      });
     }
-    return this.guard(() => this.beginTx.immediate(record));
+    return this.guard(() => this.putRunTx.immediate(record, when));
   }
 
-  async finish(record: RunExecutionMetadata): Promise<FinishResult> {
-    return this.guard(() => this.finishTx.immediate(record));
+  async updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    return this.guard(() => this.updateRunTx.immediate(run, patch, when));
   }
 
-  async heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined> {
-    return this.patchRunning(this.statements.heartbeat, run.run_id, at);
+  async readRun(run: RunKey): Promise<RunExecutionMetadata | undefined> {
+    return this.get(run.run_id);
   }
 
-  async requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined> {
-    return this.patchRunning(this.statements.requestCancel, runId, at);
+  async putKey(item: KeyItem, when: KeyCondition): Promise<Written<KeyItem>> {
+    return this.guard(() => this.putKeyTx.immediate(item, when));
   }
 
-  /** Run one of the RUNNING-only updates and return the record as stored. */
-  private patchRunning(update: Database.Statement, runId: string, at: string) {
-    return this.guard(() => {
-      update.run(at, runId);
-      return parse(this.statements.get.get(runId) as Row | undefined);
-    });
+  async updateKey(key: string, patch: KeyPatch, when: KeyCondition): Promise<Written<KeyItem>> {
+    return this.guard(() => this.updateKeyTx.immediate(key, patch, when));
+  }
+
+  async deleteKey(key: string, when: KeyCondition): Promise<boolean> {
+    return this.guard(() =>
+      this.db
+        .transaction(() => {
+          const current = parseKey(this.statements.getKey.get(key) as Row | undefined);
+          if (!current || !keySatisfies(current, when)) return false;
+          this.statements.deleteKey.run(key);
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async readKey(key: string): Promise<KeyItem | undefined> {
+    return this.guard(() => parseKey(this.statements.getKey.get(key) as Row | undefined));
+  }
+
+  classifyError(error: unknown): StoreErrorKind {
+    return classifyStoreError(error);
   }
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
@@ -203,18 +251,29 @@ export class SqliteRunStore implements RunStore {
   }
 
   /**
-   * Remove finished runs started before `query.before` (one statement on the primary key: run
-   * ids are time-ordered), never a RUNNING one. Same rule as {@link prunable}.
+   * Remove the runs started before `query.before` whose status is one of `query.statuses` (one
+   * statement on the primary key: run ids are time-ordered), with the key items they own.
    */
-  async prune(query: PruneQuery): Promise<PruneResult> {
-    const where = `run_id < ? AND status <> 'RUNNING'${query.keepFailed ? " AND status = 'SUCCEEDED'" : ''}`;
-    const floor = runIdFloor(Date.parse(query.before));
+  async prune(query: PruneQuery & { readonly statuses: readonly RunStatus[] }): Promise<PruneResult> {
+    if (query.statuses.length === 0) return { removed: 0 };
+    const where = `run_id < ? AND status IN (${query.statuses.map(() => '?').join(', ')})`;
+    const params = [runIdFloor(Date.parse(query.before)), ...query.statuses];
     return this.guard(() => {
       if (query.dryRun) {
-        const row = this.db.prepare(`SELECT COUNT(*) AS n FROM runs WHERE ${where}`).get(floor) as { n: number };
+        const row = this.db.prepare(`SELECT COUNT(*) AS n FROM runs WHERE ${where}`).get(...params) as { n: number };
         return { removed: row.n };
       }
-      return { removed: this.db.prepare(`DELETE FROM runs WHERE ${where}`).run(floor).changes };
+      return this.db
+        .transaction(() => {
+          this.db
+            .prepare(
+              `DELETE FROM run_keys WHERE key IN (SELECT service || '#' || idempotency_key FROM runs WHERE ${where} AND idempotency_key IS NOT NULL)
+               AND json_extract(item, '$.run_id') IN (SELECT run_id FROM runs WHERE ${where})`,
+            )
+            .run(...params, ...params);
+          return { removed: this.db.prepare(`DELETE FROM runs WHERE ${where}`).run(...params).changes };
+        })
+        .immediate();
     });
   }
 
@@ -334,6 +393,14 @@ export class SqliteRunStore implements RunStore {
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
   return row ? (JSON.parse(row.record) as RunExecutionMetadata) : undefined;
+}
+
+/** A key's item; fields SQL wrote as null (a migrated key without a payload hash) are absent. */
+function parseKey(row: Row | undefined): KeyItem | undefined {
+  if (!row) return undefined;
+  const item = JSON.parse(row.record) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(item)) if (value === null) delete item[name];
+  return item as unknown as KeyItem;
 }
 
 /** better-sqlite3, loaded when a SQLite store is first opened (a DynamoDB host never loads it). */

@@ -1,15 +1,15 @@
-import { CANCELLED_STATUS_CODE, type RunExecutionMetadata, type RunStore } from '@pipeline-invocation/core';
+import { systemClock, type RunExecutionMetadata, type RunStore } from '@pipeline-invocation/core';
 import { lifecycleConfig } from '../../config';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
-import { withRunStore } from '../run-store';
+import { withRunLifecycle } from '../run-store';
 
 const HELP = `Usage: pipeline cancel <run_id> [--wait] [--json]
 
 Ask a RUNNING run to stop, wherever it runs (another process, another machine): the request is
 written to the run store, and the run's executor sees it at its next heartbeat
 (PIPELINE_HEARTBEAT_MS, default 10 s), aborts the handler and records the run CANCELLED.
-A run whose heartbeat is already stale (its process died) is recorded CANCELLED at once.
+A run whose heartbeat is already stale (its process died) is recorded CRASHED at once.
 
 Options:
   --wait        wait until the run has ended and print its final record
@@ -30,8 +30,9 @@ export async function cancel(args: string[], io: Io): Promise<number> {
   const [runId, ...extra] = positionals;
   if (!runId) throw new UsageError('missing <run_id>. Run `pipeline runs --status RUNNING` to see running runs.');
   if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"; cancel one run at a time.`);
-  const lifecycle = lifecycleConfig(io.env);
-  return withRunStore(io, async (store) => {
+  const settings = lifecycleConfig(io.env);
+  return withRunLifecycle(io, async (lifecycle) => {
+    const { store } = lifecycle;
     const before = await store.get(runId);
     if (!before) {
       io.err(`pipeline cancel: no run "${runId}" in ${store.description}.\n`);
@@ -41,23 +42,16 @@ export async function cancel(args: string[], io: Io): Promise<number> {
       print(io, before, values.json, `run ${runId} had already ended ${before.status}; nothing to cancel`);
       return EXIT.CONFLICT;
     }
-    const nowMs = Date.now();
-    const requested = (await store.requestCancel(runId, new Date(nowMs).toISOString())) ?? before;
-    const silentMs = nowMs - Date.parse(requested.heartbeat_at ?? requested.started_at);
-    if (requested.status === 'RUNNING' && silentMs >= lifecycle.staleAfterMs) {
-      // No executor is alive to see the request: record the outcome here (conditional, so a
-      // run that ended meanwhile keeps its own record).
-      const result = await store.finish({
-        ...requested,
-        status: 'CANCELLED',
-        status_code: CANCELLED_STATUS_CODE,
-        body: `Run cancelled by \`pipeline cancel\`; its process was gone (no heartbeat for ${Math.round(silentMs / 1000)} s).`,
-        error: { name: 'RunCancelledError', message: 'cancel requested; no live process' },
-        ended_at: new Date(nowMs).toISOString(),
-        duration_ms: Math.max(0, nowMs - Date.parse(requested.started_at)),
+    const requested = (await lifecycle.requestCancel(runId)) ?? before;
+    if (lifecycle.isStale(requested)) {
+      // No executor is alive to see the request: its run is recorded CRASHED here (only while its
+      // heartbeat is stale, so a run that ended or came back meanwhile keeps its own record).
+      const outcome = await lifecycle.markCrashed(requested, {
+        name: 'RunCrashed',
+        body: 'The run stopped without finishing (its process was gone); `pipeline cancel` found no live process.',
       });
-      const final = result.ok ? await store.get(runId) : result.existing;
-      print(io, final!, values.json, `run ${runId} had no live process: recorded ${final!.status}`);
+      const final = outcome.crashed ? outcome.record : ((await store.get(runId)) ?? requested);
+      print(io, final, values.json, `run ${runId} had no live process: recorded ${final.status}`);
       return EXIT.OK;
     }
     if (!values.wait) {
@@ -65,23 +59,23 @@ export async function cancel(args: string[], io: Io): Promise<number> {
         io,
         requested,
         values.json,
-        `cancel requested for run ${runId}; it stops at its next heartbeat (within ${lifecycle.heartbeatMs} ms) and is recorded CANCELLED`,
+        `cancel requested for run ${runId}; it stops at its next heartbeat (within ${settings.heartbeatMs} ms) and is recorded CANCELLED`,
       );
       return EXIT.OK;
     }
     io.err(`pipeline cancel: cancel requested for run ${runId}; waiting for it to end\n`);
-    const final = await waitForEnd(store, runId, lifecycle.heartbeatMs + lifecycle.cancelGraceMs + 5000);
+    const final = await waitForEnd(store, runId, settings.heartbeatMs + settings.cancelGraceMs + 5000);
     print(io, final, values.json, `run ${runId} ended ${final.status}`);
     return final.status === 'RUNNING' ? EXIT.HANDLER_FAILED : EXIT.OK;
   });
 }
 
 async function waitForEnd(store: RunStore, runId: string, timeoutMs: number): Promise<RunExecutionMetadata> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = systemClock.now() + timeoutMs;
   for (;;) {
     const record = (await store.get(runId))!;
-    if (record.status !== 'RUNNING' || Date.now() > deadline) return record;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (record.status !== 'RUNNING' || systemClock.now() > deadline) return record;
+    await systemClock.sleep(200);
   }
 }
 

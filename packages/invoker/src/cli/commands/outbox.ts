@@ -1,3 +1,4 @@
+import { RunLifecycle } from '@pipeline-invocation/core';
 import { Outbox, createRunStore, outboxFile, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import { EXIT } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
@@ -34,7 +35,7 @@ export async function outbox(args: string[], io: Io): Promise<number> {
   }
   const store = await createRunStore(config);
   try {
-    const result = await box.flush(store);
+    const result = await box.flush(new RunLifecycle(store));
     io.out(
       `wrote ${result.written} record(s) to ${store.description}; ${result.remaining} still waiting; ${result.quarantined} quarantined\n`,
     );

@@ -1,4 +1,4 @@
-import { RunStatusSchema, type RunExecutionMetadata, type RunStatus } from '@pipeline-invocation/core';
+import { RunStatusSchema, prunableStatuses, type RunExecutionMetadata, type RunStatus } from '@pipeline-invocation/core';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, table, type Io } from '../io';
 import { withRunStore } from '../run-store';
@@ -113,7 +113,8 @@ async function prune(args: string[], io: Io): Promise<number> {
   const dryRun = values['dry-run'] === true;
   return withRunStore(io, async (store) => {
     if (!store.prune) throw new UsageError(`${store.description} cannot be pruned.`);
-    const { removed } = await store.prune({ before, keepFailed: values['keep-failed'] === true, dryRun });
+    const keepFailed = values['keep-failed'] === true;
+    const { removed } = await store.prune({ before, keepFailed, dryRun, statuses: prunableStatuses(keepFailed) });
     if (values.json) io.out(`${JSON.stringify({ removed, dry_run: dryRun, before })}\n`);
     else
       io.out(
