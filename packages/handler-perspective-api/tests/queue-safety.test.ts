@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteQueue, type PerspectiveConfig } from '../src';
 import { startFakePerspective, type FakePerspective } from './helpers/perspective-server';
@@ -44,14 +44,20 @@ describe('two runs over one queue', () => {
   it('takes over the lock of a run whose process died', async () => {
     const { config, files, run } = setup();
     enqueue(config, [[post('a post left behind by a crash')]]);
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    const input = new SqliteQueue(files.input);
-    input.db.exec(`CREATE TABLE IF NOT EXISTS pipeline_run_lock (
-      id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, heartbeat_ms INTEGER NOT NULL)`);
-    input.db
-      .prepare('INSERT INTO pipeline_run_lock VALUES (1, ?, ?, ?, ?)')
-      .run('01DEADRUN0000000000000000', Number(dead.stdout), hostname(), Date.now());
-    input.close();
+    // a run's process takes the queue's lock and is killed before it can release it
+    const lockModule = join(__dirname, '../../post-labelling/src/queue/queue-lock.ts');
+    const dead = spawnSync(
+      process.execPath,
+      [
+        '-r',
+        '@swc-node/register',
+        '-e',
+        `require(${JSON.stringify(lockModule)}).QueueLock.acquire(${JSON.stringify(files.input)}, '01DEADRUN0000000000000000');
+         process.kill(process.pid, 'SIGKILL');`,
+      ],
+      { encoding: 'utf8', cwd: join(__dirname, '../../..') },
+    );
+    expect(dead.signal).toBe('SIGKILL');
     const record = await run();
     expect(record.status).toBe('SUCCEEDED');
     expect(labelled(files.output)).toHaveLength(1);

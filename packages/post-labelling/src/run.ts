@@ -44,11 +44,12 @@ export interface LabellingRun {
 export async function runLabelling(run: LabellingRun): Promise<HandlerResult> {
   const { event, context, files } = run;
   const inferenceTimestamp = queueTimestamp(run.now());
-  if (!existsSync(files.input)) context.logger.info(`input queue ${files.input} did not exist: created it empty`);
-  const input = new SqliteQueue(files.input, { busyTimeoutMs: run.busyTimeoutMs });
-  const lock = QueueLock.acquire(input, context.runId);
+  // the lock first, in its own file beside the input: the producer's file is not touched by it
+  const lock = QueueLock.acquire(files.input, context.runId, {
+    now: () => run.now().getTime(),
+    busyTimeoutMs: run.busyTimeoutMs,
+  });
   if (!(lock instanceof QueueLock)) {
-    input.close();
     const { holder, pid, host } = lock.heldBy;
     return {
       statusCode: 409,
@@ -57,6 +58,14 @@ export async function runLabelling(run: LabellingRun): Promise<HandlerResult> {
         `Wait for it to finish, or stop it with \`pipeline cancel ${holder}\`.`,
       metadata: { ...metadataOf(run, inferenceTimestamp, undefined), lock_holder: holder },
     };
+  }
+  let input: SqliteQueue;
+  try {
+    if (!existsSync(files.input)) context.logger.info(`input queue ${files.input} did not exist: created it empty`);
+    input = new SqliteQueue(files.input, { busyTimeoutMs: run.busyTimeoutMs });
+  } catch (error) {
+    lock.release();
+    throw error;
   }
   let output: SqliteQueue | undefined;
   let result: LabelRunResult | undefined;
