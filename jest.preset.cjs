@@ -26,7 +26,7 @@ module.exports = (dir) => ({
     ],
   },
   moduleNameMapper: {
-    '^@pipeline-invocation/(core|storage|observability|invoker|worker|post-labelling|handler-perspective-api|handler-openai-moderation)$': `${packages}/$1/src/index.ts`,
+    '^@pipeline-invocation/(core|storage|observability|invoker|worker|post-labelling|handler-perspective-api|handler-openai-moderation|handler-python)$': `${packages}/$1/src/index.ts`,
     '^@pipeline-invocation/core/errors$': `${packages}/core/src/errors.ts`,
     '^@pipeline-invocation/core/env$': `${packages}/core/src/env.ts`,
     '^@pipeline-invocation/invoker/testing$': `${packages}/invoker/src/testing/index.ts`,
