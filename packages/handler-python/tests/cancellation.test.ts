@@ -1,0 +1,80 @@
+import { fixtureServices, pythonInvoker } from './helpers';
+
+const meta = (record: { metadata: string }) => JSON.parse(record.metadata) as Record<string, any>;
+
+/** Wait (polling real time: the child process runs on its own clock) until `ready()` holds. */
+async function until(ready: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('cancelling and timing out a Python run (real processes and signals)', () => {
+  it('a handler that ignores cancellation is escalated to SIGKILL; the record says the process exited, and how', async () => {
+    const { invoker, log } = pythonInvoker({ services: fixtureServices('stubborn'), killAfterMs: 900 });
+    const controller = new AbortController();
+    const run = invoker.invokePipelineHandler('stubborn', {}, {}, { signal: controller.signal, cancelGraceMs: 8000 });
+    await until(() => log.messages().includes('ignoring cancellation'));
+    controller.abort();
+    const record = await run;
+    expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
+    const { python_process } = meta(record);
+    expect(python_process).toMatchObject({ exited: true, exit_code: null, signal: 'SIGKILL', stopped_by: 'cancel' });
+    expect(python_process.escalation.map((s: { step: string }) => s.step)).toEqual([
+      'cancel',
+      'SIGINT',
+      'SIGTERM',
+      'SIGKILL',
+    ]);
+    // a third of killAfterMs apart
+    expect(python_process.escalation[3].at_ms).toBeGreaterThanOrEqual(850);
+    expect(log.messages()).toEqual(
+      expect.arrayContaining([
+        'python: telling the handler to stop (ctx.cancelled)',
+        'python: sending SIGINT',
+        'python: sending SIGTERM',
+        'python: sending SIGKILL',
+      ]),
+    );
+  });
+
+  it('a cooperative handler sees ctx.cancelled and returns; what it returned stays in the record', async () => {
+    const { invoker, log } = pythonInvoker({ services: fixtureServices('cooperative'), killAfterMs: 6000 });
+    const controller = new AbortController();
+    const run = invoker.invokePipelineHandler('cooperative', {}, {}, { signal: controller.signal });
+    await until(() => log.messages().includes('started'));
+    controller.abort();
+    const record = await run;
+    expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
+    const metadata = meta(record);
+    expect(metadata.iterations).toBeGreaterThan(0);
+    expect(metadata.python_process).toMatchObject({ exited: true, exit_code: 0, signal: null });
+    expect(metadata.python_process.escalation.map((s: { step: string }) => s.step)).toEqual(['cancel']);
+    expect(log.messages()).not.toContain('python: sending SIGINT');
+  });
+
+  it('a timeout: ctx.cancelled, then SIGINT raises KeyboardInterrupt; TIMED_OUT, and the record says so', async () => {
+    const { invoker, log } = pythonInvoker({ services: fixtureServices('interruptible'), killAfterMs: 900 });
+    const record = await invoker.invokePipelineHandler('interruptible', {}, {}, { timeoutMs: 2500 });
+    expect(record).toMatchObject({ status: 'TIMED_OUT', status_code: 504, handler_settled: true });
+    const metadata = meta(record);
+    expect(metadata.python_exception).toMatchObject({ type: 'KeyboardInterrupt', phase: 'handler' });
+    expect(metadata.python_process).toMatchObject({ exited: true, exit_code: 0, stopped_by: 'timeout' });
+    expect(metadata.python_process.escalation.map((s: { step: string }) => s.step)).toEqual(['cancel', 'SIGINT']);
+    expect(log.messages()).toContain('started');
+  });
+
+  it('when the executor stops waiting first, the escalation still kills the process', async () => {
+    const { invoker, log } = pythonInvoker({ services: fixtureServices('stubborn'), killAfterMs: 1500 });
+    const controller = new AbortController();
+    const run = invoker.invokePipelineHandler('stubborn', {}, {}, { signal: controller.signal, cancelGraceMs: 200 });
+    await until(() => log.messages().includes('ignoring cancellation'));
+    controller.abort();
+    const record = await run;
+    expect(record).toMatchObject({ status: 'CANCELLED', handler_settled: false });
+    // the process is still told, interrupted, terminated and killed after the record was written
+    await until(() => log.messages().includes('python: sending SIGKILL'));
+  });
+});
