@@ -19,11 +19,24 @@ const post = (message) => parentPort?.postMessage(message);
 /** @param {unknown} error */
 const describe = (error) => (error instanceof Error ? error.message : String(error));
 
-// The SDK prints to the console; send that to the host's logger instead of its stdout.
+// The SDK prints to the console; send that to the host's logger instead of its stdout. The
+// host does not pipe this thread's stdio (reading it would keep the host's process alive until
+// the thread ends), so direct writes to process.stdout / stderr become messages too.
 for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
   // eslint-disable-next-line no-console
   /** @type {any} */ (console)[level] = (...args) =>
     post({ type: 'console', level, text: args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ') });
+}
+for (const [stream, level] of /** @type {const} */ ([
+  [process.stdout, 'info'],
+  [process.stderr, 'warn'],
+])) {
+  /** @type {any} */ (stream).write = (/** @type {unknown} */ chunk, /** @type {unknown[]} */ ...rest) => {
+    post({ type: 'console', level, text: String(chunk).replace(/\n$/, '') });
+    const done = rest.find((arg) => typeof arg === 'function');
+    if (typeof done === 'function') done();
+    return true;
+  };
 }
 // An error thrown from one of the SDK's event handlers cannot be told apart by run: the host
 // switches W&B off for the process (no runId).

@@ -1,4 +1,4 @@
-import type { Logger, Tracker } from '@pipeline-invocation/core';
+import type { Clock, Logger, Tracker } from '@pipeline-invocation/core';
 import { noopTracker } from '@pipeline-invocation/core';
 import type { TrackingConfig } from '../config';
 import type { Redactor } from '../redact';
@@ -25,9 +25,13 @@ function silentTracker(logger: Logger, line: string): Tracker {
 
 /**
  * The tracker `config` asks for. With no API key (or `WANDB_MODE=disabled`) tracking is off, and
- * one info line, once per process when the first run starts, says how to turn it on.
+ * one info line, once per process when the first run starts, says how to turn it on. `clock`
+ * sets the W&B timeouts' timers (default: the system clock).
  */
-export function createTracker(config: TrackingConfig, deps: { logger: Logger; redactor: Redactor }): Tracker {
+export function createTracker(
+  config: TrackingConfig,
+  deps: { logger: Logger; redactor: Redactor; clock?: Clock },
+): Tracker {
   switch (config.mode) {
     case 'off':
       return silentTracker(
@@ -44,6 +48,6 @@ export function createTracker(config: TrackingConfig, deps: { logger: Logger; re
         redactor: deps.redactor,
       });
     case 'online':
-      return new WandbTracker({ config, redactor: deps.redactor, logger: deps.logger });
+      return new WandbTracker({ config, redactor: deps.redactor, logger: deps.logger, clock: deps.clock });
   }
 }

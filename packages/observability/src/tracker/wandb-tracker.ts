@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   ObservabilityError,
-  withTimeout,
+  systemClock,
+  type Clock,
   type Logger,
   type RunExecutionMetadata,
   type TrackedRunStart,
@@ -61,6 +62,8 @@ export interface WandbTrackerOptions {
   >;
   readonly redactor: Redactor;
   readonly logger: Logger;
+  /** The timers of the init and finish timeouts (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -73,13 +76,21 @@ export interface WandbTrackerOptions {
  * are bounded by timeouts. Any failure (crash, hang, 4xx, 5xx) is logged once as an
  * {@link ObservabilityError} with the fix to try, the thread is stopped, W&B is switched off for
  * the rest of the process, and the runs themselves are never affected: no method throws.
+ *
+ * The thread holds the process open exactly while W&B lacks a run whose `finish` was called
+ * (each such run within its timeouts), so a script that simply ends still delivers every finished
+ * run and then exits; otherwise the thread never keeps the process alive. Before `process.exit`,
+ * await {@link WandbTracker.flush} (or {@link WandbTracker.close}).
  */
 export class WandbTracker implements Tracker {
   private readonly runs = new Map<string, TrackedRun>();
   private thread: Worker | undefined;
   private disabledBy: ObservabilityError | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly options: WandbTrackerOptions) {}
+  constructor(private readonly options: WandbTrackerOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** Why W&B was switched off, if it was. */
   get disabledReason(): ObservabilityError | undefined {
@@ -112,17 +123,14 @@ export class WandbTracker implements Tracker {
     });
     run.task = (async () => {
       try {
-        await withTimeout(run.started.promise, config.initTimeoutMs, timeoutMessage('init', config.initTimeoutMs));
+        await this.within(run.started.promise, config.initTimeoutMs, 'init');
         await run.finishing.promise;
-        await withTimeout(
-          run.finished.promise,
-          config.finishTimeoutMs,
-          timeoutMessage('finish', config.finishTimeoutMs),
-        );
+        await this.within(run.finished.promise, config.finishTimeoutMs, 'finish');
       } catch (error) {
         if (!run.dropped) this.fail(record.service, error);
       } finally {
         this.runs.delete(record.run_id);
+        this.holdWhileUndelivered();
       }
     })();
   }
@@ -143,6 +151,7 @@ export class WandbTracker implements Tracker {
     });
     run.finishCalled = true;
     run.finishing.resolve();
+    this.holdWhileUndelivered();
   }
 
   /** Wait until W&B has every run whose finish was called (each within its timeouts). */
@@ -160,23 +169,47 @@ export class WandbTracker implements Tracker {
       run.finishing.reject(new Error('the tracker was closed before the run finished'));
     }
     this.runs.clear();
+    thread?.unref();
     await thread?.terminate();
   }
 
   /** The tracking thread: made at the first run, reused by every later one. */
   private threadFor(): Worker {
     if (this.thread) return this.thread;
-    const thread = new Worker(WORKER_FILE, { stdout: true, stderr: true });
-    thread.stdout.resume();
-    thread.stderr.resume();
-    thread.unref(); // a process that never closes its invoker still exits
+    // No `stdout: true`: reading a worker's piped stdio refs the process until the thread ends.
+    // The thread sends its console and stdio writes as messages instead.
+    const thread = new Worker(WORKER_FILE);
     thread.on('message', (message: ThreadMessage) => this.onMessage(message));
     thread.on('error', (error) => this.failAll(error));
     thread.on('exit', (code) => {
       if (this.thread === thread) this.failAll(new Error(`the W&B thread exited (code ${code})`));
     });
+    // after the listeners (adding a 'message' listener refs the thread again)
+    thread.unref();
     this.thread = thread;
     return thread;
+  }
+
+  /**
+   * Ref the thread while W&B lacks a run whose finish was called, unref it otherwise: a process
+   * whose event loop empties stays only until those runs are delivered (or their timeouts fire,
+   * which stops the thread), and is never kept by the SDK's own timers and sockets.
+   */
+  private holdWhileUndelivered(): void {
+    const undelivered = [...this.runs.values()].some((run) => run.finishCalled);
+    if (undelivered) this.thread?.ref();
+    else this.thread?.unref();
+  }
+
+  /** `promise`, or a timeout error after `ms` on the clock (an unref'd timer: the thread holds the process). */
+  private within(promise: Promise<void>, ms: number, step: 'init' | 'finish'): Promise<void> {
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    const expiry = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new Error(`W&B did not answer ${step} within ${ms} ms`)), ms, {
+        unref: true,
+      });
+    });
+    return Promise.race([promise, expiry]).finally(() => this.clock.clearTimeout(timer));
   }
 
   private onMessage(message: ThreadMessage): void {
@@ -221,8 +254,7 @@ export class WandbTracker implements Tracker {
     const thread = this.thread;
     this.thread = undefined;
     this.failAll(cause instanceof Error ? cause : new Error(String(cause)));
+    thread?.unref();
     void thread?.terminate();
   }
 }
-
-const timeoutMessage = (step: string, ms: number) => `W&B did not answer ${step} within ${ms} ms`;

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** How the fake W&B server behaves. */
-export type WandbServerMode = 'ok' | 'reject-upsert' | 'fail' | 'silent';
+/**
+ * How the fake W&B server behaves: `fail` answers 500 everywhere, `silent` never answers,
+ * `hang-finish` answers everything but a run's final (`complete`) file-stream request.
+ */
+export type WandbServerMode = 'ok' | 'reject-upsert' | 'fail' | 'silent' | 'hang-finish';
 
 /** A run as the server saw it. */
 export interface SeenRun {
@@ -98,6 +101,10 @@ export async function startFakeWandb(mode: WandbServerMode = 'ok'): Promise<Fake
   function fileStream(project: string, name: string, body: Record<string, any>, res: ServerResponse) {
     const run = runs.get(`${project}/${name}`);
     if (!run) return send(res, 404, { error: 'run not found' });
+    if (body.complete && state.mode === 'hang-finish') {
+      hanging.add(res);
+      return;
+    }
     for (const [file, chunk] of Object.entries((body.files ?? {}) as Record<string, { content: string[] }>)) {
       if (file === 'wandb-history.jsonl') run.history.push(...chunk.content.map((line) => JSON.parse(line)));
       if (file === 'wandb-summary.json') run.summary = JSON.parse(chunk.content.at(-1) ?? '{}');
