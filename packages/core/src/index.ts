@@ -82,6 +82,8 @@ export {
 } from './registry/plugin';
 export {
   PipelineHandlerRegistry,
+  createPluginContainer,
+  type ServiceProvider,
   type HandlerFactory,
   type HandlerSource,
   type RegisterOptions,

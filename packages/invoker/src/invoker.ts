@@ -2,28 +2,36 @@ import {
   CLOCK,
   ENV,
   DuplicateServiceError,
+  InvokerClosedError,
   LOGGER,
   PipelineHandlerRegistry,
   PluginLoadError,
   UnknownServiceError,
   describe,
   getHandlerDefinition,
+  createPluginContainer,
   parseIntegrationRequest,
   parseWith,
   createContainer,
   statusCodeForError,
-  systemClock,
+  DEFAULT_RETRY_POLICY,
+  RunLifecycle,
+  retryPolicyFromDelays,
+  toClock,
   type Clock,
+  type RetryPolicy,
   type DependencyContainer,
   type HandlerClass,
   type IntegrationRequest,
   type IntegrationResponse,
   type Logger,
   type PipelinePlugin,
+  type ResolvedHandler,
   type RunExecutionMetadata,
   type RunStore,
   type Tracker,
 } from '@pipeline-invocation/core';
+import { join } from 'node:path';
 import { Outbox, createRunStore, outboxFile, type StorageConfig } from '@pipeline-invocation/storage';
 import { Redactor, createLogger, createTracker, type TrackingConfig } from '@pipeline-invocation/observability';
 import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProblem } from './discovery/manifest';
@@ -31,7 +39,15 @@ import { loadPlugin, unwrapDefault } from './discovery/plugin-loader';
 import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
 import { readHostConfig, type LifecycleConfig } from './config';
 import { inSpan, runSpan } from './telemetry';
-import { adaptCollaborators, type SeedCollaborators } from './seed-collaborators';
+import {
+  INVOKE_OPTION_KEYS,
+  SEED_OVERRIDE_KEYS,
+  adaptCollaborators,
+  checkOptionKeys,
+  type SeedCollaborators,
+} from './seed-collaborators';
+import { recordHostRegistrations, type HostRegistrations } from './host-registrations';
+import { recordLocationOf } from './record-location';
 
 /** Configuration of {@link createInvoker}; everything is optional. */
 export interface InvokerConfig {
@@ -57,11 +73,19 @@ export interface InvokerConfig {
    * registered through the seed's static facade (`PipelineHandlerRegistry.register`) run.
    */
   fallbackRegistry?: PipelineHandlerRegistry;
-  /** Register your own collaborators in the invoker's container. */
+  /**
+   * Register your own collaborators. The composition order, the same for plugins passed in
+   * `plugins` and plugins discovered from package.json (installed on first use): the invoker's
+   * own (`LOGGER`, `CLOCK`, `ENV`), then each plugin's `register` in a container of its own,
+   * then this, last, so what you register wins over a plugin's registration of the same token.
+   */
   register?: (container: DependencyContainer) => void;
-  /** Run store (default: from PIPELINE_STORE, SQLite under PIPELINE_HOME). */
+  /** Run store (default: from PIPELINE_STORE, SQLite under PIPELINE_HOME). Yours to close: `close()` leaves it open. */
   store?: RunStore;
-  /** Tracker (default: from WANDB_* variables); `false`: no tracking calls at all. */
+  /**
+   * Tracker (default: from WANDB_* variables); `false`: no tracking calls at all. One you pass is
+   * yours to close: `close()` only flushes it.
+   */
   tracker?: Tracker | false;
   logger?: Logger;
   clock?: Clock;
@@ -111,6 +135,7 @@ export interface ServiceInfo {
 
 interface Runtime {
   readonly store: RunStore;
+  readonly runLifecycle: RunLifecycle;
   readonly tracker: Tracker | undefined;
   readonly outbox: Outbox | undefined;
   readonly executor: Executor;
@@ -131,6 +156,10 @@ export class Invoker {
   readonly discoveryProblems: readonly DiscoveryProblem[];
   private readonly loads = new Map<string, PluginLoad>();
   private runtime: Promise<Runtime> | undefined;
+  /** Set by the first `close()`: the invoker refuses further calls. */
+  private closing: Promise<void> | undefined;
+  /** The host's `register`, applied again in each plugin's container (the host wins). */
+  private readonly hostRegistrations: HostRegistrations;
   /** The lifecycle settings in effect (validated once, here). */
   readonly lifecycle: LifecycleConfig;
   private readonly storage: StorageConfig;
@@ -168,14 +197,16 @@ export class Invoker {
     this.logger = config.logger ?? createLogger({ redactor: this.redactor, env });
     this.discovered = servicesOf(discovery.plugins);
     this.discoveryProblems = discovery.problems;
+    this.container.register(LOGGER, { useValue: this.logger });
+    this.container.register(CLOCK, { useValue: this.clock });
+    this.container.register(ENV, { useValue: env });
+    // One composition order (see InvokerConfig.register): the invoker's own, each plugin's own
+    // in its container, the host's last.
+    this.hostRegistrations = recordHostRegistrations(this.container, config.register);
     for (const plugin of config.plugins ?? []) {
       this.install(unwrapDefault(plugin) as PipelinePlugin, { package: '(explicit plugin)', version: '0.0.0' });
     }
     for (const handler of config.handlers ?? []) this.registry.registerClass(handler);
-    this.container.register(LOGGER, { useValue: this.logger });
-    this.container.register(CLOCK, { useValue: config.clock ?? systemClock });
-    this.container.register(ENV, { useValue: env });
-    config.register?.(this.container);
   }
 
   /** Every service this invoker can run (installed plugins from their manifests, plus explicit ones), sorted. */
@@ -218,25 +249,47 @@ export class Invoker {
     requestMetadata: unknown = {},
     options: InvokeOptions = {},
   ): Promise<RunExecutionMetadata> {
+    this.assertOpen(`invokePipelineHandler("${service}")`);
+    checkOptionKeys(options, INVOKE_OPTION_KEYS, 'invokePipelineHandler');
     const request = parseIntegrationRequest({ service, payload, metadata: requestMetadata });
     return this.run(request, options);
   }
 
   /**
-   * The executor: run a request. `overrides` accepts the original library's three
-   * collaborators as plain functions, for callers who do not use DI.
+   * The executor: run a request. `overrides` takes the original library's three collaborators
+   * under its names (`wandbLogger`, `loadMetadata`, `writeMetadata`; `trackRun` is another name
+   * of `wandbLogger`), for callers who do not use DI, and any {@link InvokeOptions}.
+   *
+   * A `writeMetadata` is called once per run with the final record, again only when it throws
+   * an error marked `retryable: true`; when it fails, the record is kept (in the outbox, else in
+   * a file under `PIPELINE_HOME/unwritten-records/`) and one MetadataWriteError says where.
+   *
+   * @throws InvalidRequestError for an unknown override key (naming it and the accepted ones),
+   *   and whatever {@link invokePipelineHandler} throws.
    */
   async runIntegrationRequest(
     request: IntegrationRequest | unknown,
     overrides: SeedCollaborators & InvokeOptions = {},
   ): Promise<RunExecutionMetadata> {
+    this.assertOpen('runIntegrationRequest()');
+    checkOptionKeys(overrides, [...SEED_OVERRIDE_KEYS, ...INVOKE_OPTION_KEYS], 'runIntegrationRequest');
     const parsed = parseIntegrationRequest(request);
-    const { trackRun, loadMetadata, writeMetadata, ...options } = overrides;
-    if (!trackRun && !loadMetadata && !writeMetadata) return this.run(parsed, options);
+    const { trackRun, wandbLogger, loadMetadata, writeMetadata, ...options } = overrides;
+    if (!trackRun && !wandbLogger && !loadMetadata && !writeMetadata) return this.run(parsed, options);
     await this.ensureService(parsed.service);
-    const runtime = await this.ready();
-    const adapted = adaptCollaborators(runtime.store, runtime.tracker, { trackRun, loadMetadata, writeMetadata });
-    return this.executorFor(adapted.store, adapted.tracker, undefined, runtime.tableName).execute(parsed, options);
+    const runtime = await this.ready('runIntegrationRequest()');
+    const adapted = adaptCollaborators(
+      runtime.store,
+      runtime.tracker,
+      { trackRun, wandbLogger, loadMetadata, writeMetadata },
+      {
+        retryDelaysMs: this.config.storeRetryDelaysMs ?? DEFAULT_STORE_RETRY_DELAYS_MS,
+        keepDir: join(this.storage.home, 'unwritten-records'),
+        outbox: runtime.outbox !== undefined,
+      },
+    );
+    const executor = this.executorFor(adapted.store, adapted.tracker, runtime.outbox, recordLocationOf(adapted.store));
+    return executor.execute(parsed, options);
   }
 
   /**
@@ -245,6 +298,8 @@ export class Invoker {
    */
   async routeAndRunIntegrationRequest(request: unknown, options: InvokeOptions = {}): Promise<IntegrationResponse> {
     try {
+      this.assertOpen('routeAndRunIntegrationRequest()');
+      checkOptionKeys(options, INVOKE_OPTION_KEYS, 'routeAndRunIntegrationRequest');
       const record = await this.run(parseIntegrationRequest(request), options);
       return {
         service: record.service,
@@ -283,12 +338,12 @@ export class Invoker {
 
   /** The run store in use (opened on first use). */
   async store(): Promise<RunStore> {
-    return (await this.ready()).store;
+    return (await this.ready('store()')).store;
   }
 
   /** The outbox in use, if any. */
   async outbox(): Promise<Outbox | undefined> {
-    return (await this.ready()).outbox;
+    return (await this.ready('outbox()')).outbox;
   }
 
   /**
@@ -299,18 +354,25 @@ export class Invoker {
    * @throws UnknownServiceError, or InvalidRequestError naming the bad fields.
    */
   async checkRequest(service: string, payload: unknown): Promise<void> {
+    this.assertOpen(`checkRequest("${service}")`);
     const request = parseIntegrationRequest({ service, payload, metadata: {} });
     await this.ensureService(request.service);
     const schema = this.registry.payloadSchemaOf(request.service);
     if (schema) parseWith(schema, request.payload, `Invalid payload for "${request.service}"`);
   }
 
-  /** Make sure `service` is installed, importing its plugin now if needed. */
+  /**
+   * Make sure `service` is installed, importing its plugin now if needed. A service registered
+   * through the static facade (`fallbackRegistry`) that an installed plugin also provides is
+   * served by the facade's handler only when registered with `{ override: true }` (a test's
+   * replacement, logged at debug level); otherwise it is a DuplicateServiceError.
+   */
   async ensureService(service: string): Promise<void> {
+    this.assertOpen(`ensureService("${service}")`);
+    if (this.adoptFromFacade(service)) return;
     if (this.registry.has(service)) return;
     const claims = this.discovered.get(service);
     if (!claims) {
-      if (this.config.fallbackRegistry && this.registry.adopt(this.config.fallbackRegistry, service)) return;
       throw new UnknownServiceError(service, this.listServices(), {
         problems: this.discoveryProblems.map((p) => `${p.packageName}: ${p.message}`),
       });
@@ -354,8 +416,60 @@ export class Invoker {
     await load.promise;
   }
 
+  /**
+   * Serve `service` from the static facade when it holds it (following it as a test registers and
+   * unregisters); returns whether it does.
+   *
+   * @throws DuplicateServiceError when an installed plugin provides it too and the facade's
+   *   registration is not an override.
+   */
+  private adoptFromFacade(service: string): boolean {
+    const facade = this.config.fallbackRegistry;
+    if (!facade) return false;
+    const wasAdopted = this.registry.isAdopted(service);
+    if (!facade.has(service)) {
+      this.registry.adopt(facade, service); // forgets a registration the facade dropped
+      return false;
+    }
+    const claim = this.registry.hasOwn(service)
+      ? this.registry.sourceOf(service)
+      : this.discovered.get(service)?.map((p) => ({ package: p.packageName, version: p.version }))[0];
+    if (claim && !facade.isOverride(service)) {
+      throw new DuplicateServiceError(
+        service,
+        `${claim.package}@${claim.version} (installed)`,
+        `PipelineHandlerRegistry.register("${service}")`,
+      );
+    }
+    this.registry.adopt(facade, service);
+    if (claim && !wasAdopted)
+      this.logger.debug(
+        `service "${service}": the handler registered with PipelineHandlerRegistry.register(..., { override: true }) replaces the one of ${claim.package}@${claim.version} (a test override)`,
+      );
+    return true;
+  }
+
+  /**
+   * The handler `service` would run with, built in `container` (default: a fresh child of this
+   * invoker's container), importing its plugin when needed: what the static facade's
+   * `PipelineHandlerRegistry.getHandler(service)` answers through the default invoker.
+   */
+  async resolveHandler(service: string, container?: DependencyContainer): Promise<ResolvedHandler> {
+    await this.ensureService(service);
+    return this.registry.getHandler(service, container ?? this.container.createChildContainer());
+  }
+
+  /** Whether {@link close} was called: a closed invoker refuses further calls. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  private assertOpen(call: string): void {
+    if (this.closing) throw new InvokerClosedError(call);
+  }
+
   private now(): number {
-    return (this.config.clock ?? systemClock).now();
+    return this.clock.now();
   }
 
   /**
@@ -369,33 +483,60 @@ export class Invoker {
     await tracker?.flush?.();
   }
 
-  /** Release the store and the tracker (which first waits until W&B has every finished run). */
-  async close(): Promise<void> {
-    if (!this.runtime) return;
-    const { store, tracker } = await this.runtime;
-    await Promise.allSettled([tracker?.close(), store.close()]);
-    this.runtime = undefined;
+  /**
+   * Release what this invoker opened: the store and the tracker it created from the
+   * configuration (the tracker first waits until W&B has every finished run). A store or
+   * tracker passed in the config is the caller's: it stays open (a passed tracker is flushed).
+   * Calling it again is harmless; after it, every call is refused with InvokerClosedError.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
   }
 
+  private async shutDown(): Promise<void> {
+    if (!this.runtime) return;
+    let runtime: Runtime;
+    try {
+      runtime = await this.runtime;
+    } catch {
+      return; // it never opened: nothing to release
+    }
+    const { store, tracker } = runtime;
+    const ownTracker = this.config.tracker === undefined;
+    const ownStore = this.config.store === undefined;
+    await Promise.allSettled([
+      ownTracker ? tracker?.close() : tracker?.flush?.(),
+      ownStore ? store.close() : undefined,
+    ]);
+  }
+
+  /**
+   * Install a plugin in a container of its own (a child of the invoker's): its `register` cannot
+   * rebind what other plugins resolve (LOGGER, ENV, CLOCK...); the host's registrations are
+   * applied after it, so the host's win; its handlers resolve from a child of it for each run.
+   */
   private install(plugin: PipelinePlugin, source: { package: string; version: string }): void {
-    this.registry.installPlugin(plugin, { source });
-    plugin.register?.(this.container);
+    const container = createPluginContainer(this.container);
+    this.registry.installPlugin(plugin, { source, container });
+    plugin.register?.(container);
+    this.hostRegistrations.replay(container);
   }
 
   private async run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
     // the run's span holds everything: the plugin's import, the store, the handler
     return inSpan(...runSpan(request.service, options, this.config.telemetry === false), async (span) => {
       await this.ensureService(request.service);
-      const runtime = await this.ready();
+      const runtime = await this.ready(`invokePipelineHandler("${request.service}")`);
       // records this process left there, and (every 30 s) those of other processes
       if (runtime.outbox?.due()) await this.replayOutbox(runtime);
       return runtime.executor.executeIn(span, request, options);
     });
   }
 
-  private async replayOutbox({ outbox, store }: Runtime): Promise<void> {
+  private async replayOutbox({ outbox, store, runLifecycle }: Runtime): Promise<void> {
     try {
-      const result = await outbox!.flush(store);
+      const result = await outbox!.flush(runLifecycle);
       if (result.written) this.logger.info(`wrote ${result.written} record(s) from the outbox to ${store.description}`);
       if (result.quarantined)
         this.logger.warn(
@@ -408,7 +549,8 @@ export class Invoker {
     }
   }
 
-  private ready(): Promise<Runtime> {
+  private ready(call: string): Promise<Runtime> {
+    if (this.closing) return Promise.reject(new InvokerClosedError(call));
     this.runtime ??= this.open().catch((error) => {
       this.runtime = undefined;
       throw error;
@@ -423,9 +565,35 @@ export class Invoker {
       this.config.tracker === false
         ? undefined
         : (this.config.tracker ?? createTracker(this.tracking, { logger: this.logger, redactor: this.redactor }));
-    const outbox = this.config.outbox === false ? undefined : (this.config.outbox ?? new Outbox(outboxFile(storage)));
-    const tableName = storage.kind === 'dynamodb' ? storage.dynamodbTable : 'integration_run_metadata';
-    return { store, tracker, outbox, tableName, executor: this.executorFor(store, tracker, outbox, tableName) };
+    const outbox =
+      this.config.outbox === false
+        ? undefined
+        : (this.config.outbox ?? new Outbox(outboxFile(storage), { clock: this.clock, retry: this.retryPolicy }));
+    // each record names where it is written: the store actually in use, passed in or configured
+    const tableName = recordLocationOf(store);
+    const executor = this.executorFor(store, tracker, outbox, tableName);
+    return { store, tracker, outbox, tableName, executor, runLifecycle: executor.lifecycle };
+  }
+
+  /** The one clock of this invoker (`config.clock`, completed with the system's timers). */
+  get clock(): Clock {
+    return (this.wholeClock ??= toClock(this.config.clock));
+  }
+  private wholeClock: Clock | undefined;
+
+  /** The retry policy of store calls: core's, or the explicit delays of `storeRetryDelaysMs`. */
+  private get retryPolicy(): RetryPolicy {
+    return this.config.storeRetryDelaysMs
+      ? retryPolicyFromDelays(this.config.storeRetryDelaysMs)
+      : DEFAULT_RETRY_POLICY;
+  }
+
+  /**
+   * The run lifecycle over the store in use (opened on first use): what the worker, schedules
+   * and `pipeline cancel` change run records through.
+   */
+  async runLifecycle(): Promise<RunLifecycle> {
+    return (await this.ready('runLifecycle()')).runLifecycle;
   }
 
   private executorFor(
@@ -434,19 +602,24 @@ export class Invoker {
     outbox: Outbox | undefined,
     tableName: string,
   ): Executor {
+    const lifecycle = new RunLifecycle(store, {
+      clock: this.clock,
+      staleAfterMs: this.lifecycle.staleAfterMs,
+      retry: this.retryPolicy,
+    });
     return new Executor({
       registry: this.registry,
       container: this.container,
       store,
+      lifecycle,
       tracker,
       logger: this.logger,
-      clock: this.config.clock ?? systemClock,
+      clock: this.clock,
       outbox,
       tableName,
       redactor: this.redactor,
-      storeRetryDelaysMs: this.config.storeRetryDelaysMs,
+      retryPolicy: this.retryPolicy,
       heartbeatMs: this.lifecycle.heartbeatMs,
-      staleAfterMs: this.lifecycle.staleAfterMs,
       cancelGraceMs: this.lifecycle.cancelGraceMs,
       defaultTimeoutMs: this.lifecycle.timeoutMs,
       telemetry: this.config.telemetry,

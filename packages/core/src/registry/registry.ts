@@ -1,8 +1,9 @@
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createContainer } from '../container';
 import type { z } from 'zod';
 import type { PipelineHandler } from '../contract';
 import { DuplicateServiceError, IncompatiblePluginError, PluginLoadError, UnknownServiceError } from '../errors';
+import { LOGGER, RUN_CONTEXT } from '../tokens';
 import { CONTRACT_VERSION, isContractCompatible } from '../version';
 import { getHandlerDefinition, type HandlerClass } from './handler-decorator';
 import { explainNotAPlugin, type PipelinePlugin } from './plugin';
@@ -30,8 +31,29 @@ export interface RegisterOptions {
   payload?: z.ZodType;
   /** Who registers it (defaults to `{ package: "(inline)", version: "0.0.0" }`). */
   source?: HandlerSource;
-  /** Replace an existing registration instead of throwing {@link DuplicateServiceError} (tests). */
+  /**
+   * Replace an existing registration instead of throwing {@link DuplicateServiceError} (tests).
+   * Through the static facade it also replaces the handler of an installed plugin that provides
+   * the service (the original's `inject_handler_for_testing`), with a debug log line.
+   */
   override?: boolean;
+  /**
+   * The container the handler's collaborators come from (a plugin's own, where its `register`
+   * ran): each run resolves the handler from a child of it. Default: the run's container as given.
+   */
+  container?: DependencyContainer;
+}
+
+/**
+ * What the static facade asks about services it does not hold itself: the installed plugins,
+ * as the invoker behind the top-level functions sees them (attached by
+ * `@pipeline-invocation/invoker` when it is imported).
+ */
+export interface ServiceProvider {
+  /** Every service it can run (facade registrations included), sorted. */
+  listServices(): string[];
+  /** The handler of `service`, importing its plugin when needed. */
+  resolveHandler(service: string, container?: DependencyContainer): Promise<ResolvedHandler>;
 }
 
 /** A handler ready to run, with what the executor needs to know about it. */
@@ -47,7 +69,21 @@ interface Entry {
   readonly payload: z.ZodType | undefined;
   readonly source: HandlerSource;
   readonly factory: HandlerFactory;
+  /** Registered with `override: true`: replaces an installed plugin's handler (tests). */
+  readonly override: boolean;
+  /** The plugin's own container, when the handler comes from a plugin. */
+  readonly container: DependencyContainer | undefined;
 }
+
+/**
+ * Registered in each plugin container, naming it: a run container that already descends from the
+ * plugin's (an executor that starts the run from {@link PipelineHandlerRegistry.containerOf})
+ * needs no bridge.
+ */
+const PLUGIN_SCOPE = Symbol.for('pipeline-invocation.PluginScope');
+
+/** The per-run values an executor registers in the run's container (carried into a plugin's scope). */
+const RUN_TOKENS: readonly InjectionToken<unknown>[] = [RUN_CONTEXT, LOGGER];
 
 const INLINE_SOURCE: HandlerSource = Object.freeze({ package: '(inline)', version: '0.0.0' });
 const describeSource = (s: HandlerSource) => `${s.package}@${s.version}`;
@@ -64,6 +100,9 @@ const describeSource = (s: HandlerSource) => `${s.package}@${s.version}`;
  */
 export class PipelineHandlerRegistry {
   private readonly entries = new Map<string, Entry>();
+  /** Entries taken from another registry ({@link adopt}); they shadow {@link entries}. */
+  private readonly adopted = new Map<string, Entry>();
+  private provider: (() => ServiceProvider) | undefined;
 
   /** Register a lazy factory for `service`. */
   register(service: string, factory: HandlerFactory, options: RegisterOptions = {}): this {
@@ -78,8 +117,22 @@ export class PipelineHandlerRegistry {
     if (existing && !options.override) {
       throw new DuplicateServiceError(service, describeSource(existing.source), describeSource(source));
     }
-    this.entries.set(service, { payload: options.payload, source, factory });
+    this.entries.set(service, {
+      payload: options.payload,
+      source,
+      factory,
+      override: options.override === true,
+      container: options.container,
+    });
     return this;
+  }
+
+  /**
+   * Remove the registration of `service` (the original's `reset_test_handlers`, for one service).
+   * Returns whether there was one.
+   */
+  unregister(service: string): boolean {
+    return this.entries.delete(service);
   }
 
   /** Register a class decorated with `@pipelineHandler`; it is resolved from the run's container. */
@@ -96,7 +149,8 @@ export class PipelineHandlerRegistry {
 
   /**
    * Install every handler of a plugin object (checks its brand and contract version).
-   * The caller runs `plugin.register(container)` on its own container.
+   * The caller runs `plugin.register(container)` on the plugin's own container and passes that
+   * container as `options.container`: each run of the plugin's handlers resolves from a child of it.
    *
    * @throws PluginLoadError when `plugin` is not a branded plugin object.
    * @throws IncompatiblePluginError when it was built for another contract major version.
@@ -114,22 +168,45 @@ export class PipelineHandlerRegistry {
 
   /** Registered service names, sorted. */
   listServices(): string[] {
-    return [...this.entries.keys()].sort();
+    return [...new Set([...this.entries.keys(), ...this.adopted.keys()])].sort();
   }
 
   /** Whether `service` is registered. */
   has(service: string): boolean {
+    return this.entries.has(service) || this.adopted.has(service);
+  }
+
+  /** Whether `service` is registered here itself (not adopted from another registry). */
+  hasOwn(service: string): boolean {
     return this.entries.has(service);
+  }
+
+  /** Whether `service` was registered with `override: true` (a test's replacement). */
+  isOverride(service: string): boolean {
+    return this.entryOf(service)?.override === true;
   }
 
   /** The payload schema of `service`, if it declared one. */
   payloadSchemaOf(service: string): z.ZodType | undefined {
-    return this.entries.get(service)?.payload;
+    return this.entryOf(service)?.payload;
   }
 
   /** Who registered `service`, or `undefined`. */
   sourceOf(service: string): HandlerSource | undefined {
-    return this.entries.get(service)?.source;
+    return this.entryOf(service)?.source;
+  }
+
+  /**
+   * The container the handler of `service` resolves its collaborators from: its plugin's own
+   * (where `plugin.register` ran), or `undefined` for a handler registered without one. An
+   * executor starts each run's container as a child of it.
+   */
+  containerOf(service: string): DependencyContainer | undefined {
+    return this.entryOf(service)?.container;
+  }
+
+  private entryOf(service: string): Entry | undefined {
+    return this.adopted.get(service) ?? this.entries.get(service);
   }
 
   /**
@@ -139,9 +216,9 @@ export class PipelineHandlerRegistry {
    * @throws UnknownServiceError only when `service` is not registered.
    */
   async getHandler(service: string, container: DependencyContainer): Promise<ResolvedHandler> {
-    const entry = this.entries.get(service);
+    const entry = this.entryOf(service);
     if (!entry) throw new UnknownServiceError(service, this.listServices());
-    const handler = await entry.factory(container);
+    const handler = await entry.factory(entry.container ? runScope(entry.container, container) : container);
     if (!handler || typeof handler.handle !== 'function') {
       throw new TypeError(`The factory of "${service}" returned no object with a handle(event, context) method`);
     }
@@ -149,15 +226,30 @@ export class PipelineHandlerRegistry {
   }
 
   /**
-   * Copy the registration of `service` from `other` into this registry (same factory, schema
-   * and source). Returns whether `other` had it. The invoker uses it to serve services
-   * registered on the default registry through the static facade.
+   * Serve `service` as `other` registers it now (same factory, schema and source), ahead of this
+   * registry's own registration; when `other` no longer has it, stop. Returns whether `other` has
+   * it. The invoker uses it to serve services registered on the default registry through the
+   * static facade, following that registry as a test registers and unregisters.
    */
   adopt(other: PipelineHandlerRegistry, service: string): boolean {
     const entry = other.entries.get(service);
-    if (!entry || this.entries.has(service)) return Boolean(entry);
-    this.entries.set(service, entry);
-    return true;
+    if (entry) this.adopted.set(service, entry);
+    else this.adopted.delete(service);
+    return Boolean(entry);
+  }
+
+  /** Whether `service` is served as adopted from another registry (see {@link adopt}). */
+  isAdopted(service: string): boolean {
+    return this.adopted.has(service);
+  }
+
+  /**
+   * Let `provider` answer for the services this registry does not hold: the static facade then
+   * sees every installed plugin. `@pipeline-invocation/invoker` attaches its default invoker to
+   * {@link PipelineHandlerRegistry.default} (lazily: nothing is discovered until asked).
+   */
+  attachProvider(provider: () => ServiceProvider): void {
+    this.provider = provider;
   }
 
   /** The default registry behind the static facade. */
@@ -203,13 +295,60 @@ export class PipelineHandlerRegistry {
     }) as RegistryDecorator;
   }
 
-  /** Seed-compatible: sorted services of the default registry. */
+  /**
+   * Seed-compatible: every service the top-level functions can run, sorted: those registered
+   * through the facade and, once `@pipeline-invocation/invoker` is imported, every installed
+   * plugin's (from their manifests, without importing them).
+   */
   static listServices(): string[] {
-    return PipelineHandlerRegistry.default.listServices();
+    const registry = PipelineHandlerRegistry.default;
+    const provided = registry.provider?.().listServices() ?? [];
+    return [...new Set([...registry.listServices(), ...provided])].sort();
   }
 
-  /** Seed-compatible: a handler from the default registry (built in a fresh container by default). */
-  static getHandler(service: string, container: DependencyContainer = createContainer()) {
-    return PipelineHandlerRegistry.default.getHandler(service, container);
+  /**
+   * Seed-compatible: the handler the top-level functions would run for `service` (built in a
+   * fresh container by default): a facade registration, else an installed plugin's (imported
+   * now). A facade registration for a plugin's service wins only with `{ override: true }`
+   * (else DuplicateServiceError), as in an invocation.
+   *
+   * @throws UnknownServiceError when neither the facade nor an installed plugin has it.
+   */
+  static async getHandler(service: string, container?: DependencyContainer): Promise<ResolvedHandler> {
+    const registry = PipelineHandlerRegistry.default;
+    if (registry.provider) return registry.provider().resolveHandler(service, container);
+    return registry.getHandler(service, container ?? createContainer());
   }
+
+  /**
+   * Seed-compatible: remove a facade registration (the original's `reset_test_handlers`, one
+   * service at a time); the installed plugin's handler, if any, serves it again.
+   */
+  static unregister(service: string): boolean {
+    return PipelineHandlerRegistry.default.unregister(service);
+  }
+}
+
+/**
+ * The container a plugin's handler resolves from for one run: `run` itself when it already
+ * descends from the plugin's container; else a child of the plugin's container carrying the
+ * run's own values (its context and run-bound logger).
+ */
+function runScope(pluginContainer: DependencyContainer, run: DependencyContainer): DependencyContainer {
+  if (run.isRegistered(PLUGIN_SCOPE, true) && run.resolve(PLUGIN_SCOPE) === pluginContainer) return run;
+  const scope = pluginContainer.createChildContainer();
+  for (const token of RUN_TOKENS) {
+    if (run.isRegistered(token, false)) scope.register(token, { useValue: run.resolve(token) });
+  }
+  return scope;
+}
+
+/**
+ * A container of a plugin's own: a child of `parent` (the host's), marked as the plugin's, so
+ * its `register` cannot rebind what other plugins and the host resolve.
+ */
+export function createPluginContainer(parent: DependencyContainer): DependencyContainer {
+  const container = parent.createChildContainer();
+  container.register(PLUGIN_SCOPE, { useValue: container });
+  return container;
 }
