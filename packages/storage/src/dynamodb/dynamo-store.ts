@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type AttributeValue, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   DeleteCommand,
@@ -11,19 +11,33 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import {
   RunStoreError,
+  isTerminal,
+  keySatisfies,
   runIdFloor,
-  type BeginResult,
-  type FinishResult,
+  runSatisfies,
+  scopedKey,
+  systemClock,
+  type Clock,
+  type KeyCondition,
+  type KeyItem,
+  type KeyPatch,
   type ListRunsQuery,
   type PruneQuery,
   type PruneResult,
+  type RunCondition,
   type RunExecutionMetadata,
   type RunKey,
   type RunPage,
+  type RunPatch,
+  type RunStatus,
   type RunStore,
+  type StoreErrorKind,
+  type Written,
 } from '@pipeline-invocation/core';
-import { BLOCKING_STATUSES, finishDecision, pageFrom, prunable } from '../query';
-import { ALL_SHARDS, isRunItem, keyItemKey, recordOf, runItem, storedStatus } from './layout';
+import { pageFrom } from '../query';
+import { classifyStoreError } from '../store-errors';
+import { compileKeyCondition, compileRunCondition, renderCondition, type CompiledCondition } from './conditions';
+import { ALL_SHARDS, isRunItem, keyItemKey, keyItemOf, keyOf, recordOf, runItem, serviceStatusOf } from './layout';
 import { INDEXES } from './table';
 
 /** Options of {@link DynamoRunStore.fromEnvironment}. */
@@ -36,53 +50,49 @@ export interface DynamoRunStoreOptions {
   retentionDays?: number;
   /** Extra client configuration (region, endpoint, credentials); the standard AWS chain fills the rest. */
   client?: DynamoDBClientConfig;
+  /** The clock a finished key's `expires_at` is counted from (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Time limits of one DynamoDB attempt (ms): to connect, and for the whole request. */
 export const DYNAMODB_ATTEMPT_TIMEOUTS = Object.freeze({ connectionTimeout: 3000, requestTimeout: 10_000 });
 
-/** What a key item holds: the run that owns the key, and that run's record as last written. */
-interface KeyItem {
-  owner_run_id: string;
-  owner_service: string;
-  owner_status: string;
-  owner_started_at?: string;
-  /** The owner's record (layout 2): a conflict is answered from the key item alone. */
-  record?: RunExecutionMetadata;
-}
+type Item = Record<string, unknown>;
 
 /**
- * Run records in DynamoDB. Table key: `service` + `run_id` (ULID), so records never collide and a
- * service's latest run is one query on its partition. The all-runs and status indexes are spread
- * over 16 shards (see `layout.ts` and the package README's access patterns).
+ * Run records in DynamoDB (layout 3, see `layout.ts` and the package README's access patterns).
+ * Table key: `service` + `run_id` (ULID), so records never collide and a service's latest run is
+ * one query on its partition. A run item holds the record's own fields unchanged; its index
+ * values live in attributes of their own (`entity`, `status_shard`, `service_status`).
  *
- * An idempotency key is one item (`#idempotency#<key>`) holding the run that owns it and that
- * run's record: `begin` takes it with one conditional put that returns the item it found on
- * conflict (`ReturnValuesOnConditionCheckFailure`), so a replay or a mismatch is answered
- * without a read. No transactions (DynamoDB-compatible test servers lack them).
+ * The store offers core's primitives and no lifecycle rules: each condition it is given (core's
+ * `RunCondition` / `KeyCondition`) is compiled to one `ConditionExpression`, so every write is
+ * one conditional request or nothing. A refused write asks for the item that stopped it
+ * (`ReturnValuesOnConditionCheckFailure`); servers that do not return it (dynalite) cost one
+ * consistent read instead. No transactions (DynamoDB-compatible test servers lack them).
  */
 export class DynamoRunStore implements RunStore {
   readonly description: string;
+  private readonly doc: DynamoDBDocumentClient;
 
   constructor(
     readonly client: DynamoDBClient,
     readonly tableName: string,
     private readonly retentionDays?: number,
+    private readonly clock: Clock = systemClock,
   ) {
     this.description = `dynamodb:${tableName}`;
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
-
-  private readonly doc: DynamoDBDocumentClient;
 
   /**
    * A store whose client takes region, credentials and endpoint from the standard AWS chain
    * (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, profiles, roles).
    *
    * The client makes **one attempt** per call, each bounded in time
-   * ({@link DYNAMODB_ATTEMPT_TIMEOUTS}): retries are the invoker's one retry policy (delays 1 s
-   * and 2 s, transient errors only), not the SDK's 4 attempts stacked under it, which made a
-   * store outage cost 12 attempts per write.
+   * ({@link DYNAMODB_ATTEMPT_TIMEOUTS}): retries are core's one retry policy (the lifecycle
+   * wraps each store call; transient errors only, as {@link classifyError} says), not the SDK's
+   * 4 attempts stacked under it, which made a store outage cost 12 attempts per write.
    */
   static fromEnvironment(options: DynamoRunStoreOptions): DynamoRunStore {
     const client = new DynamoDBClient({
@@ -90,222 +100,197 @@ export class DynamoRunStore implements RunStore {
       requestHandler: { ...DYNAMODB_ATTEMPT_TIMEOUTS },
       ...options.client,
     });
-    return new DynamoRunStore(client, options.tableName, options.retentionDays);
+    return new DynamoRunStore(client, options.tableName, options.retentionDays, options.clock);
   }
 
-  /** `expires_at` of a finished run (epoch seconds), when a retention is configured. */
-  private expiry(record: RunExecutionMetadata): { expires_at?: number } {
-    if (!this.retentionDays || record.status === 'RUNNING') return {};
-    const ended = Date.parse(record.ended_at ?? record.timestamp);
-    return { expires_at: Math.floor(ended / 1000) + this.retentionDays * 86_400 };
-  }
+  // --- run items -------------------------------------------------------------------------------
 
-  async begin(record: RunExecutionMetadata): Promise<BeginResult> {
-    const key = record.idempotency_key;
-    if (key) {
-      const existing = await this.takeKey(key, record);
-      if (existing) return { ok: false, existing };
-    }
-    // run_id is a fresh ULID: an item already under this key can only be this run's own begin,
-    // retried after its answer was lost (by the SDK or by the invoker), so it is not a conflict.
-    await this.putIf(runItem(record), 'attribute_not_exists(run_id)', undefined);
-    return { ok: true };
-  }
-
-  /**
-   * Take idempotency key `key` for `record` with one conditional put, or return the run that
-   * holds it. The put succeeds when the key is free, already ours (a retried begin) or held by a
-   * run that ended without success. On conflict the item found comes back with the failure; a
-   * SUCCEEDED owner is answered from it, a RUNNING one is read once (its heartbeat lives on its
-   * run item, and it may have ended without the key item hearing of it).
-   */
-  private async takeKey(key: string, record: RunExecutionMetadata): Promise<RunExecutionMetadata | undefined> {
-    const itemKey = keyItemKey(key);
-    const item = {
-      ...itemKey,
-      owner_run_id: record.run_id,
-      owner_status: record.status,
-      owner_service: record.service,
-      owner_started_at: record.started_at,
-      record,
-    };
-    let condition = 'attribute_not_exists(service) OR owner_run_id = :me OR NOT owner_status IN (:running, :succeeded)';
-    let values: Record<string, unknown> = { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED', ':me': record.run_id };
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const found = await this.putOrFound<KeyItem>(item, condition, values, itemKey);
-      if (found === undefined) return undefined; // taken
-      if (found === null) {
-        // The item went away between the put and the read: take it if it is still free.
-        condition = 'attribute_not_exists(service)';
-        values = {};
-        continue;
-      }
-      if (found.owner_run_id === record.run_id) return undefined;
-      if (found.owner_status === 'SUCCEEDED' && found.record) return found.record;
-      const owner = await this.getByKey(found.owner_service, found.owner_run_id);
-      if (owner && BLOCKING_STATUSES.has(owner.status)) return owner;
-      if (owner) {
-        // Its run ended but the key item was not told (that write failed): take the key over.
-        condition = 'owner_run_id = :owner';
-        values = { ':owner': found.owner_run_id };
-        continue;
-      }
-      // The owner took the key but its run record is not there: still being written, or its process
-      // died in between. Report it with the owner's start time, so a caller can tell a fresh run
-      // from a dead one (the invoker treats an old RUNNING run as crashed and finishes it).
-      const startedAt = found.owner_started_at ?? record.started_at;
-      return {
-        ...(found.record ?? record),
-        service: found.owner_service,
-        run_id: found.owner_run_id,
-        status: 'RUNNING',
-        started_at: startedAt,
-        timestamp: startedAt,
-      };
-    }
-    throw new RunStoreError(this.description, `idempotency key "${key}" is contended`, 'Retry the invocation.');
-  }
-
-  /**
-   * A conditional put: `undefined` when written; on a failed condition the item that stopped it
-   * (from the failure itself where the server returns it, else read), or `null` when it is gone.
-   */
-  private async putOrFound<T>(
-    item: Record<string, unknown>,
-    condition: string,
-    values: Record<string, unknown>,
-    key: Record<string, unknown>,
-  ): Promise<T | null | undefined> {
-    const result = await this.conditionalPut(item, condition, values, true);
-    if (result.written) return undefined;
-    if (result.found) return result.found as T;
-    const read = await this.send(() =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    return (read.Item as T | undefined) ?? null;
-  }
-
-  /** A conditional put; false when the condition failed. */
-  private async putIf(
-    item: Record<string, unknown>,
-    condition: string,
-    values: Record<string, unknown> | undefined,
-  ): Promise<boolean> {
-    return (await this.conditionalPut(item, condition, values, false)).written;
-  }
-
-  /** The one conditional put; with `returnFound`, a failed condition brings back the item (where the server does). */
-  private async conditionalPut(
-    item: Record<string, unknown>,
-    condition: string,
-    values: Record<string, unknown> | undefined,
-    returnFound: boolean,
-  ): Promise<{ written: true } | { written: false; found: Record<string, unknown> | undefined }> {
+  async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    const key = runKeyOf(record);
+    const condition = compileRunCondition(when, record.run_id);
+    if (condition.kind === 'never') return { written: false, current: await this.readRun(key) };
     try {
-      await this.send(() =>
+      const result = await this.send(() =>
         this.doc.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: item,
-            ConditionExpression: condition,
-            ExpressionAttributeValues: values && Object.keys(values).length ? values : undefined,
-            ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
-            ...(returnFound ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
+            Item: { ...runItem(record), ...this.runExpiry(record) },
+            ...expressionOf(condition),
+            ReturnValues: 'ALL_OLD',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return { written: true };
+      return {
+        written: true,
+        current: record,
+        ...(result.Attributes ? { previous: recordOf(result.Attributes) } : {}),
+      };
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-      const returned = (error as ConditionalCheckFailedException).Item;
-      return { written: false, found: returned ? unmarshall(returned) : undefined };
+      const found = await this.foundAfterRefusal(error, key);
+      return { written: false, current: found ? recordOf(found) : undefined };
     }
   }
 
-  async finish(record: RunExecutionMetadata): Promise<FinishResult> {
-    for (let attempt = 0; ; attempt++) {
-      const written = await this.putIf(
-        { ...runItem(record), ...this.expiry(record) },
-        'attribute_not_exists(run_id) OR #status IN (:running, :legacyRunning)',
-        { ':running': storedStatus('RUNNING', record.run_id), ':legacyRunning': 'RUNNING' },
-      );
-      if (written) break;
-      const decision = finishDecision(await this.getByKey(record.service, record.run_id), record);
-      if (decision !== 'write') {
-        if (decision.ok) await this.releaseKey(record);
-        return decision;
-      }
-      if (attempt === 2) {
-        throw new RunStoreError(this.description, `run ${record.run_id} is contended`, 'Retry the write.');
-      }
+  async updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    const key = runKeyOf(run);
+    const condition = compileRunCondition(when, run.run_id);
+    const set = Object.entries(patch).filter(([, value]) => value !== undefined);
+    if (condition.kind === 'never' || set.length === 0) {
+      // nothing to write (no clause can hold, or an empty patch): the answer is the item as it is
+      const current = await this.readRun(key);
+      return current && set.length === 0 && runSatisfies(current, when)
+        ? { written: true, current }
+        : { written: false, current };
     }
-    await this.releaseKey(record);
-    return { ok: true };
-  }
-
-  async heartbeat(run: RunKey, at: string): Promise<RunExecutionMetadata | undefined> {
-    return this.updateRunning(run, 'SET heartbeat_at = :at', at);
-  }
-
-  async requestCancel(runId: string, at: string): Promise<RunExecutionMetadata | undefined> {
-    const run = await this.get(runId);
-    if (run?.status !== 'RUNNING') return run;
-    return this.updateRunning(run, 'SET cancel_requested_at = if_not_exists(cancel_requested_at, :at)', at);
-  }
-
-  /** An update applied only while the run is RUNNING; returns the record as stored either way. */
-  private async updateRunning(run: RunKey, update: string, at: string): Promise<RunExecutionMetadata | undefined> {
     try {
       const result = await this.send(() =>
         this.doc.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: { service: run.service, run_id: run.run_id },
-            UpdateExpression: update,
-            ConditionExpression: '#status IN (:running, :legacyRunning)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':at': at,
-              ':running': storedStatus('RUNNING', run.run_id),
-              ':legacyRunning': 'RUNNING',
-            },
+            Key: key,
+            ...updateOf(set, [], condition, 'run_id'),
             ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return result.Attributes ? recordOf(result.Attributes) : undefined;
+      return { written: true, current: recordOf(result.Attributes!) };
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-      return this.getByKey(run.service, run.run_id); // ended, or no such run
+      const found = await this.foundAfterRefusal(error, key);
+      return { written: false, current: found ? recordOf(found) : undefined };
     }
   }
 
-  /** Tell the key item that its run ended (with the final record, so the key is free or replays). */
-  private async releaseKey(record: RunExecutionMetadata): Promise<void> {
-    if (record.idempotency_key) {
-      await this.send(() =>
-        this.doc
-          .send(
-            new UpdateCommand({
-              TableName: this.tableName,
-              Key: keyItemKey(record.idempotency_key!),
-              UpdateExpression: `SET owner_status = :status, #record = :record${this.retentionDays ? ', expires_at = :expires' : ''}`,
-              ConditionExpression: 'owner_run_id = :run',
-              ExpressionAttributeNames: { '#record': 'record' },
-              ExpressionAttributeValues: {
-                ':status': record.status,
-                ':run': record.run_id,
-                ':record': record,
-                ...(this.retentionDays ? { ':expires': this.expiry(record).expires_at } : {}),
-              },
-            }),
-          )
-          .catch((error: Error) => {
-            if (error.name !== 'ConditionalCheckFailedException') throw error; // another run holds it now
+  async readRun(run: RunKey): Promise<RunExecutionMetadata | undefined> {
+    const item = await this.read(runKeyOf(run));
+    return item ? recordOf(item) : undefined;
+  }
+
+  // --- key items -------------------------------------------------------------------------------
+
+  async putKey(item: KeyItem, when: KeyCondition): Promise<Written<KeyItem>> {
+    const key = keyItemKey(item.key);
+    const condition = compileKeyCondition(when);
+    if (condition.kind === 'never') return { written: false, current: await this.readKey(item.key) };
+    try {
+      const result = await this.send(() =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...keyItemOf(item), ...this.keyExpiry(item.status) },
+            ...expressionOf(condition),
+            ReturnValues: 'ALL_OLD',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
+        ),
       );
+      return { written: true, current: item, ...(result.Attributes ? { previous: keyOf(result.Attributes) } : {}) };
+    } catch (error) {
+      const found = await this.foundAfterRefusal(error, key);
+      return { written: false, current: found ? keyOf(found) : undefined };
     }
   }
+
+  async updateKey(key: string, patch: KeyPatch, when: KeyCondition): Promise<Written<KeyItem>> {
+    const itemKey = keyItemKey(key);
+    const condition = compileKeyCondition(when);
+    const set: [string, unknown][] = [];
+    const remove: string[] = [];
+    if (patch.status !== undefined) {
+      set.push(['owner_status', patch.status]);
+      const expiry = this.keyExpiry(patch.status).expires_at;
+      if (expiry !== undefined) set.push(['expires_at', expiry]);
+      else if (!isTerminal(patch.status)) remove.push('expires_at');
+    }
+    if (patch.heartbeat_at !== undefined) set.push(['heartbeat_at', patch.heartbeat_at]);
+    if (condition.kind === 'never' || set.length === 0) {
+      const current = await this.readKey(key);
+      return current && set.length === 0 && keySatisfies(current, when)
+        ? { written: true, current }
+        : { written: false, current };
+    }
+    try {
+      const result = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: itemKey,
+            ...updateOf(set, remove, condition, 'service'),
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return { written: true, current: keyOf(result.Attributes!) };
+    } catch (error) {
+      const found = await this.foundAfterRefusal(error, itemKey);
+      return { written: false, current: found ? keyOf(found) : undefined };
+    }
+  }
+
+  async deleteKey(key: string, when: KeyCondition): Promise<boolean> {
+    const condition = compileKeyCondition(when);
+    if (condition.kind === 'never') return false;
+    try {
+      const result = await this.send(() =>
+        this.doc.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: keyItemKey(key),
+            ...expressionOf(condition),
+            ReturnValues: 'ALL_OLD',
+          }),
+        ),
+      );
+      return result.Attributes !== undefined;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return false;
+    }
+  }
+
+  async readKey(key: string): Promise<KeyItem | undefined> {
+    const item = await this.read(keyItemKey(key));
+    return item ? keyOf(item) : undefined;
+  }
+
+  classifyError(error: unknown): StoreErrorKind {
+    return classifyStoreError(error);
+  }
+
+  /** One item by its primary key, read consistently. */
+  private async read(key: Item): Promise<Item | undefined> {
+    const result = await this.send(() =>
+      this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    );
+    return result.Item;
+  }
+
+  /**
+   * The item that stopped a conditional write: from the refusal itself where the server returns
+   * it, else read consistently (`undefined` when there is none). Any other error is rethrown.
+   */
+  private async foundAfterRefusal(error: unknown, key: Item): Promise<Item | undefined> {
+    if (!isConditionFailure(error)) throw error;
+    const returned = (error as { Item?: Record<string, AttributeValue> }).Item;
+    return returned ? unmarshall(returned) : this.read(key);
+  }
+
+  /** `expires_at` of a finished run (epoch seconds, counted from its end), when a retention is set. */
+  private runExpiry(record: RunExecutionMetadata): { expires_at?: number } {
+    if (!this.retentionDays || !record.status || !isTerminal(record.status)) return {};
+    const ended = Date.parse(record.ended_at ?? record.timestamp);
+    return { expires_at: Math.floor(ended / 1000) + this.retentionDays * 86_400 };
+  }
+
+  /** `expires_at` of a key told its run ended (counted from now), when a retention is set. */
+  private keyExpiry(status: RunStatus): { expires_at?: number } {
+    if (!this.retentionDays || !isTerminal(status)) return {};
+    return { expires_at: Math.floor(this.clock.now() / 1000) + this.retentionDays * 86_400 };
+  }
+
+  // --- queries ---------------------------------------------------------------------------------
 
   async latest(service: string): Promise<RunExecutionMetadata | undefined> {
     return (await this.list({ service, limit: 1 })).items[0];
@@ -326,42 +311,35 @@ export class DynamoRunStore implements RunStore {
     return item ? recordOf(item) : undefined;
   }
 
-  private async getByKey(service: string, runId: string): Promise<RunExecutionMetadata | undefined> {
-    const result = await this.send(() =>
-      this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: { service, run_id: runId }, ConsistentRead: true }),
-      ),
-    );
-    return result.Item ? recordOf(result.Item) : undefined;
-  }
-
   /**
-   * Newest first. A service's runs are one query on its partition (a status is a filter there);
-   * all runs, or all runs of a status, are read from the 16 shards of their index and merged.
+   * Newest first, each filter served by an index (see the README's access patterns): a service's
+   * runs are its table partition; a service's runs of one status are one partition of
+   * `service_status-run_id-index`; all runs, or all runs of a status, are read from the 16
+   * shards of `entity-run_id-index` or `status_shard-run_id-index` and merged.
    */
   async list(query: ListRunsQuery): Promise<RunPage> {
-    if (query.service) {
-      const values: Record<string, unknown> = { ':service': query.service };
-      const base: QueryCommandInput = { TableName: this.tableName, KeyConditionExpression: 'service = :service' };
-      if (query.status) {
-        base.FilterExpression = '(#status = :status OR begins_with(#status, :sharded))';
-        base.ExpressionAttributeNames = { '#status': 'status' };
-        values[':status'] = query.status;
-        values[':sharded'] = `${query.status}#`;
-      }
-      return pageFrom(await this.newest(base, values, query), query.limit, recordOf);
+    if (query.service && query.status) {
+      const base = {
+        TableName: this.tableName,
+        IndexName: INDEXES.byServiceStatus,
+        KeyConditionExpression: 'service_status = :pk',
+      };
+      const items = await this.newest(base, { ':pk': serviceStatusOf(query.service, query.status) }, query);
+      return pageFrom(items, query.limit, recordOf);
     }
-    const [index, attribute] = query.status
-      ? ([INDEXES.byStatus, 'status'] as const)
-      : ([INDEXES.all, 'entity'] as const);
-    const prefix = query.status ? `${query.status}#` : 'run#';
+    if (query.service) {
+      const base = { TableName: this.tableName, KeyConditionExpression: 'service = :pk' };
+      return pageFrom(await this.newest(base, { ':pk': query.service }, query), query.limit, recordOf);
+    }
+    const [index, attribute, prefix] = query.status
+      ? ([INDEXES.byStatus, 'status_shard', `${query.status}#`] as const)
+      : ([INDEXES.all, 'entity', 'run#'] as const);
     const shards = await Promise.all(
       ALL_SHARDS.map((shard) =>
         this.newest(
-          { TableName: this.tableName, IndexName: index, KeyConditionExpression: '#pk = :pk' },
+          { TableName: this.tableName, IndexName: index, KeyConditionExpression: `${attribute} = :pk` },
           { ':pk': prefix + shard },
           query,
-          { '#pk': attribute },
         ),
       ),
     );
@@ -370,20 +348,14 @@ export class DynamoRunStore implements RunStore {
   }
 
   /** Up to `limit + 1` items of one partition, newest first, after the cursor. */
-  private async newest(
-    base: QueryCommandInput,
-    values: Record<string, unknown>,
-    query: ListRunsQuery,
-    names: Record<string, string> = {},
-  ): Promise<Record<string, unknown>[]> {
+  private async newest(base: QueryCommandInput, values: Item, query: ListRunsQuery): Promise<Item[]> {
     let keyCondition = base.KeyConditionExpression!;
     if (query.cursor) {
       keyCondition += ' AND run_id < :cursor';
       values = { ...values, ':cursor': query.cursor };
     }
-    const attributeNames = { ...base.ExpressionAttributeNames, ...names };
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
+    const items: Item[] = [];
+    let startKey: Item | undefined;
     do {
       const page = await this.send(() =>
         this.doc.send(
@@ -392,7 +364,6 @@ export class DynamoRunStore implements RunStore {
             ScanIndexForward: false,
             KeyConditionExpression: keyCondition,
             ExpressionAttributeValues: values,
-            ExpressionAttributeNames: Object.keys(attributeNames).length ? attributeNames : undefined,
             Limit: query.limit + 1 - items.length,
             ExclusiveStartKey: startKey,
           }),
@@ -405,17 +376,19 @@ export class DynamoRunStore implements RunStore {
   }
 
   /**
-   * Remove finished runs started before `query.before`: the 16 shards of the all-runs index are
-   * read up to the cutoff's run id, and each run is deleted conditionally on the status read (a
-   * RUNNING run never goes, nor one that changed meanwhile), with its idempotency key's item when
-   * the key still names it. Runs of a table not yet migrated (`pipeline storage migrate`) are not
-   * in the shards and stay.
+   * Remove the runs started before `query.before` whose status is in `query.statuses`: the 16
+   * shards of the all-runs index are read up to the cutoff's run id, and each run is deleted
+   * conditionally on the status read (a run that changed meanwhile stays), with its idempotency
+   * key's item when the key still names it (the key runs again instead of replaying a record
+   * that is gone). Runs of a table not yet migrated (`pipeline storage migrate`) are not in the
+   * shards and stay.
    */
-  async prune(query: PruneQuery): Promise<PruneResult> {
+  async prune(query: PruneQuery & { readonly statuses: readonly RunStatus[] }): Promise<PruneResult> {
     const floor = runIdFloor(Date.parse(query.before));
+    const statuses = new Set<string>(query.statuses);
     let removed = 0;
     for (const shard of ALL_SHARDS) {
-      let startKey: Record<string, unknown> | undefined;
+      let startKey: Item | undefined;
       do {
         const page = await this.send(() =>
           this.doc.send(
@@ -430,8 +403,8 @@ export class DynamoRunStore implements RunStore {
         );
         for (const item of page.Items ?? []) {
           const record = recordOf(item);
-          if (!prunable(record, query)) continue;
-          if (query.dryRun || (await this.deleteRun(record, String(item.status)))) removed += 1;
+          if (!statuses.has(record.status)) continue;
+          if (query.dryRun || (await this.deleteRun(record, item.status))) removed += 1;
         }
         startKey = page.LastEvaluatedKey;
       } while (startKey);
@@ -439,14 +412,14 @@ export class DynamoRunStore implements RunStore {
     return { removed };
   }
 
-  /** Delete a run's item if its status is still `storedStatus`, and its key's item if that names it. */
-  private async deleteRun(record: RunExecutionMetadata, storedStatus: string): Promise<boolean> {
+  /** Delete a run's item if its status is still `storedStatus` (as read), then its key's item if that names the run. */
+  private async deleteRun(record: RunExecutionMetadata, storedStatus: unknown): Promise<boolean> {
     try {
       await this.send(() =>
         this.doc.send(
           new DeleteCommand({
             TableName: this.tableName,
-            Key: { service: record.service, run_id: record.run_id },
+            Key: runKeyOf(record),
             ConditionExpression: '#status = :status',
             ExpressionAttributeNames: { '#status': 'status' },
             ExpressionAttributeValues: { ':status': storedStatus },
@@ -454,24 +427,11 @@ export class DynamoRunStore implements RunStore {
         ),
       );
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
     if (record.idempotency_key) {
-      await this.send(() =>
-        this.doc
-          .send(
-            new DeleteCommand({
-              TableName: this.tableName,
-              Key: keyItemKey(record.idempotency_key!),
-              ConditionExpression: 'owner_run_id = :run',
-              ExpressionAttributeValues: { ':run': record.run_id },
-            }),
-          )
-          .catch((error: Error) => {
-            if (error.name !== 'ConditionalCheckFailedException') throw error; // a newer run holds the key
-          }),
-      );
+      await this.deleteKey(scopedKey(record.service, record.idempotency_key), [{ ownerIs: record.run_id }]);
     }
     return true;
   }
@@ -501,4 +461,57 @@ export class DynamoRunStore implements RunStore {
       throw error;
     }
   }
+}
+
+/** The primary key of a run's item. */
+const runKeyOf = (run: RunKey): RunKey => ({ service: run.service, run_id: run.run_id });
+
+const isConditionFailure = (error: unknown): boolean =>
+  (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+
+/** A compiled condition as request fields (DynamoDB refuses empty name or value maps). */
+function expressionOf(
+  condition: Extract<CompiledCondition, { kind: 'expression' }>,
+  extra?: { names: Item; values: Item; guard: string },
+) {
+  const names = { ...condition.names, ...extra?.names } as Record<string, string>;
+  const values = { ...condition.values, ...extra?.values };
+  return {
+    ConditionExpression: renderCondition(condition, extra?.guard),
+    ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+    ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+  };
+}
+
+/**
+ * An update that sets `set` and removes `remove`, only on an item that exists (`keyAttribute`
+ * present: an update must never create a partial item) and satisfies `condition`.
+ */
+function updateOf(
+  set: readonly (readonly [string, unknown])[],
+  remove: readonly string[],
+  condition: Extract<CompiledCondition, { kind: 'expression' }>,
+  keyAttribute: string,
+) {
+  const names: Item = {};
+  const values: Item = {};
+  const assignments = set.map(([attribute, value], i) => {
+    names[`#u${i}`] = attribute;
+    values[`:u${i}`] = value;
+    return `#u${i} = :u${i}`;
+  });
+  const removals = remove.map((attribute, i) => {
+    names[`#r${i}`] = attribute;
+    return `#r${i}`;
+  });
+  const update = [
+    assignments.length ? `SET ${assignments.join(', ')}` : '',
+    removals.length ? `REMOVE ${removals.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return {
+    UpdateExpression: update,
+    ...expressionOf(condition, { names, values, guard: `attribute_exists(${keyAttribute})` }),
+  };
 }

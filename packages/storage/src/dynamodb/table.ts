@@ -8,57 +8,69 @@ import {
 } from '@aws-sdk/client-dynamodb';
 
 /**
- * Global secondary index names of the run table. The names are those of the first layout, whose
- * table the migration keeps; the values the store writes into `entity` and `status` carry a shard
- * (`run#07`, `FAILED#07`), so neither index has a partition that every write lands on.
+ * Global secondary index names of the run table (layout 3). Each index is keyed on an attribute
+ * of its own, never on a record field: `entity` and `status_shard` carry a shard (`run#07`,
+ * `FAILED#07`), so neither index has a partition that every write lands on; `service_status`
+ * (`<service>#<STATUS>`) takes no more of the writes than the service's own table partition.
  */
 export const INDEXES = {
   /** `get(runId)`: partition key `run_id`. */
   byRunId: 'run_id-index',
   /** Newest-first listing of every run: partition key `entity` (`run#00`–`run#15`), sort key `run_id`. */
   all: 'entity-run_id-index',
-  /** Listing by status: partition key `status` (`<STATUS>#00`–`#15`), sort key `run_id`. */
-  byStatus: 'status-run_id-index',
+  /** Listing by status: partition key `status_shard` (`<STATUS>#00`–`#15`), sort key `run_id`. */
+  byStatus: 'status_shard-run_id-index',
+  /** Listing a service's runs of one status: partition key `service_status`, sort key `run_id`. */
+  byServiceStatus: 'service_status-run_id-index',
 } as const;
+
+/**
+ * Indexes of earlier layouts that layout 3 no longer uses: `status-run_id-index` is keyed on
+ * `status`, which now holds the plain status (six partition key values for every write), so
+ * `pipeline storage migrate` removes it.
+ */
+export const OBSOLETE_INDEXES: readonly string[] = Object.freeze(['status-run_id-index']);
+
+/** The string attributes the table and its indexes are keyed on. */
+export const KEY_ATTRIBUTES: readonly string[] = Object.freeze([
+  'service',
+  'run_id',
+  'entity',
+  'status_shard',
+  'service_status',
+]);
+
+const sortedByRunId = (hash: string) => ({
+  KeySchema: [
+    { AttributeName: hash, KeyType: 'HASH' as const },
+    { AttributeName: 'run_id', KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: 'ALL' as const },
+});
 
 /**
  * The table definition: partition key `service`, sort key `run_id` (a ULID: unique and
  * time-ordered, so two runs can never collide and `latest` is one descending query on the
- * service's partition), on-demand billing, three GSIs (see {@link INDEXES}).
+ * service's partition), on-demand billing, four GSIs (see {@link INDEXES}).
  */
 export function runTableDefinition(tableName: string): CreateTableCommandInput {
-  const all = { Projection: { ProjectionType: 'ALL' as const } };
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'service', AttributeType: 'S' },
-      { AttributeName: 'run_id', AttributeType: 'S' },
-      { AttributeName: 'entity', AttributeType: 'S' },
-      { AttributeName: 'status', AttributeType: 'S' },
-    ],
+    AttributeDefinitions: KEY_ATTRIBUTES.map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const })),
     KeySchema: [
       { AttributeName: 'service', KeyType: 'HASH' },
       { AttributeName: 'run_id', KeyType: 'RANGE' },
     ],
     GlobalSecondaryIndexes: [
-      { IndexName: INDEXES.byRunId, KeySchema: [{ AttributeName: 'run_id', KeyType: 'HASH' }], ...all },
       {
-        IndexName: INDEXES.all,
-        KeySchema: [
-          { AttributeName: 'entity', KeyType: 'HASH' },
-          { AttributeName: 'run_id', KeyType: 'RANGE' },
-        ],
-        ...all,
+        IndexName: INDEXES.byRunId,
+        KeySchema: [{ AttributeName: 'run_id', KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'ALL' },
       },
-      {
-        IndexName: INDEXES.byStatus,
-        KeySchema: [
-          { AttributeName: 'status', KeyType: 'HASH' },
-          { AttributeName: 'run_id', KeyType: 'RANGE' },
-        ],
-        ...all,
-      },
+      { IndexName: INDEXES.all, ...sortedByRunId('entity') },
+      { IndexName: INDEXES.byStatus, ...sortedByRunId('status_shard') },
+      { IndexName: INDEXES.byServiceStatus, ...sortedByRunId('service_status') },
     ],
   };
 }
@@ -94,10 +106,7 @@ export function runTableSnippets(tableName: string): { cloudformation: string; t
     `    TableName: ${tableName}`,
     '    BillingMode: PAY_PER_REQUEST',
     '    AttributeDefinitions:',
-    ...['service', 'run_id', 'entity', 'status'].flatMap((n) => [
-      `      - AttributeName: ${n}`,
-      '        AttributeType: S',
-    ]),
+    ...KEY_ATTRIBUTES.flatMap((n) => [`      - AttributeName: ${n}`, '        AttributeType: S']),
     '    KeySchema:',
     '      - { AttributeName: service, KeyType: HASH }',
     '      - { AttributeName: run_id, KeyType: RANGE }',
@@ -115,7 +124,7 @@ export function runTableSnippets(tableName: string): { cloudformation: string; t
     '  billing_mode = "PAY_PER_REQUEST"',
     '  hash_key     = "service"',
     '  range_key    = "run_id"',
-    ...['service', 'run_id', 'entity', 'status'].map((n) => `  attribute {\n    name = "${n}"\n    type = "S"\n  }`),
+    ...KEY_ATTRIBUTES.map((n) => `  attribute {\n    name = "${n}"\n    type = "S"\n  }`),
     ...gsis.map((g) => {
       const [hash, range] = g.KeySchema!;
       return [
