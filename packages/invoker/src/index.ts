@@ -9,6 +9,7 @@ export {
   runIntegrationRequest,
   routeAndRunIntegrationRequest,
   defaultInvoker,
+  flushTracking,
 } from './default-invoker';
 export type { InvokeOptions } from './executor';
 export { startTelemetry, telemetryRequested, type Telemetry } from '@pipeline-invocation/observability';
