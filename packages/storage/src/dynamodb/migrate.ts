@@ -56,6 +56,8 @@ export interface MigrationOptions {
   /** How often the index's status is read while waiting (ms; default 5 s). */
   indexPollMs?: number;
   clock?: Clock;
+  /** Told what the migration is doing (adding an index can take minutes): the CLI logs it on stderr. */
+  onProgress?: (message: string) => void;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function migrateRunTable(store: DynamoRunStore, options: MigrationO
   };
 
   report.indexesAdded = await addMissingIndexes(store, options, clock);
+  options.onProgress?.(`rewriting the items of ${TableName} in layout ${LAYOUT}`);
 
   const created = new Set<string>(); // scoped key items this migration wrote (the scan may meet them)
   let startKey: Record<string, unknown> | undefined;
@@ -113,7 +116,7 @@ export async function migrateRunTable(store: DynamoRunStore, options: MigrationO
     startKey = page.LastEvaluatedKey;
   } while (startKey);
 
-  report.indexesRemoved = await removeObsoleteIndexes(store);
+  report.indexesRemoved = await removeObsoleteIndexes(store, options);
   return report;
 }
 
@@ -125,6 +128,9 @@ async function addMissingIndexes(store: DynamoRunStore, options: MigrationOption
   for (const index of wanted) {
     if (table.GlobalSecondaryIndexes?.some((g) => g.IndexName === index.IndexName)) continue;
     const provisioned = table.BillingModeSummary?.BillingMode !== 'PAY_PER_REQUEST' && table.ProvisionedThroughput;
+    options.onProgress?.(
+      `adding index ${index.IndexName} (DynamoDB backfills it from the table; this can take minutes)`,
+    );
     try {
       await store.client.send(
         new UpdateTableCommand({
@@ -201,12 +207,13 @@ function cannotAddIndex(store: DynamoRunStore, name: string, why: string, cause?
 }
 
 /** Remove the indexes layout 3 no longer uses (DynamoDB deletes them in the background). */
-async function removeObsoleteIndexes(store: DynamoRunStore): Promise<string[]> {
+async function removeObsoleteIndexes(store: DynamoRunStore, options: MigrationOptions): Promise<string[]> {
   const table = await describe(store);
   const removed: string[] = [];
   for (const name of OBSOLETE_INDEXES) {
     const index = table.GlobalSecondaryIndexes?.find((g) => g.IndexName === name);
     if (!index || index.IndexStatus === 'DELETING') continue;
+    options.onProgress?.(`removing index ${name} (layout 3 does not use it)`);
     await store.client.send(
       new UpdateTableCommand({
         TableName: store.tableName,

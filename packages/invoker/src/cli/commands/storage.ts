@@ -9,9 +9,12 @@ init     Prepare the configured run store. With PIPELINE_STORE=dynamodb: create 
          (PIPELINE_DYNAMODB_TABLE, default integration_run_metadata) with on-demand billing and
          its indexes, and print the equivalent CloudFormation and Terraform. With SQLite (the
          default): create $PIPELINE_HOME/runs.db.
-migrate  Bring the configured store to this version's layout, in place (safe to run twice).
-         DynamoDB: spreads the runs of a table made by 0.1 over the sharded indexes and moves its
-         idempotency locks. SQLite migrates itself when opened.
+migrate  Bring the configured store to this version's layout, in place (safe to run twice,
+         and while runs are written). DynamoDB (layout 3): adds the indexes it lacks (waiting
+         until they are ACTIVE), gives every run item its plain status and index attributes,
+         moves each idempotency key to its service's scoped item (a finished key still
+         replays) and removes the index layout 3 no longer uses. SQLite migrates itself when
+         opened.
 `;
 
 /** `pipeline storage init` and `pipeline storage migrate`. */
@@ -53,13 +56,19 @@ async function migrate(config: StorageConfig, json: boolean, io: Io): Promise<nu
     const { DynamoRunStore, migrateRunTable } = await import('@pipeline-invocation/storage/dynamodb');
     const store = DynamoRunStore.fromEnvironment({ tableName: config.dynamodbTable });
     try {
-      const report = await migrateRunTable(store);
+      const report = await migrateRunTable(store, { onProgress: (message) => io.err(`${message}\n`) });
       if (json) io.out(`${JSON.stringify({ store: store.description, ...report })}\n`);
-      else
+      else {
+        const indexes = [
+          ...report.indexesAdded.map((name) => `index ${name} added`),
+          ...report.indexesRemoved.map((name) => `index ${name} removed`),
+        ];
         io.out(
-          `Migrated ${store.description}: ${report.runs} runs sharded, ${report.keys} idempotency keys moved, ` +
-            `${report.unchanged} items already current.\n`,
+          `Migrated ${store.description} to layout ${report.layout}: ${report.runs} runs rewritten, ` +
+            `${report.keys} idempotency keys moved, ${report.unchanged} items already current` +
+            `${indexes.length ? `; ${indexes.join(', ')}` : ''}.\n`,
         );
+      }
     } finally {
       await store.close();
     }
