@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, describe, type EnvVariable } from '@pipeline-invocation/core';
-import { storageConfigFromEnv, type StorageConfig } from '@pipeline-invocation/storage';
+import { projectFolder, storageConfigFromEnv, type StorageConfig } from '@pipeline-invocation/storage';
 import {
   parseLogLevel,
   trackingConfigFromEnv,
@@ -126,7 +126,8 @@ export interface HostConfig {
  */
 const PARTS = {
   storage: (env: NodeJS.ProcessEnv, cwd: string) => storageConfigFromEnv(env, cwd),
-  tracking: (env: NodeJS.ProcessEnv, cwd: string) => trackingConfigFromEnv(env, cwd),
+  // offline W&B runs live under PIPELINE_HOME, which starts at the project's folder as the store's does
+  tracking: (env: NodeJS.ProcessEnv, cwd: string) => trackingConfigFromEnv(env, projectFolder(env, cwd)),
   'run lifecycle': (env: NodeJS.ProcessEnv) => lifecycleConfig(env),
   logging: (env: NodeJS.ProcessEnv) => parseLogLevel(env.LOG_LEVEL),
 } as const;

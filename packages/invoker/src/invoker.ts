@@ -174,7 +174,8 @@ export class Invoker {
    */
   constructor(private readonly config: InvokerConfig = {}) {
     const env = config.env ?? process.env;
-    const settings = readHostConfig(env, process.cwd(), {
+    // PIPELINE_HOME starts at the project's folder: `config.root` when given, as discovery's
+    const settings = readHostConfig(config.root ? { ...env, PIPELINE_ROOT: config.root } : env, process.cwd(), {
       timeoutMs: config.timeoutMs,
       heartbeatMs: config.heartbeatMs,
       staleAfterMs: config.staleAfterMs,

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_METADATA_TABLE_NAME, parseWith, pipelineHome } from '@pipeline-invocation/core';
 
@@ -6,7 +7,8 @@ import { DEFAULT_METADATA_TABLE_NAME, parseWith, pipelineHome } from '@pipeline-
  * Storage configuration, read from the environment:
  * - `PIPELINE_STORE`: `sqlite` (default), `dynamodb` or `memory`.
  * - `PIPELINE_HOME`: folder for the SQLite file and the outbox (default `.pipeline` in the
- *   working directory).
+ *   project's folder, see {@link projectFolder}; a relative value is relative to it too), so
+ *   every command run from a subfolder of the project finds the same store.
  * - `PIPELINE_OUTBOX`: the outbox file (default `$PIPELINE_HOME/outbox.jsonl`).
  * - `PIPELINE_SQLITE_BUSY_MS`: how long SQLite waits for a lock (default 10 000).
  * - `PIPELINE_DYNAMODB_TABLE`: table name (default `integration_run_metadata`).
@@ -40,14 +42,32 @@ export const StorageConfigSchema = z.object({
 /** See {@link StorageConfigSchema}. */
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 
-/** Read and check the storage configuration from `env`. */
+/**
+ * The project's folder, where relative storage paths start: `PIPELINE_ROOT` when set, else the
+ * nearest folder from `cwd` up that has a package.json (the host project whose dependencies
+ * declare the plugins, as plugin discovery finds it), else `cwd`.
+ *
+ * @example
+ * projectFolder({}, '/srv/app/scripts/nightly'); // '/srv/app' when /srv/app/package.json exists
+ */
+export function projectFolder(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (env.PIPELINE_ROOT) return resolve(cwd, env.PIPELINE_ROOT);
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(cwd);
+  }
+}
+
+/** Read and check the storage configuration from `env`; relative paths start at {@link projectFolder}. */
 export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): StorageConfig {
+  const project = projectFolder(env, cwd);
+  const home = pipelineHome(env, project);
   return parseWith(
     StorageConfigSchema,
     {
       kind: env.PIPELINE_STORE || 'sqlite',
-      home: pipelineHome(env, cwd),
-      outbox: env.PIPELINE_OUTBOX ? resolve(cwd, env.PIPELINE_OUTBOX) : join(pipelineHome(env, cwd), 'outbox.jsonl'),
+      home,
+      outbox: env.PIPELINE_OUTBOX ? resolve(project, env.PIPELINE_OUTBOX) : join(home, 'outbox.jsonl'),
       sqliteBusyTimeoutMs: env.PIPELINE_SQLITE_BUSY_MS ? Number(env.PIPELINE_SQLITE_BUSY_MS) : 10_000,
       dynamodbTable: env.PIPELINE_DYNAMODB_TABLE || DEFAULT_METADATA_TABLE_NAME,
       retentionDays: env.PIPELINE_RETENTION_DAYS ? Number(env.PIPELINE_RETENTION_DAYS) : undefined,

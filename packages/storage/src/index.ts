@@ -9,5 +9,12 @@ export { SqliteRunStore, type SqliteRunStoreOptions } from './sqlite/sqlite-stor
 export { SCHEMA_VERSION } from './sqlite/migrations';
 export { Outbox, type FlushResult, type QuarantinedEntry } from './outbox';
 export { classifyStoreError, isTransientStoreError, isRecordRejected } from './store-errors';
-export { StorageConfigSchema, storageConfigFromEnv, sqliteFile, outboxFile, type StorageConfig } from './config';
+export {
+  StorageConfigSchema,
+  storageConfigFromEnv,
+  projectFolder,
+  sqliteFile,
+  outboxFile,
+  type StorageConfig,
+} from './config';
 export { createRunStore } from './create-store';
