@@ -27,6 +27,8 @@ import { keyItemKey, legacyKeyItemKey, shardOf } from '../src/dynamodb/layout';
 import { startDynalite, type LocalDynamo } from './helpers/dynalite';
 import { finished, runningRecord } from './helpers/records';
 import { startFaultProxy } from './helpers/tcp-proxy';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 let dynamo: LocalDynamo;
 let tableCounter = 0;
@@ -650,6 +652,137 @@ describe('DynamoRunStore through the lifecycle', () => {
   });
 });
 
+/**
+ * DynamoDB in front of dynalite, as far as adding indexes goes: dynalite ignores an UpdateTable
+ * that creates or deletes an index, so this loopback endpoint answers those itself and shows the
+ * new index in DescribeTable as DynamoDB does: CREATING for `creatingFor` descriptions, then
+ * ACTIVE (an index being deleted shows DELETING). Every other request goes to dynalite as is.
+ */
+async function indexBuildingEndpoint(target: LocalDynamo, creatingFor: number) {
+  const building = new Map<string, { describes: number; index: Record<string, unknown> }>();
+  const deleting = new Set<string>();
+  const calls: string[] = [];
+  const forward = (headers: Record<string, unknown>, body: string) =>
+    new Promise<string>((resolve, reject) => {
+      const upstream = request(
+        { host: '127.0.0.1', port: target.port, method: 'POST', path: '/', headers: headers as Record<string, string> },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          response.on('end', () => resolve(text));
+        },
+      );
+      upstream.on('error', reject);
+      upstream.end(body);
+    });
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', async () => {
+      const operation = String(req.headers['x-amz-target']).split('.')[1]!;
+      const input = JSON.parse(body || '{}');
+      const reply = (json: unknown) => {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(JSON.stringify(json));
+      };
+      const update = input.GlobalSecondaryIndexUpdates?.[0];
+      if (operation === 'UpdateTable' && update) {
+        if (update.Create) {
+          calls.push(`create ${update.Create.IndexName}`);
+          building.set(update.Create.IndexName, { describes: 0, index: update.Create });
+        } else {
+          calls.push(`delete ${update.Delete.IndexName}`);
+          deleting.add(update.Delete.IndexName);
+        }
+        return reply({ TableDescription: { TableName: input.TableName } });
+      }
+      const answer = await forward(req.headers, body);
+      if (operation !== 'DescribeTable') {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        return res.end(answer);
+      }
+      const described = JSON.parse(answer);
+      const indexes = (described.Table.GlobalSecondaryIndexes ?? []).map((g: { IndexName: string }) =>
+        deleting.has(g.IndexName) ? { ...g, IndexStatus: 'DELETING' } : g,
+      );
+      for (const [name, state] of building) {
+        state.describes += 1;
+        const creating = state.describes <= creatingFor;
+        calls.push(`describe ${name} ${creating ? 'CREATING' : 'ACTIVE'}`);
+        indexes.push({
+          ...state.index,
+          IndexName: name,
+          IndexStatus: creating ? 'CREATING' : 'ACTIVE',
+          Backfilling: creating,
+        });
+      }
+      reply({ Table: { ...described.Table, GlobalSecondaryIndexes: indexes } });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    calls,
+    client: () =>
+      new DynamoDBClient({
+        endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        maxAttempts: 1,
+      }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A table as layout 2 made it: a GSI on `status`, none on `status_shard` or `service_status`. */
+async function layout2Table(client: DynamoDBClient, billing: 'PAY_PER_REQUEST' | 'PROVISIONED' = 'PAY_PER_REQUEST') {
+  const tableName = `runs_${++tableCounter}`;
+  const definition = runTableDefinition(tableName);
+  const capacity = { ReadCapacityUnits: 7, WriteCapacityUnits: 3 };
+  const indexes = [
+    ...definition.GlobalSecondaryIndexes!.slice(0, 2),
+    {
+      IndexName: 'status-run_id-index',
+      KeySchema: [
+        { AttributeName: 'status', KeyType: 'HASH' as const },
+        { AttributeName: 'run_id', KeyType: 'RANGE' as const },
+      ],
+      Projection: { ProjectionType: 'ALL' as const },
+    },
+  ];
+  await client.send(
+    new CreateTableCommand({
+      ...definition,
+      BillingMode: billing,
+      ...(billing === 'PROVISIONED' ? { ProvisionedThroughput: capacity } : {}),
+      AttributeDefinitions: ['service', 'run_id', 'entity', 'status'].map((AttributeName) => ({
+        AttributeName,
+        AttributeType: 'S',
+      })),
+      GlobalSecondaryIndexes: indexes.map((index) =>
+        billing === 'PROVISIONED' ? { ...index, ProvisionedThroughput: capacity } : index,
+      ),
+    }),
+  );
+  return { tableName, capacity };
+}
+
+/** A clock whose sleeps move its time on at once (the migration's polls wait for nothing real). */
+function steppingClock() {
+  let nowMs = Date.parse('2026-12-06T10:00:00.000Z');
+  const slept: number[] = [];
+  return {
+    slept,
+    clock: toClock({
+      now: () => nowMs,
+      sleep: async (ms: number) => {
+        slept.push(ms);
+        nowMs += ms;
+      },
+    }),
+  };
+}
+
 describe('pipeline storage migrate (layout 1 and 2 to layout 3)', () => {
   /** Layout 2's run item: the status holds the shard. */
   const layout2Run = (record: RunExecutionMetadata) => ({
@@ -781,36 +914,8 @@ describe('pipeline storage migrate (layout 1 and 2 to layout 3)', () => {
   ] as const)(
     'on a %s table made by layout 2, adds the missing indexes first; a server that cannot (dynalite) stops it with nothing changed',
     async (billing, why) => {
-      const tableName = `runs_${++tableCounter}`;
       const client = dynamo.client();
-      // layout 2's table: a GSI on `status`, none on `status_shard` or `service_status`
-      const definition = runTableDefinition(tableName);
-      const capacity = { ReadCapacityUnits: 7, WriteCapacityUnits: 3 };
-      const indexes = [
-        ...definition.GlobalSecondaryIndexes!.slice(0, 2),
-        {
-          IndexName: 'status-run_id-index',
-          KeySchema: [
-            { AttributeName: 'status', KeyType: 'HASH' as const },
-            { AttributeName: 'run_id', KeyType: 'RANGE' as const },
-          ],
-          Projection: { ProjectionType: 'ALL' as const },
-        },
-      ];
-      await client.send(
-        new CreateTableCommand({
-          ...definition,
-          BillingMode: billing,
-          ...(billing === 'PROVISIONED' ? { ProvisionedThroughput: capacity } : {}),
-          AttributeDefinitions: ['service', 'run_id', 'entity', 'status'].map((AttributeName) => ({
-            AttributeName,
-            AttributeType: 'S',
-          })),
-          GlobalSecondaryIndexes: indexes.map((index) =>
-            billing === 'PROVISIONED' ? { ...index, ProvisionedThroughput: capacity } : index,
-          ),
-        }),
-      );
+      const { tableName, capacity } = await layout2Table(client, billing);
       const store = new DynamoRunStore(client, tableName);
       const old = finished(runningRecord());
       await raw(store).send(new PutCommand({ TableName: tableName, Item: layout2Run(old) }));
@@ -855,6 +960,88 @@ describe('pipeline storage migrate (layout 1 and 2 to layout 3)', () => {
       await store.close();
     },
   );
+  it('on DynamoDB, adds each missing index and waits until it is ACTIVE before the next, rewrites the items, then removes the old index', async () => {
+    const fake = await indexBuildingEndpoint(dynamo, 2);
+    const client = fake.client();
+    const { tableName } = await layout2Table(client);
+    const store = new DynamoRunStore(client, tableName);
+    const old = finished(runningRecord());
+    await raw(store).send(new PutCommand({ TableName: tableName, Item: layout2Run(old) }));
+    const time = steppingClock();
+    const progress: string[] = [];
+    const report = await migrateRunTable(store, {
+      clock: time.clock,
+      indexPollMs: 5000,
+      onProgress: (message) => progress.push(message),
+    });
+    expect(report).toEqual({
+      layout: 3,
+      runs: 1,
+      keys: 0,
+      unchanged: 0,
+      indexesAdded: [INDEXES.byStatus, INDEXES.byServiceStatus],
+      indexesRemoved: ['status-run_id-index'],
+    });
+    // one index at a time, the next only once the first is ACTIVE; the old one removed last
+    expect(fake.calls).toEqual([
+      `create ${INDEXES.byStatus}`,
+      `describe ${INDEXES.byStatus} CREATING`,
+      `describe ${INDEXES.byStatus} CREATING`,
+      `describe ${INDEXES.byStatus} ACTIVE`,
+      `create ${INDEXES.byServiceStatus}`,
+      `describe ${INDEXES.byStatus} ACTIVE`,
+      `describe ${INDEXES.byServiceStatus} CREATING`,
+      `describe ${INDEXES.byStatus} ACTIVE`,
+      `describe ${INDEXES.byServiceStatus} CREATING`,
+      `describe ${INDEXES.byStatus} ACTIVE`,
+      `describe ${INDEXES.byServiceStatus} ACTIVE`,
+      `describe ${INDEXES.byStatus} ACTIVE`,
+      `describe ${INDEXES.byServiceStatus} ACTIVE`,
+      'delete status-run_id-index',
+    ]);
+    expect(time.slept).toEqual([5000, 5000, 5000, 5000]);
+    expect(progress).toEqual([
+      expect.stringContaining(`adding index ${INDEXES.byStatus}`),
+      expect.stringContaining(`adding index ${INDEXES.byServiceStatus}`),
+      expect.stringContaining('rewriting the items'),
+      expect.stringContaining('removing index status-run_id-index'),
+    ]);
+    expect(await store.get(old.run_id)).toEqual(old);
+    expect((await rawItem(store, { service: old.service, run_id: old.run_id }))?.status).toBe('SUCCEEDED');
+    // run again: the indexes are there, the old one is being deleted, the items are current
+    fake.calls.length = 0;
+    expect(await migrateRunTable(store, { clock: time.clock })).toMatchObject({
+      runs: 0,
+      unchanged: 1,
+      indexesAdded: [],
+      indexesRemoved: [],
+    });
+    expect(fake.calls.filter((c) => !c.startsWith('describe'))).toEqual([]);
+    await store.close();
+    await fake.close();
+  });
+
+  it('stops with the command to run again when a new index is not ACTIVE in time, before any item changed', async () => {
+    const fake = await indexBuildingEndpoint(dynamo, 1000);
+    const client = fake.client();
+    const { tableName } = await layout2Table(client);
+    const store = new DynamoRunStore(client, tableName);
+    const old = finished(runningRecord());
+    await raw(store).send(new PutCommand({ TableName: tableName, Item: layout2Run(old) }));
+    const time = steppingClock();
+    await expect(
+      migrateRunTable(store, { clock: time.clock, indexPollMs: 10_000, maxIndexWaitMs: 60_000 }),
+    ).rejects.toMatchObject({
+      name: 'RunStoreError',
+      message: expect.stringMatching(
+        /"status_shard-run_id-index" is still CREATING after 60 s.*`pipeline storage migrate` again/,
+      ),
+    });
+    expect(time.slept).toHaveLength(6);
+    expect(await rawItem(store, { service: old.service, run_id: old.run_id })).toEqual(layout2Run(old));
+    await store.close();
+    await fake.close();
+  });
 });
 
 describe('the run table', () => {
