@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY_POLICY, backoffDelayMs } from '@pipeline-invocation/core';
 import type { Classifier, ClassifierAnswer, RateLimitHint } from '../classifier';
 import { requestSpan } from '../telemetry';
 import { RateLimiter } from './rate-limiter';
@@ -107,9 +108,18 @@ export class LabellingClient {
     this.classifier.close?.();
   }
 
+  /** The delay before retry `attempt`, from core's one retry policy (exponential, jitter, capped at 30 s). */
   private backoff(attempt: number): number {
-    const ceiling = Math.min(MAX_RETRY_DELAY_MS, this.pacing.retryBaseMs * 2 ** (attempt - 1));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
+    return backoffDelayMs(
+      {
+        ...DEFAULT_RETRY_POLICY,
+        attempts: this.pacing.maxAttempts,
+        baseDelayMs: this.pacing.retryBaseMs,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+        jitter: 0.5,
+      },
+      attempt,
+    );
   }
 }
 
