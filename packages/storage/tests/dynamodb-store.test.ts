@@ -895,6 +895,31 @@ describe('pipeline storage migrate (layout 1 and 2 to layout 3)', () => {
     await store.close();
   });
 
+  it('is safe while runs are written: runs finishing during the migration end in layout 3 with their final status', async () => {
+    const store = await freshStore();
+    const runs = Array.from({ length: 40 }, (_, i) => runningRecord({ service: `svc_${i % 4}` }));
+    for (const run of runs)
+      await raw(store).send(new PutCommand({ TableName: store.tableName, Item: layout2Run(run) }));
+    const lifecycle = lifecycleOf(store);
+    const migration = migrateRunTable(store); // runs while the runs below finish
+    const outcomes = await Promise.all(
+      runs.map((run, i) => lifecycle.finish(finished(run, i % 2 ? 'SUCCEEDED' : 'FAILED'))),
+    );
+    const report = await migration;
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(report.runs + report.unchanged).toBe(40);
+    for (const [i, run] of runs.entries()) {
+      const status = i % 2 ? 'SUCCEEDED' : 'FAILED';
+      expect(await rawItem(store, { service: run.service, run_id: run.run_id })).toMatchObject({
+        status,
+        status_shard: `${status}#${shardOf(run.run_id)}`,
+        service_status: `${run.service}#${status}`,
+      });
+    }
+    expect((await store.list({ service: 'svc_1', status: 'SUCCEEDED', limit: 50 })).items).toHaveLength(10);
+    await store.close();
+  });
+
   it('a run written by the old layout before the upgrade can still finish after it (its sharded status matches)', async () => {
     const store = await freshStore();
     const run = runningRecord();
