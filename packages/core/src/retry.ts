@@ -31,7 +31,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 });
 
 /** A policy with explicit delays (`PIPELINE_...` settings and tests): `delaysMs.length + 1` attempts, no jitter. */
-export function retryPolicyFromDelays(delaysMs: readonly number[], base: RetryPolicy = DEFAULT_RETRY_POLICY): RetryPolicy {
+export function retryPolicyFromDelays(
+  delaysMs: readonly number[],
+  base: RetryPolicy = DEFAULT_RETRY_POLICY,
+): RetryPolicy {
   return { ...base, attempts: delaysMs.length + 1, delaysMs: [...delaysMs], jitter: 0 };
 }
 

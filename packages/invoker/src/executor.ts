@@ -288,7 +288,11 @@ export class Executor {
   }
 
   /** Write the terminal record and tell the tracker; returns the record the store holds. */
-  private async settle(final: RunExecutionMetadata, logger: Logger, childSpansOff: boolean): Promise<RunExecutionMetadata> {
+  private async settle(
+    final: RunExecutionMetadata,
+    logger: Logger,
+    childSpansOff: boolean,
+  ): Promise<RunExecutionMetadata> {
     let writeError: unknown;
     let stored = final;
     try {
@@ -410,7 +414,11 @@ export class Executor {
     const timer =
       timeout &&
       clock.setTimeout(() => timeout.abort(new HandlerTimeoutError(request.service, timeoutMs!)), timeoutMs!);
-    const signal = AbortSignal.any([cancel.signal, ...(timeout ? [timeout.signal] : []), ...(callerSignal ? [callerSignal] : [])]);
+    const signal = AbortSignal.any([
+      cancel.signal,
+      ...(timeout ? [timeout.signal] : []),
+      ...(callerSignal ? [callerSignal] : []),
+    ]);
     const context: RunContext = Object.freeze({
       runId: running.run_id,
       service: running.service,

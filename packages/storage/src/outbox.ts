@@ -205,7 +205,10 @@ export class Outbox {
   }
 
   private quarantine(entry: Omit<QuarantinedEntry, 'quarantined_at'>): void {
-    appendLine(this.quarantineFile, JSON.stringify({ quarantined_at: new Date(this.clock.now()).toISOString(), ...entry }));
+    appendLine(
+      this.quarantineFile,
+      JSON.stringify({ quarantined_at: new Date(this.clock.now()).toISOString(), ...entry }),
+    );
   }
 }
 

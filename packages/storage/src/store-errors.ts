@@ -22,7 +22,15 @@ const TRANSIENT_NAMES = new Set([
   'TransactionConflictException',
   'AbortError',
 ]);
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+]);
 const REJECTED_NAMES = new Set(['ValidationException', 'SerializationException']);
 /** Programming errors and missing resources: no attempt will go better until someone acts. */
 const UNAVAILABLE_NAMES = new Set([

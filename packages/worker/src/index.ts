@@ -9,7 +9,9 @@ export {
   enqueueInvocation,
   waitForRun,
   defaultQueue,
+  closeQueue,
   type EnqueueOptions,
+  type InvocationQueueOptions,
   type QueueCounts,
 } from './invocation-queue';
 export { startWorker, type WorkerOptions, type RunningWorker } from './worker';
@@ -24,4 +26,5 @@ export {
   type ScheduleSpec,
 } from './schedules';
 export { jobHandle, parseJobHandle, type InvocationJobData } from './job';
+export { cancelQueuedJob, type JobCancelOutcome } from './cancel-job';
 export { createLambdaHandler, type LambdaHandlerOptions, type LambdaContextLike } from './lambda';

@@ -202,9 +202,7 @@ async function runningOfSchedule(
 
 /** What earlier attempts of a job left: nothing in the way, a live run to wait for, or its SUCCEEDED run. */
 type PreviousAttempts =
-  | { kind: 'clear' }
-  | { kind: 'alive'; run: RunExecutionMetadata }
-  | { kind: 'succeeded'; run: RunExecutionMetadata };
+  { kind: 'clear' } | { kind: 'alive'; run: RunExecutionMetadata } | { kind: 'succeeded'; run: RunExecutionMetadata };
 
 /**
  * The runs earlier attempts of `job` left RUNNING: each is marked CRASHED when its heartbeat is
@@ -230,7 +228,8 @@ async function previousAttempts(
         name: 'WorkerCrashed',
         body: 'The worker running this attempt stopped before the run finished; the job was run again.',
       });
-      if (outcome.crashed) logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
+      if (outcome.crashed)
+        logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
       else if (outcome.reason === 'fresh') return { kind: 'alive', run: outcome.record! };
       else if (outcome.record?.status === 'SUCCEEDED') return { kind: 'succeeded', run: outcome.record };
     }

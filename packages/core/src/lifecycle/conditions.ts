@@ -12,7 +12,10 @@ export function runSatisfies(current: RunExecutionMetadata | undefined, when: Ru
     if (clause.exists !== undefined && clause.exists !== (current !== undefined)) return false;
     if (!current) return clause.exists === false;
     if (clause.statusIn && !clause.statusIn.includes(current.status)) return false;
-    if (clause.heartbeatBefore !== undefined && !((current.heartbeat_at ?? current.started_at) < clause.heartbeatBefore))
+    if (
+      clause.heartbeatBefore !== undefined &&
+      !((current.heartbeat_at ?? current.started_at) < clause.heartbeatBefore)
+    )
       return false;
     if (clause.cancelRequested !== undefined && clause.cancelRequested !== (current.cancel_requested_at !== undefined))
       return false;

@@ -114,7 +114,10 @@ export class RunLifecycle {
   }
 
   /** Whether `record` is RUNNING with a heartbeat older than the staleness limit (its process died). */
-  isStale(record: Pick<RunExecutionMetadata, 'status' | 'heartbeat_at' | 'started_at'>, nowMs = this.clock.now()): boolean {
+  isStale(
+    record: Pick<RunExecutionMetadata, 'status' | 'heartbeat_at' | 'started_at'>,
+    nowMs = this.clock.now(),
+  ): boolean {
     return record.status === 'RUNNING' && nowMs - heartbeatMsOf(record) >= this.staleAfterMs;
   }
 
@@ -125,7 +128,8 @@ export class RunLifecycle {
    * @throws IdempotencyKeyMismatchError when the holder (RUNNING or SUCCEEDED) had another payload.
    */
   async begin(record: RunExecutionMetadata): Promise<BeginOutcome> {
-    if (record.status !== 'RUNNING') throw new TypeError(`begin() takes a RUNNING record; run ${record.run_id} is ${record.status}`);
+    if (record.status !== 'RUNNING')
+      throw new TypeError(`begin() takes a RUNNING record; run ${record.run_id} is ${record.status}`);
     let tookOverFrom: string | undefined;
     if (record.idempotency_key) {
       const claim = await this.claimKey(record);
@@ -234,9 +238,7 @@ export class RunLifecycle {
     run: Pick<RunExecutionMetadata, 'service' | 'run_id' | 'idempotency_key'>,
   ): Promise<RunExecutionMetadata | undefined> {
     const at = new Date(this.clock.now()).toISOString();
-    const result = await this.call(() =>
-      this.store.updateRun(run, { heartbeat_at: at }, [{ statusIn: ['RUNNING'] }]),
-    );
+    const result = await this.call(() => this.store.updateRun(run, { heartbeat_at: at }, [{ statusIn: ['RUNNING'] }]));
     if (result.written && run.idempotency_key) {
       await this.call(() =>
         this.store.updateKey(scopedKey(run.service, run.idempotency_key!), { heartbeat_at: at }, [
@@ -331,7 +333,9 @@ export class RunLifecycle {
   /** Tell the run's key how its run ended (only while the key is still the run's). */
   private async releaseKey(record: RunExecutionMetadata, status: RunStatus): Promise<void> {
     await this.call(() =>
-      this.store.updateKey(scopedKey(record.service, record.idempotency_key!), { status }, [{ ownerIs: record.run_id }]),
+      this.store.updateKey(scopedKey(record.service, record.idempotency_key!), { status }, [
+        { ownerIs: record.run_id },
+      ]),
     );
   }
 

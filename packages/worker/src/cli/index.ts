@@ -12,6 +12,7 @@ import { ScheduleError, Schedules, redisAnswers } from '../schedules';
 import { InvocationQueue } from '../invocation-queue';
 import { redisConnection } from '../config';
 import { startWorker } from '../worker';
+import { cancelQueuedJob } from '../cancel-job';
 
 const WORKER_HELP = `Usage: pipeline worker [--concurrency N] [--services a,b] [--drain-timeout ms]
 
@@ -242,4 +243,33 @@ export function interval(ms: number): string {
   ] as const)
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
+}
+
+/**
+ * `pipeline cancel <service>/<job id>` (the invoker's cancel command hands job handles here):
+ * a job not yet started is removed from its queue; a running one has its run asked to stop.
+ * Exit codes as `pipeline cancel`: 0 done, 2 no such job, 6 it had already ended.
+ */
+export async function cancelJob(handle: string, io: Io, json: boolean): Promise<number> {
+  const invoker = createInvoker({ env: io.env });
+  const client = new InvocationQueue(redisConnection(io.env.REDIS_URL || undefined));
+  try {
+    const result = await cancelQueuedJob(client, await invoker.runLifecycle(), handle);
+    if (json) io.out(`${JSON.stringify({ job: handle, ...result }, null, 2)}\n`);
+    else if (result.outcome === 'removed')
+      io.out(`job ${handle} was ${result.state}: removed from its queue; it will not run\n`);
+    else if (result.outcome === 'cancel-requested')
+      io.out(
+        `job ${handle} is running as run ${result.run.run_id}: cancel requested; it stops at its next heartbeat\n`,
+      );
+    else if (result.outcome === 'starting')
+      io.out(`job ${handle} is being started by a worker; run \`pipeline cancel ${handle}\` again in a moment\n`);
+    else if (result.outcome === 'finished')
+      io.out(`job ${handle} had already ${result.state === 'failed' ? 'failed' : 'completed'}; nothing to cancel\n`);
+    else io.err(`pipeline cancel: no job ${handle} in Redis\n`);
+    return result.outcome === 'unknown' ? 2 : result.outcome === 'finished' ? 6 : 0;
+  } finally {
+    await client.close();
+    await invoker.close();
+  }
 }

@@ -5,11 +5,16 @@ import { parseCommandArgs, type Io } from '../io';
 import { withRunLifecycle } from '../run-store';
 
 const HELP = `Usage: pipeline cancel <run_id> [--wait] [--json]
+       pipeline cancel <service>/<job id> [--json]
 
 Ask a RUNNING run to stop, wherever it runs (another process, another machine): the request is
 written to the run store, and the run's executor sees it at its next heartbeat
 (PIPELINE_HEARTBEAT_MS, default 10 s), aborts the handler and records the run CANCELLED.
 A run whose heartbeat is already stale (its process died) is recorded CRASHED at once.
+
+A queued job (the handle enqueueInvocation returned, with @pipeline-invocation/worker installed)
+that has not started is removed from its queue and never runs; a running one has its run asked
+to stop as above.
 
 Options:
   --wait        wait until the run has ended and print its final record
@@ -30,6 +35,7 @@ export async function cancel(args: string[], io: Io): Promise<number> {
   const [runId, ...extra] = positionals;
   if (!runId) throw new UsageError('missing <run_id>. Run `pipeline runs --status RUNNING` to see running runs.');
   if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"; cancel one run at a time.`);
+  if (runId.includes('/')) return cancelQueuedJob(runId, io, values.json === true);
   const settings = lifecycleConfig(io.env);
   return withRunLifecycle(io, async (lifecycle) => {
     const { store } = lifecycle;
@@ -82,4 +88,19 @@ async function waitForEnd(store: RunStore, runId: string, timeoutMs: number): Pr
 function print(io: Io, record: RunExecutionMetadata, json: boolean | undefined, message: string): void {
   if (json) io.out(`${JSON.stringify(record, null, 2)}\n`);
   else io.out(`${message}\n`);
+}
+
+/** `pipeline cancel <service>/<job id>`: the worker package's job cancel, found at run time. */
+async function cancelQueuedJob(handle: string, io: Io, json: boolean): Promise<number> {
+  let worker: { cancelJob: (handle: string, io: Io, json: boolean) => Promise<number> };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    worker = require('@pipeline-invocation/worker/cli');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new UsageError(
+      `"${handle}" is a queued job; cancelling jobs needs the worker package: npm install @pipeline-invocation/worker`,
+    );
+  }
+  return worker.cancelJob(handle, io, json);
 }
