@@ -135,7 +135,10 @@ export class DynamoRunStore implements RunStore {
   async updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
     const key = runKeyOf(run);
     const condition = compileRunCondition(when, run.run_id);
-    const set = Object.entries(patch).filter(([, value]) => value !== undefined);
+    // only the fields a patch may set: none of them is an index value, so the index attributes stay right
+    const set = RUN_PATCH_FIELDS.filter((field) => patch[field] !== undefined).map(
+      (field) => [field, patch[field]] as const,
+    );
     if (condition.kind === 'never' || set.length === 0) {
       // nothing to write (no clause can hold, or an empty patch): the answer is the item as it is
       const current = await this.readRun(key);
@@ -462,6 +465,9 @@ export class DynamoRunStore implements RunStore {
     }
   }
 }
+
+/** The fields of a {@link RunPatch}. */
+const RUN_PATCH_FIELDS = ['heartbeat_at', 'cancel_requested_at'] as const satisfies readonly (keyof RunPatch)[];
 
 /** The primary key of a run's item. */
 const runKeyOf = (run: RunKey): RunKey => ({ service: run.service, run_id: run.run_id });
