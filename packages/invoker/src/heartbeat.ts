@@ -1,6 +1,7 @@
 import {
   RunCancelledError,
   describe,
+  isTerminal,
   type Clock,
   type Logger,
   type RunExecutionMetadata,
@@ -47,7 +48,7 @@ export class Heartbeat {
     try {
       const stored = await this.lifecycle.heartbeat(this.run);
       this.warned = false;
-      if (stored && stored.status !== 'RUNNING') {
+      if (stored && isTerminal(stored.status)) {
         this.abort(new RunCancelledError(`the run was ended elsewhere as ${stored.status}`));
       } else if (stored?.cancel_requested_at) {
         this.abort(new RunCancelledError(`cancel requested at ${stored.cancel_requested_at}`));

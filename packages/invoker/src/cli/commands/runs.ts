@@ -1,4 +1,11 @@
-import { RunStatusSchema, prunableStatuses, type RunExecutionMetadata, type RunStatus } from '@pipeline-invocation/core';
+import {
+  RunStatusSchema,
+  heartbeatMsOf,
+  prunableStatuses,
+  systemClock,
+  type RunExecutionMetadata,
+  type RunStatus,
+} from '@pipeline-invocation/core';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, table, type Io } from '../io';
 import { withRunStore } from '../run-store';
@@ -109,7 +116,7 @@ async function prune(args: string[], io: Io): Promise<number> {
   if (values.help) return (void io.out(PRUNE_HELP), EXIT.OK);
   if (values['older-than'] === undefined) throw new UsageError('--older-than is required, e.g. --older-than 90d.');
   const age = parseDurationFlag('--older-than', values['older-than'], { allowZero: true });
-  const before = new Date(Date.now() - age).toISOString();
+  const before = new Date(systemClock.now() - age).toISOString();
   const dryRun = values['dry-run'] === true;
   return withRunStore(io, async (store) => {
     if (!store.prune) throw new UsageError(`${store.description} cannot be pruned.`);
@@ -155,7 +162,7 @@ export async function show(args: string[], io: Io): Promise<number> {
 /** How long ago a RUNNING run's heartbeat was renewed ("-" for ended runs). */
 function heartbeatAge(record: RunExecutionMetadata): string {
   if (record.status !== 'RUNNING') return '-';
-  const ageMs = Date.now() - Date.parse(record.heartbeat_at ?? record.started_at);
+  const ageMs = systemClock.now() - heartbeatMsOf(record);
   return `${Math.max(0, Math.round(ageMs / 1000))} s ago`;
 }
 
