@@ -65,8 +65,6 @@ export interface ResolvedPythonConfig {
   readonly cwd: string;
   readonly pythonPath: readonly string[];
   readonly killAfterMs: number | undefined;
-  /** Where the configuration came from, for messages (`/host/package.json "pipelineInvocation.python"`). */
-  readonly origin: string;
 }
 
 /** Default time from a cancellation to SIGKILL (ms): well inside the executor's 10 s grace. */
@@ -77,23 +75,21 @@ export const DEFAULT_KILL_AFTER_MS = 6000;
  *
  * @param input - the `pipelineInvocation.python` section (or {@link pythonPlugin}'s options).
  * @param hostDir - the host's folder: the default `cwd` and the base of relative paths.
- * @param origin - where `input` came from, named in errors.
+ * @param origin - where `input` came from (e.g. the host's package.json), named in errors.
  * @throws ConfigError naming the first invalid field (`pipelineInvocation.python.services.x`), its value and the fix.
  */
-export function resolvePythonConfig(
-  input: unknown,
-  hostDir: string,
-  origin = 'pipelineInvocation.python',
-): ResolvedPythonConfig {
+export function resolvePythonConfig(input: unknown, hostDir: string, origin?: string): ResolvedPythonConfig {
+  const field = 'pipelineInvocation.python';
+  const where = origin ? ` (in ${origin})` : '';
   const parsed = PythonConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const path = [origin, ...issue.path.map(String)].join('.');
+    const path = [field, ...issue.path.map(String)].join('.');
     const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], input);
     throw new ConfigError(
       path,
       value,
-      `${issue.message}. Example: "pipelineInvocation": { "python": { "services": { "my_service": "pipelines.my_service.handler:lambda_handler" } } }`,
+      `${issue.message}${where}. Example: "pipelineInvocation": { "python": { "services": { "my_service": "pipelines.my_service.handler:lambda_handler" } } }`,
     );
   }
   const config = parsed.data;
@@ -103,7 +99,7 @@ export function resolvePythonConfig(
       service,
       entry: spec.entry,
       payloadSchema: spec.payloadSchema
-        ? payloadSchemaFromJsonSchema(spec.payloadSchema, `${origin}.services.${service}.payloadSchema`)
+        ? payloadSchemaFromJsonSchema(spec.payloadSchema, `${field}.services.${service}.payloadSchema`)
         : undefined,
       examples: (spec.examples ?? []) as JsonObject[],
     };
@@ -115,7 +111,6 @@ export function resolvePythonConfig(
     cwd: at(config.cwd ?? '.'),
     pythonPath: (config.pythonPath ?? []).map(at),
     killAfterMs: config.killAfterMs,
-    origin,
   };
 }
 

@@ -1,4 +1,4 @@
-import { definePlugin, type Env, type PipelinePlugin } from '@pipeline-invocation/core';
+import { definePlugin, type Env, type JsonObject, type PipelinePlugin } from '@pipeline-invocation/core';
 import { resolvePythonConfig, type PythonConfig, type ResolvedPythonConfig } from './config';
 import { checkPythonServices, type PythonCheckOptions, type PythonServiceCheck } from './checks';
 import { pythonHandlerClass } from './handler';
@@ -10,6 +10,8 @@ export const HOST_CONFIG_KEY = 'python';
 export interface PythonPlugin extends PipelinePlugin {
   /** The configuration in effect. */
   readonly config: ResolvedPythonConfig;
+  /** Each service's example payloads (`examples` in its configuration), for the conformance kit. */
+  readonly examples: Readonly<Record<string, readonly JsonObject[]>>;
   /**
    * Check the interpreter and each entry point without running a handler (`pipeline doctor`
    * calls it; the conformance kit with `mode: 'import'`).
@@ -21,7 +23,7 @@ export interface PythonPlugin extends PipelinePlugin {
 export interface HostInfo {
   /** The host's folder: the default working folder and the base of relative paths. */
   readonly dir: string;
-  /** Named in errors, e.g. `/srv/app/package.json "pipelineInvocation.python"`. */
+  /** Where the configuration came from, named in errors, e.g. `/srv/app/package.json`. */
   readonly origin?: string;
 }
 
@@ -38,11 +40,12 @@ export interface HostInfo {
  * const invoker = createInvoker({ discover: false, plugins: [plugin] });
  */
 export function pythonPlugin(config: PythonConfig, host: HostInfo = { dir: process.cwd() }): PythonPlugin {
-  const resolved = resolvePythonConfig(config, host.dir, host.origin ?? 'pipelineInvocation.python');
+  const resolved = resolvePythonConfig(config, host.dir, host.origin);
   const plugin = definePlugin({ handlers: resolved.services.map((spec) => pythonHandlerClass(spec, resolved)) });
   return Object.freeze({
     ...plugin,
     config: resolved,
+    examples: Object.fromEntries(resolved.services.map((s) => [s.service, s.examples])),
     check: (env?: Env, options?: PythonCheckOptions) => checkPythonServices(resolved, env, options),
   });
 }

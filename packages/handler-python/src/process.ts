@@ -96,6 +96,8 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
       cwd: options.cwd,
       env,
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      // its own process group: a terminal's Ctrl-C reaches it through the cancellation steps only
+      detached: true,
     });
     track(child);
     child.stdin!.on('error', () => {}); // the process may be gone when a control line is written

@@ -8,8 +8,14 @@ import { dirname, join, parse as parsePath, resolve } from 'node:path';
 export interface PluginManifestField {
   /** Semver range of core's CONTRACT_VERSION the plugin supports. */
   contract: string;
-  /** The services it provides. */
+  /** The services it provides (may be left out when `servicesFrom` is given). */
   services: string[];
+  /**
+   * The services are the host's: the keys of `pipelineInvocation.<servicesFrom>.services` in the
+   * host's package.json (e.g. `"python"` for `@pipeline-invocation/handler-python`). The plugin's
+   * default export then has `configure(section, host)` returning the plugin of those services.
+   */
+  servicesFrom?: string;
   /**
    * The environment variables it reads: listed by `pipeline doctor`; the values of `secret` ones
    * are masked there and redacted from logs, W&B and run records.
@@ -29,6 +35,20 @@ export interface DiscoveredPlugin {
   readonly dir: string;
   /** The parsed package.json (to find its entry point when it is loaded). */
   readonly packageJson: Record<string, unknown>;
+  /** For a plugin whose manifest has `servicesFrom`: the host's section that configures it. */
+  readonly hostConfig?: HostConfigSection;
+}
+
+/** The host's configuration of a plugin whose services come from the host (`servicesFrom`). */
+export interface HostConfigSection {
+  /** The manifest's `servicesFrom`, e.g. `python`. */
+  readonly key: string;
+  /** `pipelineInvocation.<key>` of the host's package.json, as written (the plugin validates it). */
+  readonly section: unknown;
+  /** The host's folder. */
+  readonly hostDir: string;
+  /** The host's package.json, named in errors. */
+  readonly origin: string;
 }
 
 /**
@@ -114,17 +134,62 @@ export function discoverPlugins(options: DiscoveryOptions = {}): Discovery {
       continue;
     }
     const field = packageJson.pipelineInvocation as PluginManifestField;
+    let services = [...(field.services ?? [])];
+    let hostConfig: HostConfigSection | undefined;
+    if (field.servicesFrom !== undefined) {
+      const found = hostServices(host, field.servicesFrom, hostFile);
+      if ('problem' in found) {
+        problems.push({ packageName: name, message: found.problem });
+        continue;
+      }
+      services = found.services;
+      hostConfig = {
+        key: field.servicesFrom,
+        section: asRecord(host.pipelineInvocation)[field.servicesFrom],
+        hostDir: root,
+        origin: hostFile,
+      };
+    }
     plugins.push({
       packageName: name,
       version: typeof packageJson.version === 'string' ? packageJson.version : '0.0.0',
       contract: field.contract,
-      services: [...field.services],
+      services,
       env: field.env ?? [],
       dir,
       packageJson,
+      ...(hostConfig ? { hostConfig } : {}),
     });
   }
   return { hostPackageJson: hostFile, plugins, problems };
+}
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * The service names the host configures for a `servicesFrom` plugin: the keys of
+ * `pipelineInvocation.<key>.services` (none when the host has no such section). Only the names
+ * are checked here; the plugin validates the whole section when it is loaded.
+ */
+export function hostServices(
+  host: Record<string, unknown>,
+  key: string,
+  hostFile: string,
+): { services: string[] } | { problem: string } {
+  const section = asRecord(host.pipelineInvocation)[key];
+  if (section === undefined) return { services: [] };
+  const field = `"pipelineInvocation.${key}.services" in ${hostFile}`;
+  const services = (section as { services?: unknown } | null)?.services;
+  if (services === null || typeof services !== 'object' || Array.isArray(services) || !Object.keys(services).length)
+    return {
+      problem: `${field} must be an object mapping each service name to its entry point, e.g. { "my_service": "pipelines.my_service.handler:lambda_handler" }`,
+    };
+  const bad = Object.keys(services).find((s) => !SERVICE_NAME.test(s));
+  if (bad !== undefined)
+    return {
+      problem: `${field} has an invalid service name ${JSON.stringify(bad)}: use letters, digits, "_", "-" and "."`,
+    };
+  return { services: Object.keys(services).sort() };
 }
 
 function findPackageDir(root: string, name: string): string | undefined {
@@ -143,9 +208,16 @@ export function checkManifest(field: unknown): string | undefined {
   if (field === null || typeof field !== 'object' || Array.isArray(field)) {
     return 'it must be an object { "contract": "<semver range>", "services": ["..."] }';
   }
-  const { contract, services } = field as Record<string, unknown>;
+  const { contract, services, servicesFrom } = field as Record<string, unknown>;
   if (typeof contract !== 'string' || contract.trim() === '')
     return '"contract" must be a semver range such as "^1.0.0"';
+  if (servicesFrom !== undefined) {
+    if (typeof servicesFrom !== 'string' || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(servicesFrom))
+      return '"servicesFrom" must name the host\'s "pipelineInvocation" section holding the services, e.g. "python"';
+    if (services !== undefined && (!Array.isArray(services) || services.length !== 0))
+      return '"services" must be left out when "servicesFrom" is given (the host lists them)';
+    return checkEnvDeclarations((field as Record<string, unknown>).env);
+  }
   if (!Array.isArray(services) || services.length === 0) return '"services" must be a non-empty array of service names';
   const bad = services.find((s) => typeof s !== 'string' || s.trim() === '');
   if (bad !== undefined) return `"services" has an invalid entry ${JSON.stringify(bad)}`;

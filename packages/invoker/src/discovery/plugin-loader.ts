@@ -46,7 +46,46 @@ export async function loadPlugin(plugin: DiscoveredPlugin, attempt = 1): Promise
   const candidate = unwrapDefault(namespace);
   const problem = explainNotAPlugin(candidate);
   if (problem) throw new PluginLoadError(plugin.packageName, problem);
-  return candidate as PipelinePlugin;
+  return plugin.hostConfig ? configureFromHost(plugin, candidate as PipelinePlugin) : (candidate as PipelinePlugin);
+}
+
+/**
+ * A plugin whose services the host configures (`"servicesFrom"` in its manifest) default-exports
+ * a plugin object with this function: given the host's section, it returns the plugin of the
+ * configured services.
+ */
+export type ConfigurePlugin = (
+  section: unknown,
+  host: { readonly dir: string; readonly origin: string },
+) => PipelinePlugin;
+
+/**
+ * The plugin of the services the host configured for `plugin` (its manifest's `servicesFrom`).
+ *
+ * @throws ConfigError (from the plugin) naming the invalid field of the host's section.
+ * @throws PluginLoadError when the plugin object has no `configure`, or returns no plugin.
+ */
+function configureFromHost(plugin: DiscoveredPlugin, loaded: PipelinePlugin): PipelinePlugin {
+  const { key, section, hostDir, origin } = plugin.hostConfig!;
+  const configure = (loaded as { configure?: unknown }).configure;
+  if (typeof configure !== 'function')
+    throw new PluginLoadError(
+      plugin.packageName,
+      `its manifest says "servicesFrom": "${key}" but its plugin object has no configure(section, host) function`,
+    );
+  let configured: unknown;
+  try {
+    configured = (configure as ConfigurePlugin)(section, { dir: hostDir, origin });
+  } catch (error) {
+    // the host's configuration is wrong, not the plugin: keep the plugin's error (a ConfigError names the field)
+    if (error instanceof Error && error.name === 'ConfigError') throw error;
+    throw new PluginLoadError(plugin.packageName, `configuring it from ${origin} failed: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  const problem = explainNotAPlugin(configured);
+  if (problem) throw new PluginLoadError(plugin.packageName, `its configure() returned no plugin: ${problem}`);
+  return configured as PipelinePlugin;
 }
 
 /**

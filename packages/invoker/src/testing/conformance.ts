@@ -13,7 +13,7 @@ import {
 } from '@pipeline-invocation/core';
 import { MemoryRunStore } from '@pipeline-invocation/storage';
 import { RecordingTracker, silentLogger } from '@pipeline-invocation/observability';
-import { checkManifest } from '../discovery/manifest';
+import { checkManifest, hostServices, type HostConfigSection } from '../discovery/manifest';
 import { entryPoint, loadPlugin } from '../discovery/plugin-loader';
 import { createInvoker } from '../invoker';
 
@@ -38,6 +38,12 @@ export interface ConformanceOptions {
    * over the temporary ones the check gives (see {@link checkEnvironment}).
    */
   env?: Record<string, string>;
+  /**
+   * For a plugin whose services the host configures (`"servicesFrom"` in its manifest, e.g.
+   * handler-python): the folder of the host package.json whose configured services are checked
+   * (each entry point imports and is callable, the host's examples are accepted and run).
+   */
+  hostDir?: string;
 }
 
 /** A variable a plugin's manifest declares (`pipelineInvocation.env`). */
@@ -86,6 +92,11 @@ function coreVersion(): string {
  * cancellation (the handler settles within `cancelSettleMs`), and the README (names every
  * service). Returns the findings; none means the package conforms.
  *
+ * A plugin whose services the host configures (`"servicesFrom"`, e.g. handler-python) is
+ * checked against the host at `options.hostDir`: each configured entry point must import and be
+ * callable, the host's examples must be accepted and run; `run_type` is not imposed on the
+ * host's payload schemas, and the README need not name the host's services.
+ *
  * @example
  * expect(await checkPluginConformance(join(__dirname, '..'))).toEqual([]);
  */
@@ -109,7 +120,8 @@ export async function checkPluginConformance(
   }
   const name = String(packageJson.name ?? packageDir);
   const field = packageJson.pipelineInvocation as
-    { contract: string; services: string[]; examples?: unknown; env?: DeclaredVariable[] } | undefined;
+    | { contract: string; services?: string[]; servicesFrom?: string; examples?: unknown; env?: DeclaredVariable[] }
+    | undefined;
   const problem = checkManifest(field);
   if (problem)
     return [
@@ -147,6 +159,9 @@ export async function checkPluginConformance(
 
   findings.push(...(await checkImport(packageDir, entry, packageJson)));
 
+  const host = manifest.servicesFrom ? hostSection(manifest.servicesFrom, options.hostDir) : undefined;
+  if (host && 'finding' in host) return [...findings, host.finding];
+  const services = host?.services ?? manifest.services ?? [];
   let plugin: PipelinePlugin;
   try {
     plugin = await loadPlugin({
@@ -154,10 +169,11 @@ export async function checkPluginConformance(
       version: String(packageJson.version ?? '0.0.0'),
       // a range that excludes this host is reported above; load it anyway to check the rest
       contract: findings.some((f) => f.code === 'contract-range') ? '*' : manifest.contract,
-      services: manifest.services,
+      services,
       env: [],
       dir: packageDir,
       packageJson,
+      ...(host ? { hostConfig: host.hostConfig } : {}),
     });
   } catch (error) {
     return [
@@ -166,21 +182,38 @@ export async function checkPluginConformance(
     ];
   }
   const provided = plugin.handlers.map((h) => getHandlerDefinition(h)?.service).filter((s): s is string => !!s);
-  const missing = manifest.services.filter((s) => !provided.includes(s));
-  const undeclared = provided.filter((s) => !manifest.services.includes(s));
+  const missing = services.filter((s) => !provided.includes(s));
+  const undeclared = provided.filter((s) => !services.includes(s));
   if (missing.length || undeclared.length)
     findings.push({
       code: 'services',
-      message: `its manifest declares [${manifest.services.join(', ')}] but its default export provides [${provided.join(', ')}]`,
+      message: `its manifest declares [${services.join(', ')}] but its default export provides [${provided.join(', ')}]`,
       fix: 'Make "pipelineInvocation.services" list exactly the services of the handlers the plugin exports.',
     });
 
-  const examples = (manifest.examples ?? {}) as Record<string, unknown[]>;
+  // a plugin configured by the host may bring the host's examples, and a check of its services
+  const configured = plugin as { examples?: unknown; check?: unknown };
+  const examples = (manifest.examples ?? configured.examples ?? {}) as Record<string, unknown[]>;
   const home = mkdtempSync(join(tmpdir(), 'plugin-check-'));
   try {
     const env = checkEnvironment(manifest.env ?? [], home, options.env);
-    for (const service of provided.filter((s) => manifest.services.includes(s))) {
-      findings.push(...(await checkService(plugin, service, examples[service] ?? [], env, options)));
+    if (host && typeof configured.check === 'function') {
+      const checks = (await configured.check(env, { mode: 'import' })) as {
+        name: string;
+        ok: boolean;
+        detail: string;
+      }[];
+      for (const check of checks.filter((c) => !c.ok))
+        findings.push({
+          code: 'entry-point',
+          ...(services.includes(check.name) ? { service: check.name } : {}),
+          message: check.detail,
+          fix: `Correct the service's entry in ${host.hostConfig.origin}, or make its module importable.`,
+        });
+    }
+    for (const service of provided.filter((s) => services.includes(s))) {
+      // a host-configured service's payload schema is the host's choice: run_type is not imposed
+      findings.push(...(await checkService(plugin, service, examples[service] ?? [], env, options, !host)));
     }
   } finally {
     rmSync(home, { recursive: true, force: true });
@@ -195,7 +228,8 @@ export async function checkPluginConformance(
     });
   } else {
     const text = readFileSync(readme, 'utf8');
-    for (const service of manifest.services.filter((s) => !text.includes(s)))
+    // the host's services are the host's to document, not the plugin's README
+    for (const service of (host ? [] : services).filter((s) => !text.includes(s)))
       findings.push({
         code: 'readme',
         service,
@@ -204,6 +238,37 @@ export async function checkPluginConformance(
       });
   }
   return findings;
+}
+
+/** The services a host configures for a `servicesFrom` plugin, or a finding saying why there are none. */
+function hostSection(
+  key: string,
+  hostDir: string | undefined,
+): { services: string[]; hostConfig: HostConfigSection } | { finding: ConformanceFinding } {
+  const fix = `Pass { hostDir } with a host whose package.json configures "pipelineInvocation.${key}.services".`;
+  if (!hostDir)
+    return {
+      finding: {
+        code: 'host-config',
+        message: `its services come from a host's package.json ("servicesFrom": "${key}"), and no host was given`,
+        fix,
+      },
+    };
+  const hostFile = join(hostDir, 'package.json');
+  let host: Record<string, unknown>;
+  try {
+    host = JSON.parse(readFileSync(hostFile, 'utf8'));
+  } catch (error) {
+    return { finding: { code: 'host-config', message: `cannot read ${hostFile}: ${describe(error)}`, fix } };
+  }
+  const found = hostServices(host, key, hostFile);
+  if ('problem' in found) return { finding: { code: 'host-config', message: found.problem, fix } };
+  if (!found.services.length)
+    return {
+      finding: { code: 'host-config', message: `${hostFile} configures no "pipelineInvocation.${key}.services"`, fix },
+    };
+  const section = (host.pipelineInvocation as Record<string, unknown>)[key];
+  return { services: found.services, hostConfig: { key, section, hostDir, origin: hostFile } };
 }
 
 /** Whether `file` (relative to the package) is published under `files` (no `files`: everything is). */
@@ -293,6 +358,7 @@ async function checkService(
   examples: unknown[],
   env: Record<string, string>,
   options: ConformanceOptions,
+  requireRunType = true,
 ): Promise<ConformanceFinding[]> {
   const findings: ConformanceFinding[] = [];
   // one invoker checks the payloads, runs the first example, then cancels a run of it
@@ -316,10 +382,11 @@ async function checkService(
     }
   };
   const problems: string[] = [];
-  for (const [label, payload] of [
+  const runTypeProbes = [
     ['without run_type', {}],
     ['with an unknown run_type', { run_type: 'no_such_run_type' }],
-  ] as const) {
+  ] as const;
+  for (const [label, payload] of requireRunType ? runTypeProbes : []) {
     const refused = await refusal(payload);
     if (!refused) problems.push(`it accepts a payload ${label}`);
     else if (!refused.includes('run_type'))

@@ -4,6 +4,7 @@ import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/stora
 import { isSecretEnvName, trackingConfigFromEnv, type TrackingConfig } from '@pipeline-invocation/observability';
 import { checkEnvDeclarations, discoverPlugins, servicesOf, type DiscoveredPlugin } from '../../discovery/manifest';
 import { checkContract } from '../../discovery/plugin-loader';
+import { hostConfiguredPluginChecks } from '../../discovery/plugin-checks';
 import { HOST_VARIABLES, hostConfigProblems } from '../../config';
 import { EXIT } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
@@ -84,6 +85,8 @@ export async function doctor(args: string[], io: Io): Promise<number> {
   for (const problem of discovery.problems)
     checks.push({ name: `plugin ${problem.packageName}`, ok: false, detail: problem.message });
   for (const conflict of conflicts) checks.push({ name: 'services', ok: false, detail: conflict });
+  // services the host configures (Python ones): their interpreter and entry points, none run
+  checks.push(...(await hostConfiguredPluginChecks(discovery, io.env)));
   for (const p of plugins.filter((p) => !p.compatible))
     checks.push({ name: `plugin ${p.package}`, ok: false, detail: `incompatible: ${p.incompatibility}` });
 
