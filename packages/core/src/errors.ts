@@ -350,6 +350,53 @@ export class InvokerClosedError extends PipelineInvocationError {
   }
 }
 
+/** A queued invocation's job is not in Redis (never queued, or removed after its retention). Maps to 404. */
+export class JobNotFoundError extends PipelineInvocationError {
+  override name = 'JobNotFoundError' as const;
+  constructor(
+    /** The job handle, `<service>/<job id>`. */
+    readonly handle: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `No job ${handle} in Redis: it was never queued there, or it was removed (finished jobs are kept 7 days, failed ones 30).`,
+      options,
+    );
+  }
+}
+
+/** A queued invocation ended without a run record (e.g. the store stayed down through every attempt). Maps to 500. */
+export class JobFailedError extends PipelineInvocationError {
+  override name = 'JobFailedError' as const;
+  constructor(
+    readonly handle: string,
+    /** Why its last attempt failed, as the worker said. */
+    readonly reason: string,
+    /** Attempts made. */
+    readonly attempts: number,
+    options?: ErrorOptions,
+  ) {
+    super(`Job ${handle} failed after ${attempts} attempt(s) without a run record: ${reason}`, options);
+  }
+}
+
+/** Waiting for a queued invocation took longer than asked; the job may still run. Maps to 504. */
+export class WaitTimeoutError extends PipelineInvocationError {
+  override name = 'WaitTimeoutError' as const;
+  constructor(
+    readonly handle: string,
+    readonly timeoutMs: number,
+    /** The job's state when the wait ended (`waiting`, `active`, `delayed`...). */
+    readonly state: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Job ${handle} did not finish within ${timeoutMs} ms (it is ${state}); wait again with waitForRun, or check that a worker runs (pipeline worker).`,
+      options,
+    );
+  }
+}
+
 /**
  * Every error code of pipeline-invocation: the `name` of each error class above. The union is
  * closed: a class whose name is not listed does not compile (its `name` must be an
@@ -374,6 +421,9 @@ export const ERROR_CODES = [
   'RunStoreError',
   'InvokerClosedError',
   'HandlerTimeoutError',
+  'JobNotFoundError',
+  'JobFailedError',
+  'WaitTimeoutError',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -419,6 +469,10 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorPolicy>> = Object.free
   /** Another worker (whose invoker is open) may take the job. */
   InvokerClosedError: { status: 503, exitCode: 1, retry: true },
   HandlerTimeoutError: { status: 504, exitCode: 1, retry: false },
+  JobNotFoundError: { status: 404, exitCode: 3, retry: false },
+  /** The queue already made every attempt. */
+  JobFailedError: { status: 500, exitCode: 1, retry: false },
+  WaitTimeoutError: { status: 504, exitCode: 1, retry: false },
 } satisfies Record<ErrorCode, ErrorPolicy>);
 
 const UNLISTED: ErrorPolicy = Object.freeze({ status: 500, exitCode: 1, retry: true });

@@ -7,6 +7,9 @@ import {
   ERROR_TABLE,
   ERROR_CODES,
   IdempotencyKeyMismatchError,
+  JobFailedError,
+  JobNotFoundError,
+  WaitTimeoutError,
   InvokerClosedError,
   RateLimitedError,
   RunCancelledError,
@@ -180,6 +183,9 @@ describe('the closed error table', () => {
     new RunStoreError('s', 'm', 'f'),
     new InvokerClosedError('invokePipelineHandler("x")'),
     new HandlerTimeoutError('x', 1),
+    new JobNotFoundError('svc/1'),
+    new JobFailedError('svc/1', 'store down', 3),
+    new WaitTimeoutError('svc/1', 10, 'waiting'),
   ];
 
   it('has exactly one row per error class, and no two classes share a name', () => {

@@ -2,10 +2,15 @@ import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bu
 import { context, propagation } from '@opentelemetry/api';
 import {
   IdempotencyKeyMismatchError,
+  InvalidRequestError,
+  JobFailedError,
+  JobNotFoundError,
+  WaitTimeoutError,
   parseIntegrationRequest,
   payloadHash,
   type RunExecutionMetadata,
 } from '@pipeline-invocation/core';
+import { defaultInvoker } from '@pipeline-invocation/invoker';
 import { QUEUE_PREFIX, queueName, redisConnection } from './config';
 import { jobHandle, jobIdForKey, parseJobHandle, type InvocationJobData } from './job';
 
@@ -26,6 +31,23 @@ export interface EnqueueOptions {
   backoffMs?: number;
 }
 
+/** Options of {@link InvocationQueue}. */
+export interface InvocationQueueOptions {
+  /**
+   * Checks a request before it is queued, as an invocation would (its service exists, its
+   * payload passes the handler's schema): pass an invoker (`createInvoker()`), whose
+   * `checkRequest` throws UnknownServiceError or InvalidRequestError. Without one, only the
+   * request's shape is checked (the worker refuses the rest).
+   */
+  invoker?: { checkRequest(service: string, payload: unknown): Promise<void> };
+  /**
+   * Close the Redis connections once nothing has used them for this long (ms); the next call
+   * opens them again. A script that used the queue then ends by itself. Default: never (call
+   * {@link InvocationQueue.close}). The top-level functions' queue uses 1000.
+   */
+  idleCloseMs?: number;
+}
+
 /** Counts of one service queue. */
 export interface QueueCounts {
   service: string;
@@ -43,17 +65,47 @@ export interface QueueCounts {
 export class InvocationQueue {
   private readonly queues = new Map<string, Queue<InvocationJobData>>();
   private readonly events = new Map<string, QueueEvents>();
+  /** Calls in progress, and the timer that closes idle connections (see `idleCloseMs`). */
+  private inUse = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly connection: ConnectionOptions = redisConnection()) {}
+  constructor(
+    readonly connection: ConnectionOptions = redisConnection(),
+    private readonly options: InvocationQueueOptions = {},
+  ) {}
+
+  /** Run `call` as one use of the connections: an idle queue closes them after `idleCloseMs`. */
+  private async use<T>(call: () => Promise<T>): Promise<T> {
+    this.inUse += 1;
+    clearTimeout(this.idleTimer);
+    try {
+      return await call();
+    } finally {
+      this.inUse -= 1;
+      if (this.inUse === 0 && this.options.idleCloseMs !== undefined) {
+        // unref'd: the connections (while open) keep the process alive, this timer does not
+        this.idleTimer = setTimeout(() => {
+          if (this.inUse === 0) void this.close().catch(() => {});
+        }, this.options.idleCloseMs);
+        this.idleTimer.unref();
+      }
+    }
+  }
 
   /**
    * Validate `request` (bad input is refused before it reaches Redis) and queue it.
    * Returns the job handle, `<service>/<job id>`.
    *
-   * @throws InvalidRequestError naming the bad fields.
+   * @throws InvalidRequestError naming the bad fields; UnknownServiceError when the queue's
+   *   invoker (see {@link InvocationQueueOptions.invoker}) has no such service.
    */
   async enqueue(request: unknown, options: EnqueueOptions = {}): Promise<string> {
     const parsed = parseIntegrationRequest(request);
+    await this.options.invoker?.checkRequest(parsed.service, parsed.payload);
+    return this.use(() => this.add(parsed, options));
+  }
+
+  private async add(parsed: ReturnType<typeof parseIntegrationRequest>, options: EnqueueOptions): Promise<string> {
     const key =
       options.idempotencyKey ??
       (typeof parsed.metadata.request_id === 'string' ? parsed.metadata.request_id : undefined);
@@ -110,41 +162,53 @@ export class InvocationQueue {
   /**
    * Wait for a queued invocation and return its run record (also for a run that failed).
    *
-   * @throws Error when the job ended without a run record (e.g. the store stayed down through
-   *   every attempt) or did not finish within `timeoutMs`.
+   * @throws JobNotFoundError when there is no such job; JobFailedError when the job ended
+   *   without a run record (e.g. the store stayed down through every attempt);
+   *   WaitTimeoutError when it did not finish within `timeoutMs` (default 60 000);
+   *   InvalidRequestError for a handle that is not `<service>/<job id>`.
    */
   async waitForRun(handle: string, { timeoutMs = 60_000 } = {}): Promise<RunExecutionMetadata> {
-    const { service, jobId } = parseJobHandle(handle);
-    const queue = this.queue(service);
-    // Listen before looking, so a job that finishes in between is not missed.
-    const events = this.queueEvents(service);
-    await events.waitUntilReady();
-    const job = await queue.getJob(jobId);
-    if (!job) throw new Error(`no job ${handle} in Redis (finished jobs are kept 7 days, failed ones 30)`);
-    try {
-      return (await job.waitUntilFinished(events, timeoutMs)) as RunExecutionMetadata;
-    } catch (error) {
-      const after = await queue.getJob(jobId);
-      if (after && (await after.isCompleted())) return after.returnvalue as RunExecutionMetadata;
-      if (after?.data.lastRecord && (await after.isFailed())) return after.data.lastRecord;
-      throw error;
-    }
+    const { service, jobId } = handleParts(handle);
+    return this.use(async () => {
+      const queue = this.queue(service);
+      // Listen before looking, so a job that finishes in between is not missed.
+      const events = this.queueEvents(service);
+      await events.waitUntilReady();
+      const job = await queue.getJob(jobId);
+      if (!job) throw new JobNotFoundError(handle);
+      try {
+        return (await job.waitUntilFinished(events, timeoutMs)) as RunExecutionMetadata;
+      } catch (error) {
+        const after = await queue.getJob(jobId);
+        if (!after) throw new JobNotFoundError(handle, { cause: error });
+        if (await after.isCompleted()) return after.returnvalue as RunExecutionMetadata;
+        if (await after.isFailed()) {
+          if (after.data.lastRecord) return after.data.lastRecord;
+          throw new JobFailedError(handle, after.failedReason || (error as Error).message, after.attemptsMade, {
+            cause: error,
+          });
+        }
+        throw new WaitTimeoutError(handle, timeoutMs, await after.getState(), { cause: error });
+      }
+    });
   }
 
   /** Job counts of each service queue. */
   async stats(services: readonly string[]): Promise<QueueCounts[]> {
-    return Promise.all(
-      services.map(async (service) => {
-        const counts = await this.queue(service).getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
-        return {
-          service,
-          waiting: counts.waiting ?? 0,
-          active: counts.active ?? 0,
-          completed: counts.completed ?? 0,
-          failed: counts.failed ?? 0,
-          delayed: counts.delayed ?? 0,
-        };
-      }),
+    return this.use(() =>
+      Promise.all(
+        services.map(async (service) => {
+          const counts = await this.queue(service).getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
+          return {
+            service,
+            waiting: counts.waiting ?? 0,
+            active: counts.active ?? 0,
+            completed: counts.completed ?? 0,
+            failed: counts.failed ?? 0,
+            delayed: counts.delayed ?? 0,
+          };
+        }),
+      ),
     );
   }
 
@@ -169,25 +233,58 @@ export class InvocationQueue {
     return events;
   }
 
+  /** Close the Redis connections (the next call opens them again). */
   async close(): Promise<void> {
-    await Promise.all([...this.events.values()].map((e) => e.close()));
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    clearTimeout(this.idleTimer);
+    // taken out first: a call that starts meanwhile opens connections of its own
+    const events = [...this.events.values()];
+    const queues = [...this.queues.values()];
     this.events.clear();
     this.queues.clear();
+    await Promise.all(events.map((e) => e.close()));
+    await Promise.all(queues.map((q) => q.close()));
+  }
+}
+
+/** The parts of a job handle; a malformed one is an InvalidRequestError. */
+function handleParts(handle: string): { service: string; jobId: string } {
+  try {
+    return parseJobHandle(handle);
+  } catch (error) {
+    throw new InvalidRequestError((error as Error).message, [], { cause: error });
   }
 }
 
 let shared: InvocationQueue | undefined;
 
-/** The queue behind the top-level functions (`REDIS_URL`). */
+/**
+ * The queue behind the top-level functions (`REDIS_URL`). It checks requests with the default
+ * invoker (an unknown service or a bad payload is refused before it is queued) and closes its
+ * connections after a second without use, so a script that used it ends by itself.
+ */
 export function defaultQueue(): InvocationQueue {
-  shared ??= new InvocationQueue();
+  shared ??= new InvocationQueue(redisConnection(), {
+    // the default invoker of the moment (a closed one is replaced by a new one)
+    invoker: { checkRequest: (service, payload) => defaultInvoker().checkRequest(service, payload) },
+    idleCloseMs: 1000,
+  });
   return shared;
 }
 
 /**
- * Queue an invocation on the default queue (`REDIS_URL`); returns its job handle.
+ * Close the default queue's Redis connections now (they also close after a second idle). Call
+ * it at the end of a script that used {@link enqueueInvocation} or {@link waitForRun} to end at
+ * once; a later call opens them again.
+ */
+export async function closeQueue(): Promise<void> {
+  await shared?.close();
+}
+
+/**
+ * Queue an invocation on the default queue (`REDIS_URL`); returns its job handle. An unknown
+ * service or a bad payload is refused as by `invokePipelineHandler`.
  *
+ * @throws UnknownServiceError, InvalidRequestError.
  * @example
  * const job = await enqueueInvocation({ service: 'ml_inference_perspective_api', payload: { run_type: 'prod' }, metadata: { request_id: 'daily-2026-11-22' } });
  * const record = await waitForRun(job, { timeoutMs: 600_000 });
@@ -196,7 +293,11 @@ export function enqueueInvocation(request: unknown, options?: EnqueueOptions): P
   return defaultQueue().enqueue(request, options);
 }
 
-/** Wait for a queued invocation on the default queue; see {@link InvocationQueue.waitForRun}. */
+/**
+ * Wait for a queued invocation on the default queue; see {@link InvocationQueue.waitForRun}.
+ *
+ * @throws JobNotFoundError, JobFailedError, WaitTimeoutError.
+ */
 export function waitForRun(handle: string, options?: { timeoutMs?: number }): Promise<RunExecutionMetadata> {
   return defaultQueue().waitForRun(handle, options);
 }
