@@ -339,9 +339,13 @@ export class RunLifecycle {
     );
   }
 
-  /** The ISO time before which a heartbeat is stale. */
+  /**
+   * The ISO time before which a heartbeat is stale. Stores test `heartbeat_at < cutoff`
+   * (strictly), so the cutoff is one ms later than `now - staleAfterMs`: the conditional write
+   * then agrees with {@link isStale} (an age of exactly `staleAfterMs` is stale).
+   */
   private cutoff(nowMs = this.clock.now()): string {
-    return new Date(nowMs - this.staleAfterMs).toISOString();
+    return new Date(nowMs - this.staleAfterMs + 1).toISOString();
   }
 
   /** One store call under the retry policy; transient errors, as the store classifies them, are retried. */
