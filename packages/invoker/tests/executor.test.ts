@@ -209,7 +209,11 @@ describe('invokePipelineHandler', () => {
     expect(seen?.aborted).toBe(true);
     expect((seen?.reason as Error).name).toBe('HandlerTimeoutError');
     // it settled within its grace: recorded TIMED_OUT once it had, keeping nothing of its late answer
-    expect(run.value).toMatchObject({ status: 'TIMED_OUT', handler_settled: true, body: expect.stringContaining('its handler stopped') });
+    expect(run.value).toMatchObject({
+      status: 'TIMED_OUT',
+      handler_settled: true,
+      body: expect.stringContaining('its handler stopped'),
+    });
   });
 
   it('records a run the caller cancels through its own signal as CANCELLED (499) after the grace', async () => {

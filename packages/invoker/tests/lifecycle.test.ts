@@ -1,4 +1,5 @@
 import {
+  RunLifecycle,
   payloadHash,
   pipelineHandler,
   type HandlerResult,
@@ -40,22 +41,27 @@ class CooperativeHandler {
   }
 }
 
-const waitFor = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** Jest's fake timers drive the invoker's clock (the system clock looks the globals up at call time). */
+const fakeTime = () => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+afterEach(() => jest.useRealTimers());
 
-/** Start a CooperativeHandler run on a fast heartbeat and wait until its RUNNING record is stored. */
+/** A promise's outcome once it has one, read without awaiting it. */
+function track<T>(promise: Promise<T>): { value?: T; done: boolean } {
+  const state: { value?: T; done: boolean } = { done: false };
+  void promise.then((value) => Object.assign(state, { value, done: true }));
+  return state;
+}
+
+/** Start a CooperativeHandler run on a heartbeat of `heartbeatMs` (fake timers) once its RUNNING record is stored. */
 async function startCooperative(heartbeatMs: number, signal?: AbortSignal) {
+  fakeTime();
   const { invoker, store } = createTestInvoker({
     handlers: [CooperativeHandler],
-    config: { heartbeatMs, staleAfterMs: 1000 },
+    config: { heartbeatMs, staleAfterMs: 6 * heartbeatMs },
   });
-  const run = invoker.invokePipelineHandler('cooperative', {}, {}, { signal });
-  await waitFor(() => store.all().length === 1);
+  const run = track(invoker.invokePipelineHandler('cooperative', {}, {}, { signal }));
+  await jest.advanceTimersByTimeAsync(0);
+  expect(store.all().map((r) => r.status)).toEqual(['RUNNING']);
   return { run, store, running: store.all()[0]! };
 }
 
@@ -94,10 +100,10 @@ describe('cancellation', () => {
   it('a signal aborted while the RUNNING record is being written still cancels the run', async () => {
     const store = new MemoryRunStore();
     const controller = new AbortController();
-    const begin = store.begin.bind(store);
-    store.begin = async (record) => {
-      const result = await begin(record);
-      controller.abort(); // the caller gives up just as the write lands
+    const putRun = store.putRun.bind(store);
+    store.putRun = async (record, when) => {
+      const result = await putRun(record, when);
+      if (record.status === 'RUNNING') controller.abort(); // the caller gives up just as the write lands
       return result;
     };
     const { invoker } = createTestInvoker({ store, handlers: [CooperativeHandler] });
@@ -108,44 +114,66 @@ describe('cancellation', () => {
   });
 
   it('waits for a cooperative handler to settle and keeps what it reported', async () => {
+    fakeTime();
     const { invoker, store } = createTestInvoker({ handlers: [CooperativeHandler] });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 30);
-    const record = await invoker.invokePipelineHandler(
-      'cooperative',
-      { settleMs: 50 },
-      {},
-      { signal: controller.signal },
+    const run = track(
+      invoker.invokePipelineHandler('cooperative', { settleMs: 50 }, {}, { signal: controller.signal }),
     );
+    await jest.advanceTimersByTimeAsync(30);
+    controller.abort();
+    await jest.advanceTimersByTimeAsync(49);
+    expect(run.done).toBe(false); // still settling: nothing recorded yet
+    expect(store.all()[0]?.status).toBe('RUNNING');
+    await jest.advanceTimersByTimeAsync(1);
+    await jest.advanceTimersByTimeAsync(1); // the handler settles on its next tick (a 0 ms timer)
+    const record = run.value!;
     expect(record).toMatchObject({
       status: 'CANCELLED',
       body: 'Run cancelled (the caller aborted); its handler stopped.',
+      handler_settled: true,
     });
     expect(JSON.parse(record.metadata)).toEqual({ pages_done: 3 });
     expect(store.all()).toEqual([record]);
   });
 
   it('a second (force) signal stops waiting for the handler at once', async () => {
+    fakeTime();
     const { invoker } = createTestInvoker({ handlers: [FaultyHandler], config: { cancelGraceMs: 60_000 } });
     const cancel = new AbortController();
     const force = new AbortController();
-    setTimeout(() => cancel.abort(), 20);
-    setTimeout(() => force.abort(), 60);
-    const started = Date.now();
-    const record = await invoker.invokePipelineHandler(
-      'faulty',
-      { mode: 'never' },
-      {},
-      { signal: cancel.signal, forceSignal: force.signal },
+    const startedMs = Date.now();
+    const run = track(
+      invoker.invokePipelineHandler(
+        'faulty',
+        { mode: 'never' },
+        {},
+        { signal: cancel.signal, forceSignal: force.signal },
+      ),
     );
-    expect(record.status).toBe('CANCELLED');
-    expect(Date.now() - started).toBeLessThan(5000);
+    await jest.advanceTimersByTimeAsync(20);
+    cancel.abort();
+    await jest.advanceTimersByTimeAsync(40);
+    expect(run.done).toBe(false);
+    force.abort();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(run.value).toMatchObject({
+      status: 'CANCELLED',
+      handler_settled: false,
+      body: expect.stringContaining('stopped waiting for its handler after 40 ms'),
+    });
+    expect(Date.parse(run.value!.ended_at!) - startedMs).toBe(60);
   });
 
   it('a cancel request written to the store (as `pipeline cancel` does) stops the run at its next heartbeat', async () => {
-    const { run, store, running } = await startCooperative(25);
-    await store.requestCancel(running.run_id, new Date().toISOString());
-    const record = await run;
+    const { run, store, running } = await startCooperative(1000);
+    await jest.advanceTimersByTimeAsync(300);
+    expect((await new RunLifecycle(store).requestCancel(running.run_id))?.cancel_requested_at).toBeDefined();
+    await jest.advanceTimersByTimeAsync(699);
+    expect(run.done).toBe(false); // seen at the next heartbeat, not before
+    await jest.advanceTimersByTimeAsync(1);
+    await jest.advanceTimersByTimeAsync(1); // the handler settles on its next tick (a 0 ms timer)
+    const record = run.value!;
     expect(record).toMatchObject({
       run_id: running.run_id,
       status: 'CANCELLED',
@@ -157,26 +185,47 @@ describe('cancellation', () => {
 describe('heartbeat', () => {
   it('renews heartbeat_at while the handler runs', async () => {
     const controller = new AbortController();
-    const { run, store, running } = await startCooperative(20, controller.signal);
-    const first = running.heartbeat_at!;
-    await waitFor(() => store.all()[0]!.heartbeat_at! > first);
+    const { run, store, running } = await startCooperative(1000, controller.signal);
+    const startedMs = Date.parse(running.heartbeat_at!);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(store.all()[0]!.heartbeat_at).toBe(running.heartbeat_at);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(Date.parse(store.all()[0]!.heartbeat_at!) - startedMs).toBe(1000);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(Date.parse(store.all()[0]!.heartbeat_at!) - startedMs).toBe(2000);
     controller.abort();
-    expect((await run).status).toBe('CANCELLED');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(run.value?.status).toBe('CANCELLED');
   });
 
-  it('a run marked CRASHED elsewhere while it runs is aborted, and that first terminal record stands', async () => {
-    const { run, store, running } = await startCooperative(20);
-    const crashed: RunExecutionMetadata = {
-      ...running,
-      status: 'CRASHED',
-      status_code: 500,
-      body: 'marked by another process',
-      ended_at: new Date().toISOString(),
+  it('a live run marked CRASHED elsewhere (its heartbeats failed) is aborted, and its own final record replaces the presumption', async () => {
+    const { run, store, running } = await startCooperative(1000);
+    // its heartbeats do not land (the store is unreachable from its host): another process sees it stale
+    const updateRun = store.updateRun.bind(store);
+    let reachable = false;
+    store.updateRun = async (...args) => {
+      if (!reachable) throw Object.assign(new Error('unreachable'), { code: 'ETIMEDOUT' });
+      return updateRun(...args);
     };
-    await store.finish(crashed);
-    const record = await run;
-    expect(record).toEqual(crashed);
-    expect(store.all()).toEqual([crashed]);
+    await jest.advanceTimersByTimeAsync(6000);
+    const other = new RunLifecycle(store, { staleAfterMs: 6000 });
+    const marked = await other.markCrashed(running, { name: 'RunCrashed', body: 'marked by another process' });
+    expect(marked).toMatchObject({ crashed: true });
+    const crashed = store.all()[0]!;
+    expect(crashed).toMatchObject({ status: 'CRASHED', body: 'marked by another process' });
+    reachable = true; // the next heartbeat reads the CRASHED record: the run is aborted
+    await jest.advanceTimersByTimeAsync(1000);
+    await jest.advanceTimersByTimeAsync(1); // the handler settles on its next tick (a 0 ms timer)
+    const record = run.value!;
+    expect(record).toMatchObject({
+      run_id: running.run_id,
+      status: 'CANCELLED',
+      body: 'Run cancelled (the run was ended elsewhere as CRASHED); its handler stopped.',
+      handler_settled: true,
+    });
+    // the truth (it was alive, and stopped) replaces the presumption that it crashed; nothing else does
+    expect(store.all()).toEqual([record]);
+    expect(Date.parse(record.ended_at!)).toBeGreaterThan(Date.parse(crashed.ended_at!));
   });
 });
 
@@ -208,10 +257,13 @@ describe('metadata', () => {
 
 describe('handler construction', () => {
   it('a lazy factory that hangs is inside the timeout: TIMED_OUT, never a hang', async () => {
-    const { invoker, store } = createTestInvoker();
+    fakeTime();
+    const { invoker, store } = createTestInvoker({ config: { cancelGraceMs: 1000 } });
     invoker.registry.register('slow_factory', () => new Promise(() => {}));
-    const record = await invoker.invokePipelineHandler('slow_factory', {}, {}, { timeoutMs: 100 });
-    expect(record).toMatchObject({ status: 'TIMED_OUT', status_code: 504 });
+    const run = track(invoker.invokePipelineHandler('slow_factory', {}, {}, { timeoutMs: 100 }));
+    await jest.advanceTimersByTimeAsync(100 + 1000);
+    const record = run.value!;
+    expect(record).toMatchObject({ status: 'TIMED_OUT', status_code: 504, handler_settled: false });
     expect(store.all()).toEqual([record]);
   });
 
@@ -243,39 +295,41 @@ describe('idempotency rules', () => {
   });
 
   it('a CANCELLED key runs again', async () => {
+    fakeTime();
     const { invoker, store } = createTestInvoker({ handlers: [CooperativeHandler] });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 20);
-    const cancelled = await invoker.invokePipelineHandler(
-      'cooperative',
-      {},
-      {},
-      { idempotencyKey: 'c', signal: controller.signal },
+    const cancelled = track(
+      invoker.invokePipelineHandler('cooperative', {}, {}, { idempotencyKey: 'c', signal: controller.signal }),
     );
-    expect(cancelled.status).toBe('CANCELLED');
+    await jest.advanceTimersByTimeAsync(20);
+    controller.abort();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(cancelled.value?.status).toBe('CANCELLED');
     const again = new AbortController();
-    setTimeout(() => again.abort(), 20);
-    const second = await invoker.invokePipelineHandler(
-      'cooperative',
-      {},
-      {},
-      { idempotencyKey: 'c', signal: again.signal },
+    const second = track(
+      invoker.invokePipelineHandler('cooperative', {}, {}, { idempotencyKey: 'c', signal: again.signal }),
     );
-    expect(second.run_id).not.toBe(cancelled.run_id);
+    await jest.advanceTimersByTimeAsync(20);
+    again.abort();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(second.value?.run_id).not.toBe(cancelled.value?.run_id);
     expect(store.all().map((r) => r.status)).toEqual(['CANCELLED', 'CANCELLED']);
   });
 
   it('a fresh RUNNING holder conflicts (with its heartbeat age); a stale one is marked CRASHED', async () => {
+    fakeTime();
     const store = new MemoryRunStore();
     let nowMs = Date.parse('2026-11-28T12:00:00.000Z');
+    jest.setSystemTime(nowMs);
     const { invoker } = createTestInvoker({
       store,
       handlers: [FaultyHandler],
-      config: { clock: { now: () => nowMs }, heartbeatMs: 10_000, staleAfterMs: 60_000 },
+      config: { heartbeatMs: 10_000, staleAfterMs: 60_000 },
     });
     const holder = { run_id: '01AAAAAAAAAAAAAAAAAAAAAAAA', service: 'faulty' };
     const at = (ms: number) => new Date(ms).toISOString();
-    await store.begin({
+    // a holder whose last heartbeat was 30 s ago (written through the lifecycle, as its process did)
+    await new RunLifecycle(store).begin({
       ...holder,
       timestamp: at(nowMs),
       status_code: 0,
@@ -298,7 +352,8 @@ describe('idempotency rules', () => {
     await expect(
       invoker.invokePipelineHandler('faulty', { mode: 'other' }, {}, { idempotencyKey: 'held' }),
     ).rejects.toMatchObject({ name: 'IdempotencyKeyMismatchError', existingRunId: holder.run_id });
-    nowMs += 31_000; // the heartbeat is now 61 s old: the dead holder frees its key, whatever its payload
+    nowMs += 31_000;
+    jest.setSystemTime(nowMs); // the heartbeat is now 61 s old: the dead holder frees its key, whatever its payload
     const record = await invoker.invokePipelineHandler('faulty', { mode: 'other' }, {}, { idempotencyKey: 'held' });
     expect(record.status).toBe('SUCCEEDED');
     expect(await store.get(holder.run_id)).toMatchObject({
