@@ -212,3 +212,64 @@ function jestFreeRegister() {
     c.register(LOGGER as symbol, { useValue: {} as Logger });
   };
 }
+
+describe('plugin containers', () => {
+  const SHARED = Symbol('Shared');
+
+  @pipelineHandler('reads_shared')
+  class ReadsShared implements PipelineHandler {
+    constructor(
+      @inject(SHARED) private readonly shared: string,
+      @inject(core.RUN_CONTEXT) private readonly context: RunContext,
+    ) {}
+    handle(): HandlerResult {
+      return { statusCode: 200, body: `${this.shared} ${this.context.runId}` };
+    }
+  }
+
+  it("resolves a plugin's handler from its own container, with the run's values carried in", async () => {
+    const root = core.createContainer();
+    root.register(SHARED, { useValue: 'root value' });
+    const mine = core.createPluginContainer(root);
+    mine.register(SHARED, { useValue: 'plugin value' });
+    const other = core.createPluginContainer(root);
+    other.register(SHARED, { useValue: 'the other plugin rebound it' });
+    const registry = new PipelineHandlerRegistry();
+    registry.installPlugin(definePlugin({ handlers: [ReadsShared] }), { container: mine });
+    expect(registry.containerOf('reads_shared')).toBe(mine);
+
+    // the executor's run container: a child of the root with the run's context
+    const run = root.createChildContainer();
+    run.register(core.RUN_CONTEXT, { useValue: { runId: 'RUN1' } as RunContext });
+    const { handler } = await registry.getHandler('reads_shared', run);
+    expect((await handler.handle({}, {} as RunContext)).body).toBe('plugin value RUN1');
+
+    // a run container made from the plugin's container is used as it is
+    const direct = mine.createChildContainer();
+    direct.register(core.RUN_CONTEXT, { useValue: { runId: 'RUN2' } as RunContext });
+    expect((await (await registry.getHandler('reads_shared', direct)).handler.handle({}, {} as RunContext)).body).toBe(
+      'plugin value RUN2',
+    );
+  });
+
+  it('unregister removes a registration; isOverride says which were test replacements', () => {
+    const registry = new PipelineHandlerRegistry();
+    registry.register('a', () => new EchoHandler());
+    registry.register('b', () => new EchoHandler(), { override: true });
+    expect([registry.isOverride('a'), registry.isOverride('b')]).toEqual([false, true]);
+    expect(registry.unregister('a')).toBe(true);
+    expect(registry.unregister('a')).toBe(false);
+    expect(registry.listServices()).toEqual(['b']);
+  });
+
+  it('adopt follows the other registry: a registration it dropped is dropped here too', () => {
+    const facade = new PipelineHandlerRegistry();
+    const mine = new PipelineHandlerRegistry();
+    facade.register('x', () => new EchoHandler());
+    expect(mine.adopt(facade, 'x')).toBe(true);
+    expect([mine.has('x'), mine.hasOwn('x'), mine.isAdopted('x')]).toEqual([true, false, true]);
+    facade.unregister('x');
+    expect(mine.adopt(facade, 'x')).toBe(false);
+    expect(mine.has('x')).toBe(false);
+  });
+});

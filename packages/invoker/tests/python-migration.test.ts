@@ -23,6 +23,7 @@ import {
 import { MemoryRunStore, Outbox, SqliteRunStore } from '@pipeline-invocation/storage';
 import { RecordingTracker, silentLogger } from '@pipeline-invocation/observability';
 import { createInvoker, type InvokerConfig } from '../src';
+import { createTestInvoker } from '../src/testing';
 import { recordLocationOf } from '../src/record-location';
 import { createHostProject, type FixturePlugin } from './helpers/host-project';
 
@@ -326,6 +327,14 @@ describe("each plugin's register gets a container of its own", () => {
     expect(record).toMatchObject({ status: 'SUCCEEDED', body: 'plugin default' });
     // the run's own context (registered per run) still reaches the plugin's handler
     expect(JSON.parse(record.metadata)).toEqual({ fake_clock: false, own_context: true });
+  });
+
+  it("in createTestInvoker too, the test's register wins over the plugin's own", async () => {
+    const { invoker: testInvoker } = createTestInvoker({
+      plugins: [reading],
+      register: (c) => c.register(SETTING, { useValue: 'test double' }),
+    });
+    expect((await testInvoker.invokePipelineHandler('reads_clock', {})).body).toBe('test double');
   });
 
   it("the host's register comes last and wins over a plugin passed in plugins", async () => {
