@@ -158,7 +158,9 @@ def _resolve(entry):
 
 
 def _exception(error, phase):
-    frames = traceback.extract_tb(error.__traceback__)[-TRACEBACK_FRAMES:]
+    own = os.path.abspath(__file__)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) != own]
+    frames = frames[-TRACEBACK_FRAMES:]
     return {
         "type": type(error).__qualname__,
         "module": type(error).__module__,

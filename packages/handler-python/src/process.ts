@@ -140,6 +140,8 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
         );
         act();
       };
+      // before `opened` only the interpreter and the runner are starting: no user code to wait for
+      if (!opened) return step('SIGKILL', () => child.kill('SIGKILL'));
       step('cancel', () => child.stdin!.write('{"type":"cancel"}\n'));
       const k = options.killAfterMs;
       timers.push(setTimeout(() => step('SIGINT', () => child.kill('SIGINT')), k / 3));

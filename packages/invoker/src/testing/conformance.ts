@@ -13,7 +13,7 @@ import {
 } from '@pipeline-invocation/core';
 import { MemoryRunStore } from '@pipeline-invocation/storage';
 import { RecordingTracker, silentLogger } from '@pipeline-invocation/observability';
-import { checkManifest, hostServices, type HostConfigSection } from '../discovery/manifest';
+import { checkManifest, findHostRoot, hostServices, type HostConfigSection } from '../discovery/manifest';
 import { entryPoint, loadPlugin } from '../discovery/plugin-loader';
 import { createInvoker } from '../invoker';
 
@@ -42,6 +42,8 @@ export interface ConformanceOptions {
    * For a plugin whose services the host configures (`"servicesFrom"` in its manifest, e.g.
    * handler-python): the folder of the host package.json whose configured services are checked
    * (each entry point imports and is callable, the host's examples are accepted and run).
+   * Default: the nearest folder with a package.json from the working directory, so
+   * `pipeline plugin check node_modules/<plugin>` run in a host project checks that host's services.
    */
   hostDir?: string;
 }
@@ -93,7 +95,7 @@ function coreVersion(): string {
  * service). Returns the findings; none means the package conforms.
  *
  * A plugin whose services the host configures (`"servicesFrom"`, e.g. handler-python) is
- * checked against the host at `options.hostDir`: each configured entry point must import and be
+ * checked against the host at `options.hostDir` (default: the nearest package.json): each configured entry point must import and be
  * callable, the host's examples must be accepted and run; `run_type` is not imposed on the
  * host's payload schemas, and the README need not name the host's services.
  *
@@ -159,7 +161,9 @@ export async function checkPluginConformance(
 
   findings.push(...(await checkImport(packageDir, entry, packageJson)));
 
-  const host = manifest.servicesFrom ? hostSection(manifest.servicesFrom, options.hostDir) : undefined;
+  const host = manifest.servicesFrom
+    ? hostSection(manifest.servicesFrom, options.hostDir ?? findHostRoot())
+    : undefined;
   if (host && 'finding' in host) return [...findings, host.finding];
   const services = host?.services ?? manifest.services ?? [];
   let plugin: PipelinePlugin;
