@@ -1,0 +1,108 @@
+import { MemoryRunStore } from '@pipeline-invocation/storage';
+import { createInvoker } from '@pipeline-invocation/invoker';
+import {
+  InvocationQueue,
+  Schedules,
+  redisConnection,
+  startWorker,
+  type RunningWorker,
+} from '@pipeline-invocation/worker';
+import { startRedis, type LocalRedis } from '../../worker/tests/helpers/redis';
+import { pythonPlugin } from '../src';
+import { FIXTURES, capturingLogger } from './helpers';
+
+let redis: LocalRedis;
+let worker: RunningWorker;
+let store: MemoryRunStore;
+let log: ReturnType<typeof capturingLogger>;
+
+const services = {
+  ml_inference_sociopolitical: 'pipelines.handlers:original_dict',
+  preprocess_raw_data: 'pipelines.handlers:raiser',
+  printer: 'pipelines.handlers:printer',
+};
+
+beforeEach(async () => {
+  redis = await startRedis();
+  store = new MemoryRunStore();
+  log = capturingLogger();
+  const invoker = createInvoker({
+    discover: false,
+    outbox: false,
+    env: {},
+    logger: log.logger,
+    tracker: false,
+    storeRetryDelaysMs: [],
+    store,
+    plugins: [pythonPlugin({ services }, { dir: FIXTURES })],
+  });
+  worker = await startWorker({
+    invoker,
+    concurrency: 2,
+    connection: redisConnection(redis.url),
+    stalledIntervalMs: 1000,
+    lockDurationMs: 2000,
+  });
+});
+afterEach(async () => {
+  await worker.close(1000);
+  await redis.stop();
+});
+
+describe('Python services on the BullMQ worker (real redis-server, real python3)', () => {
+  it('runs queued Python invocations: their records, metadata and logs', async () => {
+    const queue = new InvocationQueue(redisConnection(redis.url));
+    try {
+      const ok = await queue.enqueue({
+        service: 'ml_inference_sociopolitical',
+        payload: { run_type: 'prod', n: 5 },
+        metadata: { request_id: 'nightly-1' },
+      });
+      const failing = await queue.enqueue({ service: 'preprocess_raw_data', payload: { value: 'x' }, metadata: {} });
+      const printing = await queue.enqueue({ service: 'printer', payload: { token: 't' }, metadata: {} });
+      const succeeded = await queue.waitForRun(ok, { timeoutMs: 30_000 });
+      expect(succeeded).toMatchObject({ status: 'SUCCEEDED', status_code: 200, idempotency_key: 'nightly-1' });
+      expect(JSON.parse(succeeded.metadata)).toMatchObject({ total_classified_posts: 5, run_type: 'prod' });
+      const failed = await queue.waitForRun(failing, { timeoutMs: 30_000 });
+      expect(failed).toMatchObject({ status: 'FAILED', status_code: 500 });
+      expect(failed.body).toContain("raised ValueError: bad value 'x'");
+      const printed = await queue.waitForRun(printing, { timeoutMs: 30_000 });
+      expect(printed.status).toBe('SUCCEEDED');
+      expect(log.lines).toContainEqual(
+        expect.objectContaining({ run_id: printed.run_id, stream: 'stdout', msg: 'hello from stdout, token t' }),
+      );
+      expect(store.all()).toHaveLength(3);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('runs a Python service on a schedule; each record carries its schedule_id', async () => {
+    const schedules = new Schedules(redisConnection(redis.url));
+    try {
+      await schedules.add({
+        service: 'ml_inference_sociopolitical',
+        everyMs: 1000,
+        now: true,
+        payload: { run_type: 'prod', n: 1 },
+        id: 'python-every-second',
+      });
+      const end = Date.now() + 30_000;
+      const scheduled = () =>
+        store.all().filter((r) => r.schedule_id === 'python-every-second' && r.status !== 'RUNNING');
+      while (scheduled().length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(await schedules.remove('python-every-second', ['ml_inference_sociopolitical'])).toBe(true);
+      const runs = scheduled();
+      expect(runs.length).toBeGreaterThanOrEqual(2);
+      for (const run of runs) {
+        expect(run).toMatchObject({ service: 'ml_inference_sociopolitical', status: 'SUCCEEDED', status_code: 200 });
+        expect(JSON.parse(run.metadata)).toMatchObject({ total_classified_posts: 1 });
+      }
+      expect(
+        log.lines.filter((l) => l.msg === 'run finished' && l.status === 'SUCCEEDED').length,
+      ).toBeGreaterThanOrEqual(2);
+    } finally {
+      await schedules.close();
+    }
+  }, 60_000);
+});
