@@ -34,7 +34,7 @@ describe('pipeline invoke under signals', () => {
     },
   );
 
-  it('records a handler that ignores its abort signal CANCELLED once the grace period ends', async () => {
+  it('records a handler that ignores its abort signal CANCELLED once the grace period ends, saying it may still run', async () => {
     const p = project({ PIPELINE_CANCEL_GRACE_MS: '300' });
     const run = p.start(p.invoke('hang', 'key-grace'));
     await p.running();
@@ -43,7 +43,8 @@ describe('pipeline invoke under signals', () => {
     expect(result.code).toBe(143);
     expect((await p.runs())[0]).toMatchObject({
       status: 'CANCELLED',
-      body: 'Run cancelled (SIGTERM); its handler did not settle within 300 ms.',
+      body: 'Run cancelled (SIGTERM); its handler did not settle within 300 ms and may still be running.',
+      handler_settled: false,
     });
   });
 
@@ -71,8 +72,12 @@ describe('pipeline invoke under signals', () => {
     const conflict = await p.cli(p.invoke('hang', 'key-kill'));
     expect(conflict.code).toBe(6);
     expect(conflict.stderr).toContain(`is still RUNNING (run ${running.run_id}, heartbeat`);
-    await p.waitUntilStale();
-    const after = await p.cli(p.invoke('hang', 'key-kill'), { PIPELINE_TIMEOUT_MS: '50' });
+    // a process that takes a run silent for 100 ms for dead (instead of waiting 4 s for the default here)
+    const after = await p.cli(p.invoke('hang', 'key-kill'), {
+      ...p.seesStale,
+      PIPELINE_TIMEOUT_MS: '50',
+      PIPELINE_CANCEL_GRACE_MS: '50',
+    });
     expect(after.code).toBe(1); // ran (and timed out): the key was free
     const records = await p.runs();
     expect(records.map((r) => r.status)).toEqual(['CRASHED', 'TIMED_OUT']);
@@ -127,21 +132,27 @@ describe('pipeline cancel', () => {
     );
   });
 
-  it('records a run whose process is gone CANCELLED at once, and says so for ended or unknown runs', async () => {
+  it('records a run whose process is gone (stale heartbeat) CRASHED at once, and says so for ended or unknown runs', async () => {
     const p = project();
     const run = p.start(p.invoke('hang', 'key-dead'));
     const running = await p.running();
     run.child.kill('SIGKILL');
     await run.result;
-    await p.waitUntilStale();
-    const cancel = await p.cli(['cancel', running.run_id]);
+    const cancel = await p.cli(['cancel', running.run_id], p.seesStale);
     expect(cancel.code).toBe(0);
-    expect(cancel.stdout).toContain('had no live process: recorded CANCELLED');
-    expect((await p.store.get(running.run_id))?.status).toBe('CANCELLED');
+    expect(cancel.stdout).toContain(`run ${running.run_id} had no live process: recorded CRASHED`);
+    expect(await p.store.get(running.run_id)).toMatchObject({
+      status: 'CRASHED',
+      error: { name: 'RunCrashed' },
+      body: expect.stringContaining('`pipeline cancel` found no live process'),
+    });
+    // the key is free again
+    const rerun = await p.cli(p.invoke('fine', 'key-dead'));
+    expect(rerun.code).toBe(0);
 
     const again = await p.cli(['cancel', running.run_id]);
     expect(again.code).toBe(6);
-    expect(again.stdout).toContain('had already ended CANCELLED');
+    expect(again.stdout).toContain('had already ended CRASHED');
     const unknown = await p.cli(['cancel', '01ZZZZZZZZZZZZZZZZZZZZZZZZ']);
     expect(unknown.code).toBe(2);
   });

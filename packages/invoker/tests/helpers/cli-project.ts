@@ -6,6 +6,13 @@ import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { runCli, startCli } from './host-project';
 
 const STALE_AFTER_MS = 4000;
+/**
+ * Settings of a later process that is to judge a dead process's run stale: staleness is decided
+ * by the reader's PIPELINE_STALE_AFTER_MS, so rather than sleep until 4 s have passed, the reader
+ * is started with a limit (100 ms) that the dead process's last heartbeat (at most 100 ms before
+ * it was killed, and a whole CLI start ago) is already past.
+ */
+const SEES_STALE = { PIPELINE_HEARTBEAT_MS: '50', PIPELINE_STALE_AFTER_MS: '100' };
 const stores: SqliteRunStore[] = [];
 afterAll(async () => {
   for (const store of stores.splice(0)) await store.close();
@@ -46,8 +53,8 @@ export function cliProject(root: string, service: string, env: Record<string, st
       startCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
     cli: (args: string[], extra: Record<string, string> = {}) =>
       runCli(args, { cwd: root, env: { ...fullEnv, ...extra } }),
-    /** Wait until a run whose process died (no more heartbeats) counts as stale. */
-    waitUntilStale: () => new Promise((r) => setTimeout(r, STALE_AFTER_MS + 200)),
+    /** Environment of a process for which the run of a process killed earlier is stale (see SEES_STALE). */
+    seesStale: SEES_STALE,
     /** Wait until the store holds a RUNNING run (its handler is under way). */
     running: async (): Promise<RunExecutionMetadata> => {
       for (let i = 0; i < 400; i++) {
