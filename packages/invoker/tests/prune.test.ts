@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIdFloor, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import { RunLifecycle, runIdFloor, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
 
@@ -36,9 +36,10 @@ describe('pipeline runs prune', () => {
   it('removes finished runs older than the age, keeps RUNNING ones, and says how many', async () => {
     const store = new SqliteRunStore(join(home, 'runs.db'));
     const runs = [record(200, 'SUCCEEDED'), record(150, 'FAILED'), record(120, 'RUNNING'), record(5, 'SUCCEEDED')];
+    const lifecycle = new RunLifecycle(store);
     for (const r of runs) {
-      await store.begin({ ...r, status: 'RUNNING' });
-      if (r.status !== 'RUNNING') await store.finish(r);
+      await lifecycle.begin({ ...r, status: 'RUNNING' });
+      if (r.status !== 'RUNNING') await lifecycle.finish(r);
     }
     await store.close();
 
