@@ -14,6 +14,17 @@ class LambdaHandler implements PipelineHandler<{ wait?: boolean }> {
   }
 }
 
+/** Jest's fake timers drive the invoker's clock (the system clock looks the globals up at call time). */
+const fakeTime = () => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+afterEach(() => jest.useRealTimers());
+
+/** A promise's outcome once it has one, read without awaiting it. */
+function track<T>(promise: Promise<T>): { value?: T; done: boolean } {
+  const state: { value?: T; done: boolean } = { done: false };
+  void promise.then((value) => Object.assign(state, { value, done: true }));
+  return state;
+}
+
 describe('createLambdaHandler', () => {
   const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });
 
@@ -31,23 +42,31 @@ describe('createLambdaHandler', () => {
   });
 
   it('uses the remaining Lambda time, less a margin, as the run timeout', async () => {
-    const { invoker, store } = createTestInvoker({ handlers: [LambdaHandler] });
+    fakeTime();
+    const { invoker, store } = createTestInvoker({ handlers: [LambdaHandler], config: { cancelGraceMs: 100 } });
     const handler = createLambdaHandler({ invoker, safetyMarginMs: 200 });
-    const started = Date.now();
-    const response = await handler({ service: 'lambda_service', payload: { wait: true }, metadata: {} }, context(500));
-    expect(Date.now() - started).toBeLessThan(1500);
-    expect(response.status_code).toBe(504);
-    expect(store.all()[0]).toMatchObject({ status: 'TIMED_OUT' });
+    const startedMs = Date.now();
+    const answer = track(handler({ service: 'lambda_service', payload: { wait: true }, metadata: {} }, context(500)));
+    // timed out at 500 - 200 ms; the handler ignores its signal: recorded after its 100 ms grace
+    await jest.advanceTimersByTimeAsync(399);
+    expect(answer.done).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(answer.value?.status_code).toBe(504);
+    expect(store.all()[0]).toMatchObject({ status: 'TIMED_OUT', handler_settled: false });
+    expect(Date.parse(store.all()[0]!.ended_at!) - startedMs).toBe(400);
   });
 
-  it('keeps back enough time for a slow store: the TIMED_OUT record lands before the deadline', async () => {
-    // The store fails its first two final writes (throttled), so the record needs both retry delays.
+  it('keeps back enough time for a slow store and the cancel grace: the TIMED_OUT record lands before the deadline', async () => {
+    fakeTime();
+    // The store fails its first two final writes (throttled), so the record needs both retry delays;
+    // the handler ignores its signal, so it is given the whole cancel grace (10 s by default) first.
     const store = new MemoryRunStore();
-    const finish = store.finish.bind(store);
+    const putRun = store.putRun.bind(store);
     let failures = 2;
-    store.finish = async (record) => {
-      if (failures-- > 0) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-      return finish(record);
+    store.putRun = async (record, when) => {
+      if (record.status !== 'RUNNING' && failures-- > 0)
+        throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+      return putRun(record, when);
     };
     const { invoker } = createTestInvoker({
       store,
@@ -55,15 +74,21 @@ describe('createLambdaHandler', () => {
       config: { storeRetryDelaysMs: [300, 600] },
     });
     expect(invoker.finalWriteBudgetMs()).toBe(300 + 600 + 3 * 500);
-    const deadlineMs = 4000;
-    const started = Date.now();
-    const response = await createLambdaHandler({ invoker })(
-      { service: 'lambda_service', payload: { wait: true }, metadata: {} },
-      context(deadlineMs),
+    const deadlineMs = 30_000;
+    const startedMs = Date.now();
+    const answer = track(
+      createLambdaHandler({ invoker })(
+        { service: 'lambda_service', payload: { wait: true }, metadata: {} },
+        context(deadlineMs),
+      ),
     );
-    expect(Date.now() - started).toBeLessThan(deadlineMs);
-    expect(response.status_code).toBe(504);
-    expect(store.all()).toEqual([expect.objectContaining({ status: 'TIMED_OUT' })]);
+    await jest.advanceTimersByTimeAsync(deadlineMs - 1);
+    expect(answer.done).toBe(true);
+    expect(answer.value?.status_code).toBe(504);
+    const [record] = store.all();
+    expect(record).toMatchObject({ status: 'TIMED_OUT', handler_settled: false });
+    // the record is complete (ended) with time to spare for the write attempts before the freeze
+    expect(Date.parse(record!.ended_at!) - startedMs).toBeLessThanOrEqual(deadlineMs - invoker.finalWriteBudgetMs());
   });
 
   it('counts the W&B init and finish timeouts in the margin when W&B tracking is configured', async () => {
@@ -116,7 +141,8 @@ describe('createLambdaHandler', () => {
     await handler({ service: 'lambda_service', payload: {}, metadata: {} }, context(6000));
     const warnings = capture.lines().filter((l) => String(l.msg).includes('Lambda timeout leaves'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ remaining_ms: 6000, margin_ms: 4500 });
+    // the write budget (3000 + 3 x 500) and the default cancel grace (10 000)
+    expect(warnings[0]).toMatchObject({ remaining_ms: 6000, margin_ms: 4500 + 10_000 });
     // a roomy timeout says nothing
     const quiet = new Capture();
     const roomy = createTestInvoker({
