@@ -19,9 +19,10 @@ export interface LambdaHandlerOptions {
   invoker?: InvokerConfig | Invoker;
   /**
    * Time kept back from the Lambda's remaining time to write the record (ms). Default: the
-   * invoker's {@link Invoker.finalWriteBudgetMs} (store retry delays, write attempts and the
-   * tracker's init and finish timeouts), so a slow store still gets its final record in, and W&B
-   * its run, before the freeze.
+   * invoker's cancel grace (a timed-out handler's time to settle) plus its
+   * {@link Invoker.finalWriteBudgetMs} (store retry delays, write attempts and the tracker's init
+   * and finish timeouts), so a slow store still gets its final record in, and W&B its run, before
+   * the freeze.
    */
   safetyMarginMs?: number;
 }
@@ -43,7 +44,8 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}) {
     const remaining = context?.getRemainingTimeInMillis();
     if (!invoker) {
       invoker = isInvoker(options.invoker) ? options.invoker : createInvoker(options.invoker);
-      margin = options.safetyMarginMs ?? invoker.finalWriteBudgetMs();
+      // a timed-out handler is given its cancel grace to settle before TIMED_OUT is written: kept back too
+      margin = options.safetyMarginMs ?? invoker.finalWriteBudgetMs() + invoker.lifecycle.cancelGraceMs;
       // OpenTelemetry export when the function's environment asks for it
       telemetry = await startTelemetry(process.env, { logger: invoker.logger });
       // At cold start the remaining time is about the function's configured timeout.
