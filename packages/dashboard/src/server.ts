@@ -8,6 +8,8 @@ import {
   RunStatusSchema,
   runIdFloor,
   statusCodeForError,
+  systemClock,
+  type Clock,
   type RunExecutionMetadata,
   type RunStore,
 } from '@pipeline-invocation/core';
@@ -38,6 +40,8 @@ export interface DashboardOptions {
   schedules?: () => Promise<DashboardSchedule[]>;
   /** How often new and finished runs are looked for, for the live page (ms; default 1000). */
   pollMs?: number;
+  /** The one clock: the overview's "last 24 h" and the live poll run on it (default: the system's). */
+  clock?: Clock;
 }
 
 /** A running dashboard. */
@@ -82,6 +86,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       'the dashboard serves run records: off loopback (127.0.0.1) it needs a token (PIPELINE_DASHBOARD_TOKEN); set one, or use --host 127.0.0.1',
     );
   const { store } = options;
+  const clock = options.clock ?? systemClock;
   // the page and its files, read once: they do not change while the dashboard runs
   const indexHtml = readFileSync(join(ASSETS, 'index.html'));
   const assets = new Map(
@@ -123,7 +128,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const asset = assets.get(url.pathname);
     if (asset) return send(res, 200, asset.type, asset.body);
     if (PAGE.test(url.pathname)) return send(res, 200, 'text/html; charset=utf-8', indexHtml);
-    if (url.pathname === '/api/overview') return json(res, 200, { services: await overview(store, Date.now()) });
+    if (url.pathname === '/api/overview') return json(res, 200, { services: await overview(store, clock.now()) });
     if (url.pathname === '/api/runs') return json(res, 200, await runs(store, url.searchParams));
     if (url.pathname.startsWith('/api/runs/')) {
       const record = await store.get(runIdOf(url.pathname.slice('/api/runs/'.length)));
@@ -148,22 +153,26 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   // Live updates: look for new and changed runs, and tell every open page.
   const seen = new Map<string, string>();
   let primed = false;
-  const poll = setInterval(async () => {
-    if (!streams.size && primed) return;
-    try {
-      const { items } = await store.list({ limit: 50 });
-      for (const run of items.reverse()) {
-        if (seen.get(run.run_id) === run.status) continue;
-        seen.set(run.run_id, run.status);
-        if (primed) for (const stream of streams) stream.write(`event: run\ndata: ${JSON.stringify(summary(run))}\n\n`);
+  const poll = clock.setInterval(
+    async () => {
+      if (!streams.size && primed) return;
+      try {
+        const { items } = await store.list({ limit: 50 });
+        for (const run of items.reverse()) {
+          if (seen.get(run.run_id) === run.status) continue;
+          seen.set(run.run_id, run.status);
+          if (primed)
+            for (const stream of streams) stream.write(`event: run\ndata: ${JSON.stringify(summary(run))}\n\n`);
+        }
+        primed = true;
+        if (seen.size > 1000) for (const id of [...seen.keys()].slice(0, seen.size - 500)) seen.delete(id);
+      } catch {
+        // the store is unreachable for a moment: the next poll tries again
       }
-      primed = true;
-      if (seen.size > 1000) for (const id of [...seen.keys()].slice(0, seen.size - 500)) seen.delete(id);
-    } catch {
-      // the store is unreachable for a moment: the next poll tries again
-    }
-  }, options.pollMs ?? 1000);
-  poll.unref();
+    },
+    options.pollMs ?? 1000,
+    { unref: true },
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -174,7 +183,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        clearInterval(poll);
+        clock.clearInterval(poll);
         for (const stream of streams) stream.end();
         server.closeAllConnections();
         server.close(() => resolve());
