@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { generateFiles, names, readJson, updateJson, visitNotIgnoredFiles, type Tree } from '@nx/devkit';
 import type { HandlerPluginSchema } from './schema';
+import { pythonServiceGenerator } from './python-service';
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const SERVICE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
@@ -67,6 +68,7 @@ export function validate(options: HandlerPluginSchema, facts: WorkspaceFacts, tr
  */
 export default async function handlerPluginGenerator(tree: Tree, options: HandlerPluginSchema): Promise<() => void> {
   const facts = readWorkspaceFacts(tree);
+  if (options.python) return pythonServiceGenerator(tree, options, facts.services);
   const problem = validate(options, facts, tree);
   if (problem) throw new Error(`handler-plugin: ${problem}`);
   const packageName = `@pipeline-invocation/handler-${options.name}`;
