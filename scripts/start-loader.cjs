@@ -1,0 +1,113 @@
+'use strict';
+// Loads a start bundle (scripts/bundle-start.mjs) with V8's code cache, so a cold start neither
+// resolves ~250 files nor compiles them: one file read, its compiled code read from a cache.
+// Copied beside each bundle by the build; a package's entry calls it and, when it answers
+// undefined, requires its unbundled files as before.
+//
+// The cache lives in $PIPELINE_CACHE_DIR, else $XDG_CACHE_HOME/pipeline-invocation, else
+// ~/.cache/pipeline-invocation, else <os tmpdir>/pipeline-invocation-<uid>: never inside the
+// installed package, which may be read-only. A cache that cannot be written only costs speed.
+// Where Node has it (22.8+), Node's own compile cache is switched on there too, for the files
+// outside the bundle (plugins, the AWS SDK, ...).
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const vm = require('node:vm');
+const Module = require('node:module');
+
+function cacheDirs() {
+  const dirs = [];
+  if (process.env.PIPELINE_CACHE_DIR) dirs.push(process.env.PIPELINE_CACHE_DIR);
+  else {
+    let home;
+    try {
+      home = os.homedir();
+    } catch {
+      home = undefined;
+    }
+    const base = process.env.XDG_CACHE_HOME || (home && path.join(home, '.cache'));
+    if (base) dirs.push(path.join(base, 'pipeline-invocation'));
+    dirs.push(path.join(os.tmpdir(), `pipeline-invocation-${process.getuid ? process.getuid() : 'user'}`));
+  }
+  return dirs;
+}
+
+/** The first cache folder that exists or can be made. */
+function cacheDir() {
+  for (const dir of cacheDirs()) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.accessSync(dir, fs.constants.W_OK);
+      return dir;
+    } catch {
+      // read-only or not ours: the next one
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Run the bundle `file` and return what it exports, with `saveCache()` to call once the command
+ * has done its work (the cache then holds the functions it compiled on the way); undefined when
+ * there is no bundle, this Node cannot run it, or the installed packages are not the ones it was
+ * built from.
+ */
+function loadStart(file) {
+  if (process.env.PIPELINE_NO_BUNDLE) return undefined;
+  let source;
+  try {
+    source = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const dir = cacheDir();
+  if (dir && typeof Module.enableCompileCache === 'function') {
+    try {
+      Module.enableCompileCache(path.join(dir, 'compile'));
+    } catch {
+      // only a missed speed-up
+    }
+  }
+  // The build writes a hash of the bundle on its first line; V8 only checks a cache's length.
+  const id = /^\/\/ start-bundle ([0-9a-f]+)/.exec(source)?.[1];
+  const cacheFile =
+    dir && id && path.join(dir, `${path.basename(file, '.js')}-${id}-${process.version}-${process.arch}.v8`);
+  let cachedData;
+  try {
+    cachedData = cacheFile ? fs.readFileSync(cacheFile) : undefined;
+  } catch {
+    cachedData = undefined;
+  }
+  // (the bundle holds no import(): modules that use it are required from their own files)
+  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
+  const owner = new Module(file, module);
+  owner.filename = file;
+  owner.paths = Module._nodeModulePaths(path.dirname(file));
+  const req = Module.createRequire(file);
+  script.runInThisContext().call(owner.exports, owner.exports, req, owner, file, path.dirname(file));
+  const exports = owner.exports;
+  if (!exports) return undefined;
+  const stale = cacheFile && (!cachedData || script.cachedDataRejected);
+  return {
+    exports,
+    saveCache() {
+      if (!stale) return;
+      try {
+        const temp = `${cacheFile}.${process.pid}.tmp`;
+        fs.writeFileSync(temp, script.createCachedData());
+        fs.renameSync(temp, cacheFile);
+        // the caches of this bundle's earlier builds, for this Node, are of no use any more
+        const [prefix, suffix] = [`${path.basename(file, '.js')}-`, `-${process.version}-${process.arch}.v8`];
+        for (const name of fs.readdirSync(dir)) {
+          if (name.startsWith(prefix) && name.endsWith(suffix) && path.join(dir, name) !== cacheFile) {
+            fs.rmSync(path.join(dir, name), { force: true });
+          }
+        }
+      } catch {
+        // only a missed speed-up
+      }
+    },
+  };
+}
+
+module.exports = { loadStart };
