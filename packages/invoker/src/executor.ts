@@ -13,7 +13,9 @@ import {
   UnknownServiceError,
   describe,
   errorPolicy,
+  isRetryableStatus,
   newRunId,
+  outcomeOfThrown,
   parseWith,
   payloadHash,
   retry,
@@ -32,6 +34,7 @@ import {
 } from '@pipeline-invocation/core';
 import type { Outbox } from '@pipeline-invocation/storage';
 import { RunMetrics, type Redactor } from '@pipeline-invocation/observability';
+import { describeBadHandlerResult } from './handler-result';
 import { Heartbeat } from './heartbeat';
 import {
   endRun,
@@ -441,7 +444,7 @@ export class Executor {
         // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
         // handler runs in its span's context: spans it (or a library it calls) starts are children.
         work = inSpan(`pipeline.handler ${request.service}`, { off: run.childSpansOff }, async (span) => {
-          const child = this.deps.container.createChildContainer();
+          const child = (this.deps.registry.containerOf(request.service) ?? this.deps.container).createChildContainer();
           child.register(RUN_CONTEXT, { useValue: context });
           child.register(LOGGER, { useValue: run.logger });
           const { handler } = await this.deps.registry.getHandler(request.service, child);
@@ -587,46 +590,49 @@ function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
 }
 
-/** A FAILED outcome for any thrown value. */
+/** A FAILED outcome for any thrown value: its status and retryability from core's error table. */
 function failure(error: unknown, prefix: string): Outcome {
-  const named = error instanceof Error ? error : new Error(describe(error));
+  const thrown = outcomeOfThrown(error);
   return {
     status: 'FAILED',
-    status_code: 500,
-    body: `${prefix}: ${named.message}`,
+    status_code: thrown.status_code,
+    body: `${prefix}: ${thrown.message}`,
     error: {
-      name: error instanceof Error ? named.name : 'NonErrorThrown',
-      message: named.message,
-      // A handler marks a failure worth retrying by throwing an error with `retryable: true`.
-      ...((error as { retryable?: unknown } | null)?.retryable === true ? { retryable: true } : {}),
+      name: thrown.name,
+      message: thrown.message,
+      // a handler marks a failure worth retrying by throwing an error with `retryable: true`
+      ...(thrown.retryable ? { retryable: true } : {}),
     },
   };
 }
 
 function checkResult(result: unknown): Outcome {
-  const r = result as Partial<HandlerResult> | undefined;
-  if (!r || typeof r !== 'object' || !Number.isInteger(r.statusCode) || typeof r.body !== 'string') {
-    let shown: string;
-    try {
-      shown = r === undefined ? 'nothing' : String(JSON.stringify(r)).slice(0, 200);
-    } catch {
-      shown = 'a value JSON cannot show';
-    }
-    const message = `the handler returned ${shown}, not { statusCode: integer, body: string, metadata?: object }`;
+  const problem = describeBadHandlerResult(result);
+  if (problem) {
     return {
       status: 'FAILED',
       status_code: 500,
-      body: `Handler failed: ${message}`,
-      error: { name: 'InvalidHandlerResult', message },
+      body: `Handler failed: ${problem}`,
+      error: { name: 'InvalidHandlerResult', message: problem },
     };
   }
+  const r = result as HandlerResult;
   const metadata = r.metadata && typeof r.metadata === 'object' && !Array.isArray(r.metadata) ? r.metadata : undefined;
-  const failed = r.statusCode! >= 400;
+  const failed = r.statusCode >= 400;
   return {
     status: failed ? 'FAILED' : 'SUCCEEDED',
-    status_code: r.statusCode!,
+    status_code: r.statusCode,
     body: r.body,
-    ...(failed ? { error: { name: 'HandlerError', message: r.body } } : {}),
+    // a 429 or 503 result is worth retrying, as the same error thrown is
+    ...(failed
+      ? {
+          error: {
+            name: 'HandlerError',
+            message: r.body,
+            ...(isRetryableStatus(r.statusCode) ? { retryable: true } : {}),
+          },
+        }
+      : {}),
     ...(metadata ? { handlerMetadata: metadata } : {}),
   };
 }
