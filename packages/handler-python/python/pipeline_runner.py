@@ -13,8 +13,6 @@ Standard library only, Python 3.9+. The Node side starts ``python pipeline_runne
 callable (used by the conformance kit), without calling anything.
 """
 
-import datetime
-import decimal
 import importlib
 import json
 import logging
@@ -53,6 +51,9 @@ class Channel:
 
 
 def _default(value):
+    import datetime  # only for results that hold dates or decimals: not on every run's start
+    import decimal
+
     if isinstance(value, (datetime.datetime, datetime.date)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
