@@ -4,6 +4,8 @@ import {
   InvalidRequestError,
   MetadataWriteError,
   describe,
+  retry,
+  retryPolicyFromDelays,
   type RunExecutionMetadata,
   type RunStore,
   type Tracker,
@@ -133,13 +135,11 @@ export function adaptCollaborators(
   const adapted: RunStore = {
     description: writeMetadata ? 'writeMetadata()' : store.description,
     putRun: async (record, when) => {
-      if (writeMetadata && record.status !== 'RUNNING') {
-        // only a write the scratch store would take reaches the writer (not a second terminal record)
-        const current = await writes.readRun(record);
-        const free = current === undefined || current.status === 'RUNNING';
-        if (free) await writeOnce(writeMetadata, record, options);
-      }
-      return writes.putRun(record, when);
+      const result = await writes.putRun(record, when);
+      // only a terminal write the lifecycle's condition let through reaches the writer, once
+      if (writeMetadata && result.written && record.status !== 'RUNNING')
+        await writeOnce(writeMetadata, record, options);
+      return result;
     },
     updateRun: (run, patch, when) => writes.updateRun(run, patch, when),
     readRun: (run) => writes.readRun(run),
@@ -179,19 +179,15 @@ async function writeOnce(
   record: RunExecutionMetadata,
   options: AdaptOptions,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeMetadata(record);
-      return;
-    } catch (error) {
-      const delay = options.retryDelaysMs[attempt];
-      if (delay !== undefined && (error as { retryable?: unknown } | null)?.retryable === true) {
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        continue;
-      }
-      const kept = options.outbox || !options.keepDir ? '' : keepInFile(record, options.keepDir);
-      throw new MetadataWriteError(record.service, error, kept, { record });
-    }
+  try {
+    // core's one retry policy, with the configured delays; only an error marked retryable is retried
+    await retry(async () => writeMetadata(record), {
+      policy: retryPolicyFromDelays(options.retryDelaysMs),
+      classify: (error) => ({ retryable: (error as { retryable?: unknown } | null)?.retryable === true }),
+    });
+  } catch (error) {
+    const kept = options.outbox || !options.keepDir ? '' : keepInFile(record, options.keepDir);
+    throw new MetadataWriteError(record.service, error, kept, { record });
   }
 }
 
