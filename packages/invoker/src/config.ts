@@ -89,7 +89,10 @@ export const HOST_VARIABLES: readonly EnvVariable[] = [
     description: 'DynamoDB: finished runs expire (TTL expires_at) this many days after they end',
   },
   { name: 'PIPELINE_OUTBOX', description: 'file where unwritten records wait (default $PIPELINE_HOME/outbox.jsonl)' },
-  { name: 'PIPELINE_SQLITE_BUSY_MS', description: "how long SQLite waits for another process's lock (default 10000)" },
+  {
+    name: 'PIPELINE_SQLITE_BUSY_MS',
+    description: "how long one SQLite write waits for another process's lock before it is retried (default 250)",
+  },
   { name: 'PIPELINE_TIMEOUT_MS', description: 'default handler timeout (none when unset)' },
   { name: 'PIPELINE_HEARTBEAT_MS', description: "how often a running run's heartbeat is renewed (default 10000)" },
   { name: 'PIPELINE_STALE_AFTER_MS', description: 'when a silent RUNNING run counts as crashed (default 60000)' },

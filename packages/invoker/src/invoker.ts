@@ -565,7 +565,8 @@ export class Invoker {
     const tracker =
       this.config.tracker === false
         ? undefined
-        : (this.config.tracker ?? createTracker(this.tracking, { logger: this.logger, redactor: this.redactor }));
+        : (this.config.tracker ??
+          createTracker(this.tracking, { logger: this.logger, redactor: this.redactor, clock: this.clock }));
     const outbox =
       this.config.outbox === false
         ? undefined

@@ -10,7 +10,7 @@ import { DEFAULT_METADATA_TABLE_NAME, parseWith, pipelineHome } from '@pipeline-
  *   project's folder, see {@link projectFolder}; a relative value is relative to it too), so
  *   every command run from a subfolder of the project finds the same store.
  * - `PIPELINE_OUTBOX`: the outbox file (default `$PIPELINE_HOME/outbox.jsonl`).
- * - `PIPELINE_SQLITE_BUSY_MS`: how long SQLite waits for a lock (default 10 000).
+ * - `PIPELINE_SQLITE_BUSY_MS`: how long one SQLite write waits for a lock before it fails as busy and is retried asynchronously by the retry policy (default 250; better-sqlite3 waits synchronously, blocking the event loop).
  * - `PIPELINE_DYNAMODB_TABLE`: table name (default `integration_run_metadata`).
  * - `PIPELINE_RETENTION_DAYS`: DynamoDB records get `expires_at` (epoch seconds) this many days
  *   after they end, for tables with TTL enabled on it (none when unset).
@@ -68,7 +68,7 @@ export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd =
       kind: env.PIPELINE_STORE || 'sqlite',
       home,
       outbox: env.PIPELINE_OUTBOX ? resolve(project, env.PIPELINE_OUTBOX) : join(home, 'outbox.jsonl'),
-      sqliteBusyTimeoutMs: env.PIPELINE_SQLITE_BUSY_MS ? Number(env.PIPELINE_SQLITE_BUSY_MS) : 10_000,
+      sqliteBusyTimeoutMs: env.PIPELINE_SQLITE_BUSY_MS ? Number(env.PIPELINE_SQLITE_BUSY_MS) : 250,
       dynamodbTable: env.PIPELINE_DYNAMODB_TABLE || DEFAULT_METADATA_TABLE_NAME,
       retentionDays: env.PIPELINE_RETENTION_DAYS ? Number(env.PIPELINE_RETENTION_DAYS) : undefined,
     },
