@@ -352,14 +352,19 @@ export class Invoker {
    * loaded and the handler's payload schema applied): what a schedule or a queue checks before
    * storing a request for later.
    *
+   * Returns the validated payload (with the schema's defaults): the queue hashes it for the
+   * idempotency key, so the queue and the run store compare the same hash.
+   *
    * @throws UnknownServiceError, or InvalidRequestError naming the bad fields.
    */
-  async checkRequest(service: string, payload: unknown): Promise<void> {
+  async checkRequest(service: string, payload: unknown): Promise<Record<string, unknown>> {
     this.assertOpen(`checkRequest("${service}")`);
     const request = parseIntegrationRequest({ service, payload, metadata: {} });
     await this.ensureService(request.service);
     const schema = this.registry.payloadSchemaOf(request.service);
-    if (schema) parseWith(schema, request.payload, `Invalid payload for "${request.service}"`);
+    return schema
+      ? (parseWith(schema, request.payload, `Invalid payload for "${request.service}"`) as Record<string, unknown>)
+      : request.payload;
   }
 
   /**

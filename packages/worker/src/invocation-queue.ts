@@ -39,7 +39,7 @@ export interface InvocationQueueOptions {
    * `checkRequest` throws UnknownServiceError or InvalidRequestError. Without one, only the
    * request's shape is checked (the worker refuses the rest).
    */
-  invoker?: { checkRequest(service: string, payload: unknown): Promise<void> };
+  invoker?: { checkRequest(service: string, payload: unknown): Promise<Record<string, unknown> | void> };
   /**
    * Close the Redis connections once nothing has used them for this long (ms); the next call
    * opens them again. A script that used the queue then ends by itself. Default: never (call
@@ -101,11 +101,16 @@ export class InvocationQueue {
    */
   async enqueue(request: unknown, options: EnqueueOptions = {}): Promise<string> {
     const parsed = parseIntegrationRequest(request);
-    await this.options.invoker?.checkRequest(parsed.service, parsed.payload);
-    return this.use(() => this.add(parsed, options));
+    // the payload as the handler's schema validates it: its hash is the one the run store compares
+    const validated = (await this.options.invoker?.checkRequest(parsed.service, parsed.payload)) ?? parsed.payload;
+    return this.use(() => this.add(parsed, validated, options));
   }
 
-  private async add(parsed: ReturnType<typeof parseIntegrationRequest>, options: EnqueueOptions): Promise<string> {
+  private async add(
+    parsed: ReturnType<typeof parseIntegrationRequest>,
+    validated: Record<string, unknown>,
+    options: EnqueueOptions,
+  ): Promise<string> {
     const key =
       options.idempotencyKey ??
       (typeof parsed.metadata.request_id === 'string' ? parsed.metadata.request_id : undefined);
@@ -123,7 +128,7 @@ export class InvocationQueue {
       request: parsed,
       ...(Object.keys(traceContext).length ? { traceContext } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-      ...(key ? { idempotencyKey: key, payloadHash: payloadHash(parsed.payload) } : {}),
+      ...(key ? { idempotencyKey: key, payloadHash: payloadHash(validated) } : {}),
     };
     if (key) {
       const handle = await this.reuse(parsed.service, key, data.payloadHash!);
