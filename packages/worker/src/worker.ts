@@ -103,7 +103,9 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
         logger.warn(`jobs still running after ${timeoutMs} ms: cancelling them; another worker runs them again`);
         for (const w of workers) w.cancelAllJobs(CLOSING);
         const graceMs = invoker.lifecycle.cancelGraceMs + 1000;
-        await Promise.race([graceful, invoker.clock.sleep(graceMs)]);
+        const stopWaiting = new AbortController(); // the grace timer must not outlive the close
+        await Promise.race([graceful, invoker.clock.sleep(graceMs, stopWaiting.signal).catch(() => {})]);
+        stopWaiting.abort();
         await Promise.all(workers.map((w) => w.close(true)));
       }
       clearTimeout(timer);
