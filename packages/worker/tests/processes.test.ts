@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
@@ -26,12 +26,23 @@ afterEach(async () => {
   await redis.stop();
 });
 
-const env = () => ({ REDIS_URL: redis.url, PIPELINE_HOME: home, PIPELINE_WORKER_LOCK_MS: '1500', LOG_LEVEL: 'info' });
+// Heartbeats every 100 ms: a run whose worker died is stale for a process that takes 1 s of
+// silence for death (the rescuers below), instead of the default minute.
+const env = () => ({
+  REDIS_URL: redis.url,
+  PIPELINE_HOME: home,
+  PIPELINE_WORKER_LOCK_MS: '1500',
+  PIPELINE_HEARTBEAT_MS: '100',
+  LOG_LEVEL: 'info',
+});
 
-function startWorkerProcess(): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, 'worker', '--concurrency', '2'], {
+function startWorkerProcess(
+  extra: Record<string, string> = {},
+  concurrency = 2,
+): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, [CLI, 'worker', '--concurrency', String(concurrency)], {
     cwd: root,
-    env: { PATH: process.env.PATH, ...env() },
+    env: { PATH: process.env.PATH, ...env(), ...extra },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -74,7 +85,13 @@ describe('worker processes', () => {
     await doomed.exited;
 
     const rescuer = await startWorker({
-      invoker: createInvoker({ root, env: { PIPELINE_HOME: home }, logger: silentLogger, tracker: false }),
+      invoker: createInvoker({
+        root,
+        // a run silent for 1 s is dead for this worker (its heartbeats were every 100 ms)
+        env: { PIPELINE_HOME: home, PIPELINE_HEARTBEAT_MS: '100', PIPELINE_STALE_AFTER_MS: '1000' },
+        logger: silentLogger,
+        tracker: false,
+      }),
       connection: redisConnection(redis.url),
       stalledIntervalMs: 500,
       lockDurationMs: 1500,
@@ -92,6 +109,46 @@ describe('worker processes', () => {
       await store.close();
     }
   }, 40_000);
+
+  it('a false stall (the worker blocks its event loop past the lock) never crashes the live run nor runs its handler twice', async () => {
+    // The first worker's handler blocks its event loop for 4 s (as a synchronous busy wait does)
+    // while its job lock lasts 1 s: the job is taken for stalled and given to a second worker.
+    const mark = join(home, 'handler-runs.txt');
+    const staleAfter = { PIPELINE_HEARTBEAT_MS: '200', PIPELINE_STALE_AFTER_MS: '8000' };
+    const blocked = startWorkerProcess({ ...staleAfter, PIPELINE_WORKER_LOCK_MS: '1000' }, 1);
+    const handle = await queue.enqueue(request({ mode: 'block', ms: 4000, mark }));
+    const store = new SqliteRunStore(join(home, 'runs.db'));
+    await until(async () => (await store.list({ limit: 5 })).items.some((r) => r.status === 'RUNNING'));
+    const second = await startWorker({
+      invoker: createInvoker({
+        root,
+        env: { PIPELINE_HOME: home, ...staleAfter },
+        logger: silentLogger,
+        tracker: false,
+      }),
+      connection: redisConnection(redis.url),
+      stalledIntervalMs: 300,
+      lockDurationMs: 1000,
+    });
+    try {
+      // the re-attempt finds the first attempt's run alive (heartbeat fresh): it waits for it
+      const job = () => queue.queue('proc_service').getJob(handle.split('/')[1]!);
+      await until(async () => (await job())?.data.awaitingRunId !== undefined);
+      const [live] = (await store.list({ limit: 5 })).items;
+      expect((await job())!.data.awaitingRunId).toBe(live!.run_id);
+      // ...and when that run SUCCEEDED, the job ends with it, the handler not run again
+      const record = await queue.waitForRun(handle, { timeoutMs: 30_000 });
+      expect(record).toMatchObject({ run_id: live!.run_id, status: 'SUCCEEDED', job_id: handle });
+      const runs = (await store.list({ limit: 10 })).items;
+      expect(runs.map((r) => [r.run_id, r.status])).toEqual([[live!.run_id, 'SUCCEEDED']]);
+      expect(readFileSync(mark, 'utf8').trim().split('\n')).toHaveLength(1);
+    } finally {
+      await second.close(1000);
+      blocked.child.kill('SIGTERM');
+      await blocked.exited;
+      await store.close();
+    }
+  }, 60_000);
 
   it('pipeline queue stats shows the counts of each service queue', async () => {
     await queue.enqueue(request({}));

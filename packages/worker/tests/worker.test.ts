@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
 import type { InvokerConfig } from '@pipeline-invocation/invoker';
 import { InvocationQueue, redisConnection, startWorker, type RunningWorker } from '../src';
-import { jobInvoker, testWorker } from './helpers/plugin';
+import { handlersRunning, jobInvoker, testWorker } from './helpers/plugin';
 import { Outbox } from '@pipeline-invocation/storage';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
-import { pipelineHandler } from '@pipeline-invocation/core';
+import { RunLifecycle, pipelineHandler } from '@pipeline-invocation/core';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynalite } from '../../storage/tests/helpers/dynalite';
 import { startFaultProxy, type FaultProxy } from '../../storage/tests/helpers/tcp-proxy';
@@ -118,7 +118,6 @@ describe('a final write that fails after the handler ran', () => {
       );
       const record = await queue.waitForRun(job, { timeoutMs: 20_000 });
       expect(record).toMatchObject({ status: 'SUCCEEDED', body: 'labelled 10 posts' });
-      await new Promise((r) => setTimeout(r, 500)); // any retry would have started by now
       expect(handlerRuns).toBe(1);
       expect((await queue.stats(['cut_service']))[0]).toMatchObject({
         completed: 1,
@@ -127,9 +126,11 @@ describe('a final write that fails after the handler ran', () => {
         delayed: 0,
       });
       expect(outbox.pending()).toEqual([record]);
+      // the job is completed (not waiting, delayed or failed): it is never retried
+      expect(await queue.queue('cut_service').getJobState(job.split('/')[1]!)).toBe('completed');
       // the store is back: the kept record lands, over the RUNNING one, exactly once
       proxy.mode = 'forward';
-      expect(await outbox.flush(store)).toMatchObject({ written: 1, remaining: 0 });
+      expect(await outbox.flush(new RunLifecycle(store))).toMatchObject({ written: 1, remaining: 0 });
       expect((await store.list({ limit: 10 })).items).toEqual([record]);
     } finally {
       await store.close();
@@ -181,17 +182,64 @@ describe('workers', () => {
 
   it('retries an infrastructure failure (the store down) and then records the run once', async () => {
     const store = new MemoryRunStore();
-    const begin = store.begin.bind(store);
+    const putRun = store.putRun.bind(store);
     let failures = 2;
-    store.begin = async (record) => {
-      if (failures-- > 0) throw new Error('connection refused');
-      return begin(record);
+    // the RUNNING record cannot be written twice: the handler does not run, the job is retried
+    store.putRun = async (record, when) => {
+      if (record.status === 'RUNNING' && failures-- > 0)
+        throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+      return putRun(record, when);
     };
     await worker('w1', { store });
     const handle = await queue.enqueue(request({ n: 1 }), { attempts: 3, backoffMs: 10 });
     expect((await queue.waitForRun(handle, { timeoutMs: 10_000 })).status).toBe('SUCCEEDED');
     expect(store.all()).toHaveLength(1);
   });
+
+  it('timed-out handlers that ignore their signal hold their slot: with concurrency 1, never two handlers at once', async () => {
+    const store = new MemoryRunStore();
+    Object.assign(handlersRunning, { now: 0, max: 0, started: 0 });
+    // each handler times out after 100 ms, is recorded after its 50 ms grace, and goes on for 600 ms
+    await worker('w1', { store, cancelGraceMs: 50 }, 1);
+    const handles = await Promise.all(
+      [1, 2, 3].map((n) => queue.enqueue(request({ mode: 'sleep', ms: 600, n }), { timeoutMs: 100 })),
+    );
+    const records = await Promise.all(handles.map((h) => queue.waitForRun(h, { timeoutMs: 20_000 })));
+    expect(records.map((r) => [r.status, r.handler_settled])).toEqual([
+      ['TIMED_OUT', false],
+      ['TIMED_OUT', false],
+      ['TIMED_OUT', false],
+    ]);
+    expect(handlersRunning).toMatchObject({ started: 3, max: 1 });
+    // each run started only after the previous handler had settled (600 ms after it started)
+    const starts = store.all().map((r) => Date.parse(r.started_at));
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(600);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(600);
+  }, 30_000);
+
+  it('a force-closing worker cancels its jobs (their runs end CANCELLED) and another worker runs them again', async () => {
+    const store = new MemoryRunStore();
+    const closing = await testWorker(jobInvoker('w1', { store }), redis.url, 1);
+    const handle = await queue.enqueue(request({ mode: 'cooperative-sleep', ms: 1500 }), {
+      attempts: 2,
+      backoffMs: 10,
+    });
+    for (let i = 0; i < 250 && store.all().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(store.all().map((r) => r.status)).toEqual(['RUNNING']);
+    await closing.close(100); // the job does not finish within 100 ms: its run is told to stop
+    const [cancelled] = store.all();
+    expect(cancelled).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
+    expect(JSON.parse(cancelled!.metadata)).toEqual({ worker: 'w1' });
+    // the job went back to the queue: the next worker runs it to the end
+    await worker('w2', { store });
+    const record = await queue.waitForRun(handle, { timeoutMs: 20_000 });
+    expect(record).toMatchObject({ status: 'SUCCEEDED', body: 'done' });
+    expect(JSON.parse(record.metadata)).toEqual({ worker: 'w2' });
+    expect(store.all().map((r) => [r.status, r.job_id])).toEqual([
+      ['CANCELLED', handle],
+      ['SUCCEEDED', handle],
+    ]);
+  }, 30_000);
 
   it('keeps working when Redis restarts during a run, and the run is still recorded', async () => {
     const store = new MemoryRunStore();

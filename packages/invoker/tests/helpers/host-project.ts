@@ -78,7 +78,9 @@ export function cjsPlugin(name: string, services: string[], extra: Partial<Fixtu
                 return { statusCode: 200, body: 'stopped', metadata: { stopped_by: String(context.signal.reason && context.signal.reason.reason) } };
               }
               if (event.mode === 'retryable') throw Object.assign(new Error('try again later'), { retryable: true });
+              if (event.mark) require('node:fs').appendFileSync(event.mark, process.pid + '\\n'); // one line per handler run
               if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms));
+              if (event.mode === 'block') { const end = Date.now() + event.ms; while (Date.now() < end); } // a blocked event loop
               if (event.mode === 'exit') process.exit(3);
               if (event.mode === 'oom') { const hog = []; for (;;) hog.push(new Array(1e6).fill(Math.random())); }
               if (event.mode === 'fill') {

@@ -1,4 +1,11 @@
-import { inject, pipelineHandler, definePlugin, type PipelineHandler } from '@pipeline-invocation/core';
+import {
+  RUN_CONTEXT,
+  inject,
+  pipelineHandler,
+  definePlugin,
+  type PipelineHandler,
+  type RunContext,
+} from '@pipeline-invocation/core';
 import { createInvoker, type Invoker, type InvokerConfig } from '@pipeline-invocation/invoker';
 import { silentLogger } from '@pipeline-invocation/observability';
 import { redisConnection, startWorker } from '../../src';
@@ -7,19 +14,40 @@ import { redisConnection, startWorker } from '../../src';
 export const WORKER_NAME = Symbol.for('test.WorkerName');
 
 interface Payload {
-  mode?: 'fail' | 'retryable' | 'sleep';
+  /** `sleep` ignores the run's signal; `cooperative-sleep` stops when it aborts. */
+  mode?: 'fail' | 'retryable' | 'sleep' | 'cooperative-sleep';
   ms?: number;
   n?: number;
 }
 
+/** Handlers under way right now in this process, and the most there ever were at once. */
+export const handlersRunning = { now: 0, max: 0, started: 0 };
+
 @pipelineHandler('job_service')
 class JobHandler implements PipelineHandler<Payload> {
-  constructor(@inject(WORKER_NAME) private readonly worker: string) {}
+  constructor(
+    @inject(WORKER_NAME) private readonly worker: string,
+    @inject(RUN_CONTEXT) private readonly context: RunContext,
+  ) {}
   async handle(event: Payload) {
-    if (event.mode === 'fail') throw new Error('handler exploded');
-    if (event.mode === 'retryable') throw Object.assign(new Error('upstream busy'), { retryable: true });
-    if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms ?? 1000));
-    return { statusCode: 200, body: `done ${event.n ?? ''}`.trim(), metadata: { worker: this.worker } };
+    handlersRunning.started += 1;
+    handlersRunning.max = Math.max(handlersRunning.max, ++handlersRunning.now);
+    try {
+      if (event.mode === 'fail') throw new Error('handler exploded');
+      if (event.mode === 'retryable') throw Object.assign(new Error('upstream busy'), { retryable: true });
+      if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms ?? 1000));
+      if (event.mode === 'cooperative-sleep') {
+        const { signal } = this.context;
+        const stopped = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), event.ms ?? 1000);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve(true)), { once: true });
+        });
+        if (stopped) return { statusCode: 200, body: 'stopped early', metadata: { worker: this.worker } };
+      }
+      return { statusCode: 200, body: `done ${event.n ?? ''}`.trim(), metadata: { worker: this.worker } };
+    } finally {
+      handlersRunning.now -= 1;
+    }
   }
 }
 
