@@ -985,6 +985,26 @@ describe('pipeline storage migrate (layout 1 and 2 to layout 3)', () => {
       await store.close();
     },
   );
+  it('before the migration, a listing that needs a new index names `pipeline storage migrate`; old runs still read', async () => {
+    const client = dynamo.client();
+    const { tableName } = await layout2Table(client);
+    const store = new DynamoRunStore(client, tableName);
+    const old = finished(runningRecord());
+    await raw(store).send(new PutCommand({ TableName: tableName, Item: layout2Run(old) }));
+    for (const query of [{ status: 'SUCCEEDED' as const }, { service: 'svc_a', status: 'SUCCEEDED' as const }]) {
+      await expect(store.list({ ...query, limit: 10 })).rejects.toMatchObject({
+        name: 'RunStoreError',
+        message: expect.stringContaining('has no index'),
+        fix: 'Bring it to this version with `pipeline storage migrate`.',
+      });
+    }
+    // what layout 3 reads without the new indexes works on the old items
+    expect(await store.get(old.run_id)).toEqual(old);
+    expect((await store.list({ service: 'svc_a', limit: 10 })).items).toEqual([old]);
+    expect((await store.list({ limit: 10 })).items).toEqual([old]);
+    await store.close();
+  });
+
   it('on DynamoDB, adds each missing index and waits until it is ACTIVE before the next, rewrites the items, then removes the old index', async () => {
     const fake = await indexBuildingEndpoint(dynamo, 2);
     const client = fake.client();

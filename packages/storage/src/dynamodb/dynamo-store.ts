@@ -300,16 +300,12 @@ export class DynamoRunStore implements RunStore {
   }
 
   async get(runId: string): Promise<RunExecutionMetadata | undefined> {
-    const page = await this.send(() =>
-      this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: INDEXES.byRunId,
-          KeyConditionExpression: 'run_id = :id',
-          ExpressionAttributeValues: { ':id': runId },
-        }),
-      ),
-    );
+    const page = await this.query({
+      TableName: this.tableName,
+      IndexName: INDEXES.byRunId,
+      KeyConditionExpression: 'run_id = :id',
+      ExpressionAttributeValues: { ':id': runId },
+    });
     const item = page.Items?.find(isRunItem);
     return item ? recordOf(item) : undefined;
   }
@@ -360,18 +356,14 @@ export class DynamoRunStore implements RunStore {
     const items: Item[] = [];
     let startKey: Item | undefined;
     do {
-      const page = await this.send(() =>
-        this.doc.send(
-          new QueryCommand({
-            ...base,
-            ScanIndexForward: false,
-            KeyConditionExpression: keyCondition,
-            ExpressionAttributeValues: values,
-            Limit: query.limit + 1 - items.length,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
+      const page = await this.query({
+        ...base,
+        ScanIndexForward: false,
+        KeyConditionExpression: keyCondition,
+        ExpressionAttributeValues: values,
+        Limit: query.limit + 1 - items.length,
+        ExclusiveStartKey: startKey,
+      });
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (items.length <= query.limit && startKey);
@@ -393,17 +385,13 @@ export class DynamoRunStore implements RunStore {
     for (const shard of ALL_SHARDS) {
       let startKey: Item | undefined;
       do {
-        const page = await this.send(() =>
-          this.doc.send(
-            new QueryCommand({
-              TableName: this.tableName,
-              IndexName: INDEXES.all,
-              KeyConditionExpression: 'entity = :entity AND run_id < :floor',
-              ExpressionAttributeValues: { ':entity': `run#${shard}`, ':floor': floor },
-              ExclusiveStartKey: startKey,
-            }),
-          ),
-        );
+        const page = await this.query({
+          TableName: this.tableName,
+          IndexName: INDEXES.all,
+          KeyConditionExpression: 'entity = :entity AND run_id < :floor',
+          ExpressionAttributeValues: { ':entity': `run#${shard}`, ':floor': floor },
+          ExclusiveStartKey: startKey,
+        });
         for (const item of page.Items ?? []) {
           const record = recordOf(item);
           if (!statuses.has(record.status)) continue;
@@ -446,6 +434,31 @@ export class DynamoRunStore implements RunStore {
   async close(): Promise<void> {
     this.doc.destroy();
     this.client.destroy();
+  }
+
+  /**
+   * One query; an index the table lacks (a table made by an earlier layout, not yet migrated) is
+   * an error that names the fix. (The message is only matched to word the error: its kind comes
+   * from its cause, a `ValidationException`.)
+   */
+  private async query(input: QueryCommandInput) {
+    try {
+      return await this.send(() => this.doc.send(new QueryCommand(input)));
+    } catch (error) {
+      if (
+        input.IndexName &&
+        (error as Error).name === 'ValidationException' &&
+        /index/i.test((error as Error).message)
+      ) {
+        throw new RunStoreError(
+          this.description,
+          `the table "${this.tableName}" has no index "${input.IndexName}" (it was made by an earlier version)`,
+          'Bring it to this version with `pipeline storage migrate`.',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   /** Run a call, turning a missing table into an error that names the fix. */
