@@ -1,7 +1,10 @@
 import {
+  CLOCK,
   ENV,
   inject,
   pipelineHandler,
+  systemClock,
+  type Clock,
   type Env,
   type HandlerClass,
   type HandlerResult,
@@ -23,10 +26,13 @@ import { activeTraceparent } from './traceparent';
 export function pythonHandlerClass(spec: PythonService, config: ResolvedPythonConfig): HandlerClass {
   @pipelineHandler(spec.service, { payload: spec.payloadSchema })
   class PythonServiceHandler implements PipelineHandler<JsonObject> {
-    constructor(@inject(ENV) private readonly env: Env) {}
+    constructor(
+      @inject(ENV) private readonly env: Env,
+      @inject(CLOCK) private readonly clock: Clock,
+    ) {}
 
     handle(event: JsonObject, context: RunContext): Promise<HandlerResult> {
-      return runPythonService(spec, config, event, context, this.env);
+      return runPythonService(spec, config, event, context, this.env, this.clock);
     }
   }
   Object.defineProperty(PythonServiceHandler, 'name', { value: `PythonService(${spec.service})` });
@@ -49,6 +55,7 @@ export async function runPythonService(
   payload: JsonObject,
   context: RunContext,
   env: Env,
+  clock: Clock = systemClock,
 ): Promise<HandlerResult> {
   const interpreter = interpreterFrom(env, config.interpreter);
   const killAfterMs = killAfterMsFrom(env, config.killAfterMs);
@@ -56,7 +63,7 @@ export async function runPythonService(
   const timeoutMs = Number(env.PIPELINE_TIMEOUT_MS);
   const deadlineMs =
     (context as { deadlineMs?: number }).deadlineMs ??
-    (Number.isFinite(timeoutMs) && timeoutMs > 0 ? Date.now() + timeoutMs : undefined);
+    (Number.isFinite(timeoutMs) && timeoutMs > 0 ? clock.now() + timeoutMs : undefined);
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     ...env,
@@ -73,6 +80,7 @@ export async function runPythonService(
     killAfterMs,
     signal,
     logger,
+    clock,
     context: {
       entry: spec.entry,
       run_id: context.runId,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { Logger } from '@pipeline-invocation/core';
+import { systemClock, type Clock, type Logger } from '@pipeline-invocation/core';
 import { parseLine, type Message } from './protocol';
 
 /** The Python side shipped in this package. */
@@ -36,6 +36,8 @@ export interface PythonProcessOptions {
   readonly logger: Logger;
   /** Each message of the channel (fd 3), in order. */
   readonly onMessage?: (message: Message) => void;
+  /** The invoker's clock (the `CLOCK` token): the escalation's timers run on it. Default: the system's. */
+  readonly clock?: Clock;
   /** Keep stdout in the outcome instead of logging it (`--check`). */
   readonly captureStdout?: boolean;
 }
@@ -87,7 +89,8 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
   }
   return new Promise((resolvePromise) => {
     const escalation: EscalationStep[] = [];
-    const timers: NodeJS.Timeout[] = [];
+    const clock = options.clock ?? systemClock;
+    const timers: ReturnType<Clock['setTimeout']>[] = [];
     let opened: PythonProcessOutcome['opened'];
     let closed: PythonProcessOutcome['closed'];
     let stdout = '';
@@ -128,10 +131,10 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
 
     const alive = () => child.exitCode === null && child.signalCode === null && !spawnError;
     const onAbort = () => {
-      const started = Date.now();
+      const started = clock.now();
       const step = (name: EscalationStep['step'], act: () => void) => {
         if (!alive()) return;
-        escalation.push({ step: name, atMs: Date.now() - started });
+        escalation.push({ step: name, atMs: clock.now() - started });
         options.logger.warn(
           `python: ${name === 'cancel' ? 'telling the handler to stop (ctx.cancelled)' : `sending ${name}`}`,
           {
@@ -144,9 +147,9 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
       if (!opened) return step('SIGKILL', () => child.kill('SIGKILL'));
       step('cancel', () => child.stdin!.write('{"type":"cancel"}\n'));
       const k = options.killAfterMs;
-      timers.push(setTimeout(() => step('SIGINT', () => child.kill('SIGINT')), k / 3));
-      timers.push(setTimeout(() => step('SIGTERM', () => child.kill('SIGTERM')), (2 * k) / 3));
-      timers.push(setTimeout(() => step('SIGKILL', () => child.kill('SIGKILL')), k));
+      timers.push(clock.setTimeout(() => step('SIGINT', () => child.kill('SIGINT')), k / 3));
+      timers.push(clock.setTimeout(() => step('SIGTERM', () => child.kill('SIGTERM')), (2 * k) / 3));
+      timers.push(clock.setTimeout(() => step('SIGKILL', () => child.kill('SIGKILL')), k));
     };
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -157,7 +160,7 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
       finished = true;
       live.delete(child);
       options.signal?.removeEventListener('abort', onAbort);
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) clock.clearTimeout(t);
       if (contextDir) rmSync(contextDir, { recursive: true, force: true });
       resolvePromise({ spawnError, exitCode, signal, closed, opened, escalation, stdout });
     };

@@ -76,7 +76,7 @@ describe('the pipelineInvocation.python configuration', () => {
       { env: { PIPELINE_PYTHON_KILL_AFTER_MS: 'soon' } },
     );
     const record = await invoker.invokePipelineHandler('noop', {});
-    expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+    expect(record).toMatchObject({ status: 'FAILED', status_code: 400 });
     expect(record.body).toContain('PIPELINE_PYTHON_KILL_AFTER_MS="soon" is invalid');
   });
 });
