@@ -1,4 +1,4 @@
-// begin+finish pairs per second of the SQLite and DynamoDB (dynalite) run stores, in one
+// begin+finish pairs (through the RunLifecycle) per second of the SQLite and DynamoDB (dynalite) run stores, in one
 // process and in 4 concurrent processes, each as a ratio to a bare INSERT / bare PutCommand
 // measured in the same run. Target: a SQLite run (begin + finish) costs at most 3 bare inserts.
 import { spawn } from 'node:child_process';
@@ -39,11 +39,12 @@ if (role === 'worker') {
     },
     'sqlite-store': async () => {
       const { SqliteRunStore } = require('@pipeline-invocation/storage');
-      const store = new SqliteRunStore(target);
+      const { RunLifecycle } = require('@pipeline-invocation/core');
+      const lifecycle = new RunLifecycle(new SqliteRunStore(target));
       return async () => {
         const r = record();
-        await store.begin(r);
-        await store.finish({ ...r, status: 'SUCCEEDED', status_code: 200 });
+        await lifecycle.begin(r);
+        await lifecycle.finish({ ...r, status: 'SUCCEEDED', status_code: 200 });
       };
     },
     'dynamodb-bare': async () => {
@@ -55,11 +56,12 @@ if (role === 'worker') {
     },
     'dynamodb-store': async () => {
       const { DynamoRunStore } = require('@pipeline-invocation/storage/dynamodb');
-      const store = new DynamoRunStore(client(target), 'runs');
+      const { RunLifecycle } = require('@pipeline-invocation/core');
+      const lifecycle = new RunLifecycle(new DynamoRunStore(client(target), 'runs'));
       return async () => {
         const r = record();
-        await store.begin(r);
-        await store.finish({ ...r, status: 'SUCCEEDED', status_code: 200 });
+        await lifecycle.begin(r);
+        await lifecycle.finish({ ...r, status: 'SUCCEEDED', status_code: 200 });
       };
     },
   };

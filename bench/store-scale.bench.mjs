@@ -4,9 +4,11 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { formatMs, measure } from './harness.mjs';
 import { fillSqlite, record } from './runs.mjs';
 
+const { RunLifecycle } = createRequire(import.meta.url)('@pipeline-invocation/core');
 const dir = mkdtempSync(join(tmpdir(), 'bench-store-scale-'));
 
 /** A store holding `count` finished runs over 10 services, spread over the last 90 days. */
@@ -21,10 +23,13 @@ const cases = {
   'list: first page of a service': (store) => () => store.list({ service: 'svc_3', limit: 20 }),
   'list: first page of FAILED runs': (store) => () => store.list({ status: 'FAILED', limit: 20 }),
   'list: first page of SUCCEEDED runs': (store) => () => store.list({ status: 'SUCCEEDED', limit: 20 }),
-  'begin + finish of a new run': (store) => async () => {
-    const run = record({ service: 'svc_3', status: 'RUNNING' });
-    await store.begin(run);
-    await store.finish(record({ service: 'svc_3', runId: run.run_id, durationMs: 1 }));
+  'begin + finish of a new run': (store) => {
+    const lifecycle = new RunLifecycle(store);
+    return async () => {
+      const run = record({ service: 'svc_3', status: 'RUNNING' });
+      await lifecycle.begin(run);
+      await lifecycle.finish(record({ service: 'svc_3', runId: run.run_id, durationMs: 1 }));
+    };
   },
 };
 
