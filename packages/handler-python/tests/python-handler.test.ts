@@ -119,7 +119,7 @@ describe('a Python handler run in-process (real python3)', () => {
   });
 
   it('killed by SIGKILL from outside: FAILED naming the signal', async () => {
-    const { invoker } = pythonInvoker({ services: fixtureServices('sleeper') });
+    const { invoker, log } = pythonInvoker({ services: fixtureServices('sleeper') });
     const pidFile = join(mkdtempSync(join(tmpdir(), 'py-pid-')), 'pid');
     const run = invoker.invokePipelineHandler('sleeper', { pid_file: pidFile });
     while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8') === '') await new Promise((r) => setTimeout(r, 20));
@@ -128,13 +128,23 @@ describe('a Python handler run in-process (real python3)', () => {
     expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
     expect(record.body).toContain('was killed by SIGKILL (by another process, or by the out-of-memory killer)');
     expect(meta(record).python_process).toMatchObject({ exited: true, exit_code: null, signal: 'SIGKILL' });
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        run_id: record.run_id,
+        msg: expect.stringContaining('was killed by SIGKILL'),
+      }),
+    );
   });
 
   it('a result that is not JSON: FAILED naming the field', async () => {
-    const { invoker } = pythonInvoker({ services: fixtureServices('not_json') });
+    const { invoker, log } = pythonInvoker({ services: fixtureServices('not_json') });
     const record = await invoker.invokePipelineHandler('not_json', {});
     expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
     expect(record.body).toContain("returned an unusable result: result field 'when' is not JSON");
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ level: 50, msg: expect.stringContaining("result field 'when' is not JSON") }),
+    );
   });
 
   it('an unknown message on the channel is logged, never fatal', async () => {
@@ -149,7 +159,9 @@ describe('a Python handler run in-process (real python3)', () => {
 
 describe('a Python service that cannot start', () => {
   it('a missing module: FAILED naming the service, the entry point and the fix', async () => {
-    const { invoker } = pythonInvoker({ services: { ml_inference_ime: 'pipelines.no_such_module:lambda_handler' } });
+    const { invoker, log } = pythonInvoker({
+      services: { ml_inference_ime: 'pipelines.no_such_module:lambda_handler' },
+    });
     const record = await invoker.invokePipelineHandler('ml_inference_ime', { run_type: 'prod' });
     expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
     expect(record.body).toContain(
@@ -157,10 +169,11 @@ describe('a Python service that cannot start', () => {
     );
     expect(record.body).toContain('Fix: make "pipelines.no_such_module" importable by python3 from');
     expect(meta(record).python_exception).toMatchObject({ type: 'ModuleNotFoundError', phase: 'import' });
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 50, msg: record.body }));
   });
 
   it('a missing interpreter: FAILED naming the service, the entry point, the interpreter and the fix', async () => {
-    const { invoker } = pythonInvoker(
+    const { invoker, log } = pythonInvoker(
       { services: fixtureServices('noop') },
       { env: { PIPELINE_PYTHON: 'python-does-not-exist-3.99' } },
     );
@@ -171,6 +184,7 @@ describe('a Python service that cannot start', () => {
         'Install Python 3.9 or later, or set PIPELINE_PYTHON (or "pipelineInvocation.python.interpreter" in package.json) to its path.',
     );
     expect(meta(record).python_exception).toMatchObject({ type: 'InterpreterNotFound' });
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 50, msg: record.body }));
   });
 
   it('an entry point that is not callable', async () => {
