@@ -244,6 +244,11 @@ def run():
     channel = Channel(3)
     data = _load_context()
     ctx = Context(data, channel)
+    # as on Lambda, the handler's own loggers reach the run's log: logging.getLogger(__name__)
+    # records go to the root logger, whose level (WARNING unless the handler sets it) applies
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(ChannelLogHandler(channel))
     threading.Thread(target=_watch_control, args=(ctx,), daemon=True, name="pipeline-control").start()
     entry = data.get("entry", "")
     channel.send("opened", pid=os.getpid(), python=sys.version.split()[0], entry=entry)

@@ -67,9 +67,12 @@ describe('a Python handler run in-process (real python3)', () => {
         expect.objectContaining({ msg: 'warning on stderr', stream: 'stderr' }),
         expect.objectContaining({ msg: 'through ctx.log with args', logger: 'pipeline.printer', level: 30 }),
         expect.objectContaining({ msg: 'careful', level: 40 }),
+        expect.objectContaining({ msg: "the team's own logger", logger: 'team.printer', level: 40 }),
+        expect.objectContaining({ msg: 'shown once the handler sets INFO', logger: 'team.printer', level: 30 }),
       ]),
     );
     expect(JSON.stringify(log.lines)).not.toContain(secret);
+    expect(log.messages()).not.toContain("not shown: the root logger's level is WARNING");
     expect(record.request_metadata).toBeDefined();
   });
 
