@@ -2,9 +2,18 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  RunLifecycle,
+  newRunId,
+  retryPolicyFromDelays,
+  scopedKey,
+  type RunExecutionMetadata,
+} from '@pipeline-invocation/core';
 import { Outbox, SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
+import { DEFAULT_BUSY_TIMEOUT_MS } from '../src/sqlite/sqlite-store';
 import { MIGRATIONS } from '../src/sqlite/migrations';
-import { runStoreContract } from './helpers/contract';
+import { STALE_AFTER_MS, runStoreContract } from './helpers/contract';
+import { ManualClock } from './helpers/manual-clock';
 import { finished, runningRecord } from './helpers/records';
 import { tempDir } from './helpers/temp';
 
@@ -12,11 +21,28 @@ const dir = tempDir();
 let n = 0;
 runStoreContract('sqlite', async () => new SqliteRunStore(join(dir, `contract-${++n}`, 'runs.db')));
 
+/** A lifecycle over `store` on a manual clock; retries cost no wall time (the clock moves). */
+function lifecycleOver(store: SqliteRunStore, delaysMs: number[] = [0, 0]) {
+  const clock = new ManualClock(Date.now());
+  const lifecycle = new RunLifecycle(store, {
+    clock,
+    staleAfterMs: STALE_AFTER_MS,
+    retry: retryPolicyFromDelays(delaysMs),
+  });
+  const running = (overrides: Partial<RunExecutionMetadata> = {}) =>
+    runningRecord({ started_at: clock.iso(), timestamp: clock.iso(), heartbeat_at: clock.iso(), ...overrides });
+  const ended = (record: RunExecutionMetadata, status: RunExecutionMetadata['status'] = 'SUCCEEDED') => ({
+    ...finished(record, status),
+    ended_at: clock.iso(),
+  });
+  return { clock, lifecycle, running, ended };
+}
+
 describe('SqliteRunStore', () => {
   it('creates the folder and file on first use, in WAL mode, at the current schema version', async () => {
     const file = join(dir, 'fresh', 'nested', 'runs.db');
     const store = new SqliteRunStore(file);
-    await store.begin(runningRecord());
+    await new RunLifecycle(store).begin(runningRecord());
     await store.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -29,7 +55,7 @@ describe('SqliteRunStore', () => {
     const file = join(dir, 'reopen.db');
     const record = runningRecord();
     const first = new SqliteRunStore(file);
-    await first.begin(record);
+    await new RunLifecycle(first).begin(record);
     await first.close();
     const second = new SqliteRunStore(file);
     expect(await second.get(record.run_id)).toEqual(record);
@@ -43,12 +69,12 @@ describe('SqliteRunStore', () => {
     outbox.append(record);
     const closed = new SqliteRunStore(file);
     await closed.close();
-    const result = await outbox.flush(closed);
+    const result = await outbox.flush(new RunLifecycle(closed));
     expect(result).toMatchObject({ written: 0, remaining: 1, quarantined: 0 });
     expect(String(result.error)).toContain('the store was closed');
     expect(outbox.quarantined()).toEqual([]);
     const reopened = new SqliteRunStore(file);
-    expect(await outbox.flush(reopened)).toMatchObject({ written: 1, remaining: 0, quarantined: 0 });
+    expect(await outbox.flush(new RunLifecycle(reopened))).toMatchObject({ written: 1, remaining: 0, quarantined: 0 });
     expect(await reopened.get(record.run_id)).toEqual(record);
     await reopened.close();
   });
@@ -101,22 +127,20 @@ describe('SqliteRunStore', () => {
     const indexes = db.prepare(
       "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_by_%' ORDER BY name",
     );
-    expect(indexes.all()).toEqual([
-      { name: 'runs_by_idempotency_key' },
-      { name: 'runs_by_service' },
-      { name: 'runs_by_unsettled_status' },
-    ]);
+    // migration 4 moved the keys to items of their own (run_keys) and dropped their index
+    expect(indexes.all()).toEqual([{ name: 'runs_by_service' }, { name: 'runs_by_unsettled_status' }]);
     db.close();
   });
 
   it('keeps rollups as runs finish: counts over 24 h and 7 days, and runs per day', async () => {
     const store = new SqliteRunStore(join(dir, 'stats.db'));
+    const lifecycle = new RunLifecycle(store);
     const hour = 3_600_000;
     const finish = async (hoursAgo: number, status: 'SUCCEEDED' | 'FAILED', durationMs: number) => {
       const started = new Date(Date.now() - hoursAgo * hour).toISOString();
       const r = runningRecord({ service: 'svc_stats', started_at: started, timestamp: started });
-      await store.begin(r);
-      await store.finish({
+      await lifecycle.begin(r);
+      await lifecycle.finish({
         ...r,
         status,
         status_code: status === 'SUCCEEDED' ? 200 : 500,
@@ -129,7 +153,7 @@ describe('SqliteRunStore', () => {
     await finish(3, 'FAILED', 3000); // the slow tail: p95
     for (let i = 0; i < 10; i++) await finish(72, 'SUCCEEDED', 100); // three days ago
     await finish(24 * 10, 'SUCCEEDED', 100); // outside the week
-    await store.begin(runningRecord({ service: 'svc_stats' })); // RUNNING: not counted
+    await lifecycle.begin(runningRecord({ service: 'svc_stats' })); // RUNNING: not counted
     const [stats] = await store.serviceStats(Date.now());
     expect(stats).toMatchObject({
       service: 'svc_stats',
@@ -141,20 +165,178 @@ describe('SqliteRunStore', () => {
     await store.close();
   });
 
+  it('upgrades a version-3 file with unscoped keys (migration 4): each old key keeps replaying, in its own service only', async () => {
+    const file = join(dir, 'version-3.db');
+    const { lifecycle, running, ended } = lifecycleOver(new SqliteRunStore(join(dir, 'scratch-v3.db')));
+    const row = (r: RunExecutionMetadata) => [
+      r.run_id,
+      r.service,
+      r.status,
+      r.idempotency_key ?? null,
+      JSON.stringify(r),
+    ];
+    // The same request id in two services, as the original's callers send it; an old key used twice in svc_a.
+    const olderFailed = ended(running({ service: 'svc_a', idempotency_key: 'nightly', payload_hash: 'h1' }), 'FAILED');
+    const succeeded = ended(running({ service: 'svc_a', idempotency_key: 'nightly', payload_hash: 'h1' }));
+    const sharedA = ended(running({ service: 'svc_a', idempotency_key: 'r1' })); // no payload hash (older records)
+    const sharedB = ended(running({ service: 'svc_b', idempotency_key: 'r1' }), 'FAILED');
+    const live = running({ service: 'svc_a', idempotency_key: 'live' });
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    for (const migration of MIGRATIONS.slice(0, 3)) old.exec(migration);
+    old.pragma('user_version = 3');
+    const insert = old.prepare(
+      'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const r of [olderFailed, succeeded, sharedA, sharedB, live]) insert.run(...row(r));
+    old.close();
+
+    const store = new SqliteRunStore(file);
+    const upgraded = new RunLifecycle(store, { clock: lifecycle.clock, staleAfterMs: STALE_AFTER_MS });
+    expect(await store.readKey(scopedKey('svc_a', 'nightly'))).toEqual({
+      key: 'svc_a#nightly',
+      service: 'svc_a',
+      run_id: succeeded.run_id, // the newest run of that key in its service
+      status: 'SUCCEEDED',
+      payload_hash: 'h1',
+      heartbeat_at: succeeded.heartbeat_at,
+    });
+    expect(await store.readKey(scopedKey('svc_a', 'r1'))).not.toHaveProperty('payload_hash');
+    // svc_a's old key replays its success, to svc_a only
+    expect(await upgraded.begin(running({ service: 'svc_a', idempotency_key: 'nightly', payload_hash: 'h1' }))).toEqual(
+      {
+        started: false,
+        replayed: { ...succeeded, replayed: true },
+      },
+    );
+    await expect(
+      upgraded.begin(running({ service: 'svc_a', idempotency_key: 'nightly', payload_hash: 'h2' })),
+    ).rejects.toMatchObject({ name: 'IdempotencyKeyMismatchError', existingRunId: succeeded.run_id });
+    expect(await upgraded.begin(running({ service: 'svc_a', idempotency_key: 'r1', payload_hash: 'x' }))).toEqual({
+      started: false,
+      replayed: { ...sharedA, replayed: true },
+    });
+    // svc_b's run of r1 failed: svc_b runs again, never answered by svc_a's success
+    const bAgain = running({ service: 'svc_b', idempotency_key: 'r1' });
+    expect(await upgraded.begin(bAgain)).toEqual({ started: true });
+    expect(await upgraded.begin(running({ service: 'svc_c', idempotency_key: 'nightly' }))).toEqual({ started: true });
+    // a RUNNING run of the old layout still holds its key
+    await expect(upgraded.begin(running({ service: 'svc_a', idempotency_key: 'live' }))).rejects.toMatchObject({
+      name: 'RunConflictError',
+      runId: live.run_id,
+    });
+    expect((await upgraded.finish(ended(live, 'CANCELLED'))).ok).toBe(true);
+    await store.close();
+    await lifecycle.store.close();
+  });
+
+  it('the supersede rollup trigger moves a run from CRASHED to its real status in the dashboard counts', async () => {
+    const file = join(dir, 'supersede-stats.db');
+    const store = new SqliteRunStore(file);
+    const { clock, lifecycle, running, ended } = lifecycleOver(store);
+    const run = running({ service: 'svc_sup', idempotency_key: 'k' });
+    await lifecycle.begin(run);
+    clock.advance(STALE_AFTER_MS + 1000);
+    expect((await lifecycle.markCrashed(run, { name: 'WorkerCrashed', body: 'presumed dead' })).crashed).toBe(true);
+    expect((await store.serviceStats(clock.now()))[0]).toMatchObject({ last24h: { finished: 1, succeeded: 0 } });
+    expect(await lifecycle.finish(ended(run))).toMatchObject({ ok: true, superseded: { status: 'CRASHED' } });
+    const [stats] = await store.serviceStats(clock.now());
+    expect(stats).toMatchObject({
+      service: 'svc_sup',
+      last24h: { finished: 1, succeeded: 1 },
+      last7d: { finished: 1 },
+    });
+    expect(stats!.perDay.reduce((sum, d) => sum + d.runs, 0)).toBe(1);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare("SELECT status, n FROM run_counts WHERE service = 'svc_sup' ORDER BY status").all()).toEqual([
+      { status: 'CRASHED', n: 0 },
+      { status: 'SUCCEEDED', n: 1 },
+    ]);
+    db.close();
+  });
+
+  describe('a file locked by another connection (BEGIN EXCLUSIVE): real SQLITE_BUSY', () => {
+    const lockedStore = async (name: string) => {
+      const file = join(dir, 'busy', `${name}.db`);
+      const store = new SqliteRunStore(file);
+      await store.ping();
+      const other = new Database(file, { timeout: 0 });
+      other.exec('BEGIN EXCLUSIVE');
+      return { store, other };
+    };
+
+    it('a write waits the busy timeout, fails as transient, and the retry after the lock is released lands', async () => {
+      expect(DEFAULT_BUSY_TIMEOUT_MS).toBe(250);
+      const { store, other } = await lockedStore('released');
+      const { clock, lifecycle, running } = lifecycleOver(store, [1000, 2000]);
+      // the other process commits while the lifecycle waits (on its clock) before the retry
+      clock.onSleep = () => {
+        if (other.inTransaction) other.exec('COMMIT');
+      };
+      const record = running({ idempotency_key: 'busy' });
+      expect(await lifecycle.begin(record)).toEqual({ started: true });
+      expect(clock.slept).toEqual([1000]);
+      expect(await store.get(record.run_id)).toEqual(record);
+      expect(await store.readKey(scopedKey('svc_a', 'busy'))).toMatchObject({ run_id: record.run_id });
+      other.close();
+      await store.close();
+    });
+
+    it('a lock held past every retry fails the begin as "stayed locked" (transient), writing nothing; later it runs', async () => {
+      const { store, other } = await lockedStore('held');
+      const { clock, lifecycle, running } = lifecycleOver(store, [1000, 2000]);
+      const record = running({ idempotency_key: 'held' });
+      const error = await lifecycle.begin(record).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'RunStoreError', message: expect.stringContaining('stayed locked') });
+      expect(store.classifyError(error)).toBe('transient');
+      expect(clock.slept).toEqual([1000, 2000]);
+      // reads go on under WAL while the writer holds the lock
+      expect(await store.get(record.run_id)).toBeUndefined();
+      expect(await store.readKey(scopedKey('svc_a', 'held'))).toBeUndefined();
+      other.exec('COMMIT');
+      other.close();
+      expect(await lifecycle.begin(running({ idempotency_key: 'held' }))).toEqual({ started: true });
+      await store.close();
+    });
+
+    it('a final record met by the lock goes to the outbox, and the next flush after the lock is gone writes it', async () => {
+      const { store, other } = await lockedStore('outbox');
+      const { clock, lifecycle, running, ended } = lifecycleOver(store, []);
+      const outbox = new Outbox(join(dir, 'busy', 'outbox.jsonl'), { clock, retry: retryPolicyFromDelays([5000]) });
+      other.exec('COMMIT');
+      const record = running();
+      await lifecycle.begin(record);
+      other.exec('BEGIN EXCLUSIVE');
+      const final = ended(record);
+      await expect(lifecycle.finish(final)).rejects.toMatchObject({ name: 'RunStoreError' });
+      outbox.append(final);
+      expect(await outbox.flush(lifecycle)).toMatchObject({ written: 0, remaining: 1, quarantined: 0 });
+      expect(outbox.quarantined()).toEqual([]);
+      other.exec('COMMIT');
+      other.close();
+      clock.advance(5000);
+      expect(await outbox.flush(lifecycle)).toEqual({ written: 1, remaining: 0, quarantined: 0 });
+      expect(await store.get(record.run_id)).toEqual(final);
+      await store.close();
+    });
+  });
+
   it('records every run when 20 processes create and write one new file at once (unique run ids, none lost)', async () => {
     const file = join(dir, 'concurrent.db');
     const script = `
       const { SqliteRunStore } = require('@pipeline-invocation/storage');
-      const { newRunId } = require('@pipeline-invocation/core');
+      const { RunLifecycle, newRunId } = require('@pipeline-invocation/core');
       const store = new SqliteRunStore(process.argv[1]);
+      const lifecycle = new RunLifecycle(store);
       (async () => {
         for (let i = 0; i < 5; i++) {
           const now = new Date().toISOString();
           const record = { service: 'svc', timestamp: now, status_code: 0, body: '', metadata_table_name: 't',
             metadata: '{}', run_id: newRunId(), status: 'RUNNING', started_at: now, handler_package: 'p',
             handler_version: '1', request_metadata: {} };
-          await store.begin(record);
-          await store.finish({ ...record, status: 'SUCCEEDED', status_code: 200 });
+          await lifecycle.begin(record);
+          await lifecycle.finish({ ...record, status: 'SUCCEEDED', status_code: 200, ended_at: new Date().toISOString() });
         }
         await store.close();
       })().catch((e) => { console.error(e); process.exit(1); });`;
@@ -185,7 +367,7 @@ describe('storage configuration', () => {
       kind: 'sqlite',
       home: join(dir, '.pipeline'),
       outbox: join(dir, '.pipeline', 'outbox.jsonl'),
-      sqliteBusyTimeoutMs: 10_000,
+      sqliteBusyTimeoutMs: 250,
       dynamodbTable: 'integration_run_metadata',
     });
     expect(
