@@ -33,13 +33,15 @@ const packageDir = process.cwd();
 const entry = resolve(packageDir, entryArg);
 const out = resolve(packageDir, outArg);
 
-/** Packages bundled: ours on the start path, and the libraries they load at start. */
+/**
+ * Packages bundled: ours on the start path, and the libraries they load at start. Not the
+ * optional ones found at run time (the worker, the dashboard): the CLI must start without them.
+ */
 const BUNDLED = new Set([
   '@pipeline-invocation/core',
   '@pipeline-invocation/storage',
   '@pipeline-invocation/observability',
   '@pipeline-invocation/invoker',
-  '@pipeline-invocation/worker',
   'zod',
   'tsyringe',
   'reflect-metadata',
@@ -98,7 +100,12 @@ function stubEntry() {
     const req = createRequire(file);
     for (const [, spec] of readFileSync(file, 'utf8').matchAll(/\brequire\(["']([^"']+)["']\)/g)) {
       if (isBuiltin(spec) || (!spec.startsWith('.') && !BUNDLED.has(packageName(spec)))) continue;
-      const target = req.resolve(spec);
+      let target;
+      try {
+        target = req.resolve(spec);
+      } catch {
+        continue; // an optional package that is not there: required (and missed) at run time
+      }
       if (usesImport(target)) visit(target, seen);
       else kept.add(target);
     }
