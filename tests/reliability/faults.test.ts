@@ -37,24 +37,34 @@ class Misbehaving implements PipelineHandler<{ mode: string }> {
 describe('handler faults', () => {
   it('each misbehaving run ends with a record saying what happened, and the next invocation works', () =>
     countedCase('handler faults (in-process)', async (figures) => {
+      // timeouts and the cancel grace (10 s) run on jest's fake timers, which drive the invoker's clock
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
       const { invoker, store } = createTestInvoker({ handlers: [Misbehaving] });
-      const expected: Record<string, [string, number, string]> = {
-        'throw-non-error': ['FAILED', 500, 'NonErrorThrown'],
-        'reject-late': ['TIMED_OUT', 504, 'HandlerTimeoutError'],
-        never: ['TIMED_OUT', 504, 'HandlerTimeoutError'],
-        'wrong-shape': ['FAILED', 500, 'InvalidHandlerResult'],
+      // status, code, error, whether the handler had settled when its record was written
+      const expected: Record<string, [string, number, string, boolean | undefined]> = {
+        'throw-non-error': ['FAILED', 500, 'NonErrorThrown', undefined],
+        'reject-late': ['TIMED_OUT', 504, 'HandlerTimeoutError', true], // settles (rejects) within its grace
+        never: ['TIMED_OUT', 504, 'HandlerTimeoutError', false], // recorded after the grace, may still run
+        'wrong-shape': ['FAILED', 500, 'InvalidHandlerResult', undefined],
       };
       const seen: unknown[] = [];
-      for (const [mode, [status, code, errorName]] of Object.entries(expected)) {
-        const record = await invoker.invokePipelineHandler('misbehaving', { mode }, {}, { timeoutMs: 100 });
-        const next = await invoker.invokePipelineHandler('misbehaving', { mode: 'ok' });
-        figures.observe(
-          record.status === status &&
-            record.status_code === code &&
-            record.error?.name === errorName &&
-            next.status === 'SUCCEEDED',
-        );
-        seen.push([record.status, record.status_code, record.error?.name, next.status]);
+      try {
+        for (const [mode, [status, code, errorName, settled]] of Object.entries(expected)) {
+          const run = invoker.invokePipelineHandler('misbehaving', { mode }, {}, { timeoutMs: 100 });
+          await jest.advanceTimersByTimeAsync(100 + 10_000);
+          const record = await run;
+          const next = await invoker.invokePipelineHandler('misbehaving', { mode: 'ok' });
+          figures.observe(
+            record.status === status &&
+              record.status_code === code &&
+              record.error?.name === errorName &&
+              record.handler_settled === settled &&
+              next.status === 'SUCCEEDED',
+          );
+          seen.push([record.status, record.status_code, record.error?.name, record.handler_settled, next.status]);
+        }
+      } finally {
+        jest.useRealTimers();
       }
       figures.lose(8 - store.all().filter((r) => r.status !== 'RUNNING').length);
       expect(seen).toEqual(Object.values(expected).map((e) => [...e, 'SUCCEEDED']));
@@ -76,6 +86,9 @@ describe('handler faults', () => {
           REDIS_URL: redis.url,
           PIPELINE_HOME: home,
           PIPELINE_WORKER_LOCK_MS: '800',
+          // a dead worker's run is stale after 1 s of silence (heartbeats every 100 ms), not a minute
+          PIPELINE_HEARTBEAT_MS: '100',
+          PIPELINE_STALE_AFTER_MS: '1000',
           LOG_LEVEL: 'warn',
           ...extraEnv,
         };

@@ -1,5 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { pipelineHandler, type RunExecutionMetadata } from '@pipeline-invocation/core';
+import {
+  RunLifecycle,
+  pipelineHandler,
+  retryPolicyFromDelays,
+  type RunExecutionMetadata,
+} from '@pipeline-invocation/core';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
 import { DynamoRunStore, createRunTable } from '@pipeline-invocation/storage/dynamodb';
 import { cliProject } from '../../packages/invoker/tests/helpers/cli-project';
@@ -50,8 +55,8 @@ describe('interruptions of pipeline invoke (real processes and signals)', () => 
       child.child.kill('SIGKILL');
       await child.result;
       const early = await p.cli(p.invoke('fine', 'killed'));
-      await p.waitUntilStale();
-      const late = await p.cli(p.invoke('fine', 'killed'));
+      // the next process takes 100 ms of silence for death (instead of waiting out the 4 s here)
+      const late = await p.cli(p.invoke('fine', 'killed'), p.seesStale);
       const record = run && (await p.store.get(run.run_id));
       figures.lose(run && !record ? 1 : 0);
       figures.observe(early.code === 6 && late.code === 0 && record?.status === 'CRASHED');
@@ -86,6 +91,8 @@ class InProcess {
 describe('runs that break outside their handler (in-process)', () => {
   it('each ends in exactly one terminal record, or in none when it never started', () =>
     countedCase('lifecycle (in-process)', async (figures) => {
+      // the hanging factory's timeout and grace run on jest's fake timers (the invoker's clock)
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
       const { invoker, store } = createTestInvoker({ handlers: [InProcess] });
       invoker.registry.register('life_hanging_factory', () => new Promise(() => {}));
       const outcome = async (run: () => Promise<RunExecutionMetadata>) =>
@@ -99,9 +106,11 @@ describe('runs that break outside their handler (in-process)', () => {
         abortedBeforeStart: await outcome(() =>
           invoker.invokePipelineHandler('life_in_process', {}, {}, { signal: AbortSignal.abort() }),
         ),
-        hangingFactory: await outcome(() =>
-          invoker.invokePipelineHandler('life_hanging_factory', {}, {}, { timeoutMs: 100 }),
-        ),
+        hangingFactory: await outcome(async () => {
+          const run = invoker.invokePipelineHandler('life_hanging_factory', {}, {}, { timeoutMs: 100 });
+          await jest.advanceTimersByTimeAsync(100 + 10_000); // the timeout, then the cancel grace
+          return run;
+        }),
         keyFirst: await outcome(() =>
           invoker.invokePipelineHandler('life_in_process', { kind: 'a' }, {}, { idempotencyKey: 'k' }),
         ),
@@ -119,6 +128,7 @@ describe('runs that break outside their handler (in-process)', () => {
       };
       for (const [name, status] of Object.entries(expected))
         figures.observe(seen[name as keyof typeof seen] === status);
+      jest.useRealTimers();
       const records = store.all();
       figures.lose(4 - records.length); // bigint, map, hanging factory, keyFirst
       expect(seen).toEqual(expected);
@@ -145,18 +155,19 @@ describe('ambiguous DynamoDB writes (a proxy forwards each write and drops its a
       );
       const count = SOAK ? 100 : 20;
       const ids: string[] = [];
+      const lifecycle = new RunLifecycle(faulty, { retry: retryPolicyFromDelays([10, 20]) });
       try {
         for (let i = 0; i < count; i++) {
           const record = runningRecord({ idempotency_key: `amb-${i}` });
           proxy.dropAnswersTo(/PutItem/, 1 + (i % 2)); // the lock write, and every other time the record write too
-          const begun = await faulty.begin(record).catch((e: Error) => e);
+          const begun = await lifecycle.begin(record).catch((e: Error) => e);
           proxy.dropAnswersTo(/PutItem/, 1);
-          const ended = await faulty.finish(finished(record)).catch((e: Error) => e);
+          const ended = await lifecycle.finish(finished(record)).catch((e: Error) => e);
           ids.push(record.run_id);
           const stored = await direct.get(record.run_id);
           figures.observe(
             !(begun instanceof Error) &&
-              begun.ok &&
+              begun.started &&
               !(ended instanceof Error) &&
               ended.ok &&
               stored?.status === 'SUCCEEDED',
