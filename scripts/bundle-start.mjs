@@ -18,7 +18,7 @@
 // (scripts/start-loader.cjs does both).
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,7 @@ const key = (file) => relative(workspace, file).split(sep).join('/');
 const DYNAMIC_IMPORT = /\bimport\((?!\s*(['"])[^'"`$]*\1\s*\))/;
 const withoutComments = (text) => text.replace(/^\s*\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
 const usesImport = (file) => /\.c?js$/.test(file) && DYNAMIC_IMPORT.test(withoutComments(readFileSync(file, 'utf8')));
+const hash = (data) => createHash('sha1').update(data).digest('hex');
 const packageName = (spec) => spec.split('/', spec.startsWith('@') ? 2 : 1).join('/');
 
 /** The package folder (key) holding `file`, found as the nearest package.json with a name. */
@@ -197,8 +198,9 @@ const describePackage = (pkg, importer) => {
     name: manifest.name,
     version: manifest.version,
     importer,
-    // our packages in a workspace: a rebuild since the bundle makes it stale
-    builtAtMs: pkg.startsWith('packages/') && existsSync(buildInfo) ? statSync(buildInfo).mtimeMs : undefined,
+    // our packages in a workspace: a rebuild since the bundle makes it stale (by content: nx
+    // restores a cached build with new file times)
+    buildInfo: pkg.startsWith('packages/') && existsSync(buildInfo) ? hash(readFileSync(buildInfo)) : undefined,
   };
 };
 const addPackage = (pkg, importer) => {

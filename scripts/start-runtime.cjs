@@ -38,9 +38,16 @@ function __pipelineStart(modules, manifest, entry) {
       return undefined;
     }
     if (installed !== pkg.version) return undefined;
-    if (pkg.builtAtMs !== undefined) {
-      var built = fs.statSync(root + '/dist/.tsbuildinfo', { throwIfNoEntry: false });
-      if (built && built.mtimeMs !== pkg.builtAtMs) return undefined; // rebuilt since the bundle
+    if (pkg.buildInfo !== undefined) {
+      var built;
+      try {
+        built = fs.readFileSync(root + '/dist/.tsbuildinfo');
+      } catch {
+        built = undefined; // an installed package: no build of its own
+      }
+      if (built && require('node:crypto').createHash('sha1').update(built).digest('hex') !== pkg.buildInfo) {
+        return undefined; // rebuilt since the bundle
+      }
     }
     __startRoots.set(pkg.key, root);
   }
