@@ -133,6 +133,19 @@ describe('pipeline invoke of Python services', () => {
     expect(JSON.parse(stdout).body).toContain('exited with code 3 before it returned a result');
   });
 
+  it('--timeout: ctx.cancelled, the handler returns what it did, TIMED_OUT, exit 1', async () => {
+    const { code, stdout, stderr } = await cli(['invoke', 'cooperative', '--timeout', '2500', '--json'], {
+      LOG_LEVEL: 'info',
+    });
+    expect(code).toBe(1);
+    const record = JSON.parse(stdout);
+    expect(record).toMatchObject({ status: 'TIMED_OUT', status_code: 504, handler_settled: true });
+    const metadata = JSON.parse(record.metadata);
+    expect(metadata.iterations).toBeGreaterThan(0);
+    expect(metadata.python_process).toMatchObject({ exited: true, exit_code: 0, stopped_by: 'timeout' });
+    expect(stderr).toContain('python: telling the handler to stop (ctx.cancelled)');
+  });
+
   it('Ctrl-C on pipeline invoke: ctx.cancelled, the handler returns, CANCELLED, exit 130', async () => {
     const run = startCli(['invoke', 'cooperative', '--json'], {
       cwd: team.root,
