@@ -4,7 +4,7 @@
 // native SQLite build to each; the machine node's build is put back at the end). Exits non-zero
 // when a bench misses its target on any version.
 //
-//   node bench/run.mjs [name filter]            e.g. node bench/run.mjs cold-start
+//   node bench/run.mjs [name filter ...]        e.g. node bench/run.mjs cold-start list
 //   PIPELINE_BENCH_NODES="system 24" node bench/run.mjs
 //
 // A bench's processes run without NODE_EXTRA_CA_CERTS (set on some machines, it makes every
@@ -17,10 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { restoreNode, useNode, VERSIONS } from '../scripts/node-matrix.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv[2];
+const only = process.argv.slice(2);
 const versions = process.env.PIPELINE_BENCH_NODES?.split(/\s+/).filter(Boolean) ?? VERSIONS;
 const files = readdirSync(here)
-  .filter((f) => f.endsWith('.bench.mjs') && (!only || f.includes(only)))
+  .filter((f) => f.endsWith('.bench.mjs') && (!only.length || only.some((name) => f.includes(name))))
   .sort();
 const { NODE_EXTRA_CA_CERTS: _slowStart, ...baseEnv } = process.env;
 const missed = [];
