@@ -64,7 +64,6 @@ export type Written<T> =
 /** How a store error is to be taken (see {@link RunStore.classifyError}). */
 export type StoreErrorKind = 'transient' | 'rejected' | 'unavailable';
 
-
 /** What identifies a run in every store (DynamoDB's primary key is both). */
 export type RunKey = Pick<RunExecutionMetadata, 'service' | 'run_id'>;
 
