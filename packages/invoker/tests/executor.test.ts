@@ -374,6 +374,28 @@ describe('idempotency', () => {
     });
   });
 
+  it('a key another process keeps taking: RunConflictError names the run that holds it, never the refused one', async () => {
+    // Between each read and write of the key, another process takes it (its runs' records not
+    // yet written): every conditional write loses, and after its attempts the run is refused.
+    const store = new MemoryRunStore();
+    const putKey = store.putKey.bind(store);
+    let competitor = 0;
+    let lastHolder = '';
+    store.putKey = async (item, when) => {
+      lastHolder = `01COMPETITOR${String(++competitor).padStart(14, '0')}`;
+      await putKey({ ...item, run_id: lastHolder, status: 'SUCCEEDED' }, [{ exists: true }, { exists: false }]);
+      return putKey(item, when);
+    };
+    const { invoker } = createTestInvoker({ store, handlers: [FaultyHandler] });
+    const refused = await invoker
+      .invokePipelineHandler('faulty', { mode: 'fine' }, {}, { idempotencyKey: 'contended' })
+      .catch((error: Error) => error);
+    expect(competitor).toBeGreaterThan(1);
+    expect(refused).toMatchObject({ name: 'RunConflictError', runId: lastHolder });
+    expect((refused as Error).message).toContain(`pipeline cancel ${lastHolder}`);
+    expect(store.all()).toEqual([]); // the refused run wrote nothing and ran nothing
+  });
+
   it('scopes keys by service: the same request_id in svc_a then svc_b runs both handlers', async () => {
     const ran: string[] = [];
     class Named {
