@@ -18,5 +18,7 @@ export async function withRunStore<T>(io: Io, use: (store: RunStore) => Promise<
  * staleness limit from `PIPELINE_STALE_AFTER_MS`); always closes the store.
  */
 export async function withRunLifecycle<T>(io: Io, use: (lifecycle: RunLifecycle) => Promise<T>): Promise<T> {
-  return withRunStore(io, (store) => use(new RunLifecycle(store, { staleAfterMs: lifecycleConfig(io.env).staleAfterMs })));
+  return withRunStore(io, (store) =>
+    use(new RunLifecycle(store, { staleAfterMs: lifecycleConfig(io.env).staleAfterMs })),
+  );
 }
