@@ -26,6 +26,7 @@ const PACKAGES = [
   'post-labelling',
   'handler-perspective-api',
   'handler-openai-moderation',
+  'handler-python',
 ];
 const temp = mkdtempSync(join(tmpdir(), 'e2e-publish-'));
 const results = [];

@@ -31,6 +31,8 @@ export interface RunContext {
   readonly previousRun: RunExecutionMetadata | undefined;
   /** Aborted when the run times out or the caller cancels: stop soon and return or throw. */
   readonly signal: AbortSignal;
+  /** When the run's timeout fires (ms since the epoch, on the invoker's clock); `undefined` without a timeout. */
+  readonly deadlineMs?: number;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
   /** Report progress (`done` of `total` units); drives the CLI progress bar. */

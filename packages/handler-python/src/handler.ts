@@ -62,7 +62,7 @@ export async function runPythonService(
   const traceparent = activeTraceparent();
   const timeoutMs = Number(env.PIPELINE_TIMEOUT_MS);
   const deadlineMs =
-    (context as { deadlineMs?: number }).deadlineMs ??
+    context.deadlineMs ??
     (Number.isFinite(timeoutMs) && timeoutMs > 0 ? clock.now() + timeoutMs : undefined);
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,

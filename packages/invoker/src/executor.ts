@@ -429,6 +429,7 @@ export class Executor {
       requestMetadata: request.metadata,
       previousRun: run.previousRun,
       signal,
+      ...(timeoutMs === undefined ? {} : { deadlineMs: clock.now() + timeoutMs }),
       logger: run.logger,
       metrics: run.metrics,
       progress: (done: number, total: number) => run.options.onProgress?.(done, total),
