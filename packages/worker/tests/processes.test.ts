@@ -67,7 +67,8 @@ describe('worker processes', () => {
     const first = await queue.enqueue(request({ mode: 'sleep', ms: 1500 }));
     await until(async () => (await active()) === 1);
     worker.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
+    // the worker has taken the signal (rather than a fixed 100 ms, which a loaded machine overran)
+    await until(async () => worker.stderr().includes('SIGTERM: no new jobs'));
     const second = await queue.enqueue(request({}));
     expect(await worker.exited).toBe(0);
     expect(worker.stderr()).toContain('SIGTERM: no new jobs; finishing the ones in hand');
