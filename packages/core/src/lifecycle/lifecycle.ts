@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock';
 import { IdempotencyKeyMismatchError, RunConflictError, RunStoreError } from '../errors';
 import type { RunExecutionMetadata, RunStatus } from '../models/run-record';
 import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from '../retry';
-import type { KeyItem, RunCondition, RunKey, RunStore, Written } from '../store';
+import type { KeyItem, PruneQuery, PruneResult, RunCondition, RunKey, RunStore, Written } from '../store';
 
 /**
  * The run lifecycle, in one place. Every transition of a run record is a function here, built
@@ -181,16 +181,30 @@ export class RunLifecycle {
           { exists: false },
           { ownerIs: record.run_id }, // a retried claim whose answer was lost
           { statusIn: RERUNNABLE },
-          { statusIn: ['RUNNING'], heartbeatBefore: cutoff },
-          // a holder whose run was pruned or whose key release was lost is handled below and retried with this:
-          ...(lastHolder ? [{ ownerIs: lastHolder.run_id, statusIn: [lastHolder.status] }] : []),
+          // A stale RUNNING holder (its run record read and found stale below), or one whose run was
+          // pruned or whose key release was lost, is taken over from exactly that holder. Not with a
+          // clause for any stale holder: if that write's answer were lost, the retry would find the
+          // key already ours and never learn which run it took the key from, leaving it RUNNING for
+          // ever (found by the lifecycle model test: a race, 90 s, a lost answer, a begin).
+          ...(lastHolder
+            ? [
+                {
+                  ownerIs: lastHolder.run_id,
+                  statusIn: [lastHolder.status],
+                  ...(lastHolder.status === 'RUNNING' ? { heartbeatBefore: cutoff } : {}),
+                },
+              ]
+            : []),
         ]),
       );
       if (put.written) {
         const previous = put.previous;
-        return previous && previous.status === 'RUNNING' && previous.run_id !== record.run_id
-          ? { tookOverFrom: previous.run_id }
-          : {};
+        if (previous && previous.run_id !== record.run_id) {
+          return previous.status === 'RUNNING' ? { tookOverFrom: previous.run_id } : {};
+        }
+        // the key was free, or this claim landed on an earlier try whose answer was lost: when that
+        // try was the takeover of a stale holder, it was conditioned on exactly `lastHolder`
+        return !previous || lastHolder?.status !== 'RUNNING' ? {} : { tookOverFrom: lastHolder.run_id };
       }
       const holder = put.current;
       if (!holder) continue; // gone between the write and the read: try again
@@ -203,16 +217,15 @@ export class RunLifecycle {
         if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
         return { replayed: { ...run, replayed: true } };
       }
-      if (holder.status === 'RUNNING' && run?.status === 'RUNNING') {
-        if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
-        const ageMs = this.clock.now() - Math.max(Date.parse(holder.heartbeat_at), heartbeatMsOf(run));
-        if (ageMs < this.staleAfterMs) throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs);
-      }
-      if (holder.status === 'RUNNING' && run === undefined) {
-        // taken, its RUNNING record not (yet) written: alive until its key's heartbeat is stale
-        if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
-        const ageMs = this.clock.now() - Date.parse(holder.heartbeat_at);
-        if (ageMs < this.staleAfterMs) throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs);
+      if (holder.status === 'RUNNING' && (run === undefined || run.status === 'RUNNING')) {
+        // alive while its heartbeat (its key's, and its record's once written) is fresh; a stale
+        // holder is dead whatever its payload was, and is taken over on the next attempt
+        const beatMs = Math.max(Date.parse(holder.heartbeat_at), run ? heartbeatMsOf(run) : Number.NEGATIVE_INFINITY);
+        const ageMs = this.clock.now() - beatMs;
+        if (ageMs < this.staleAfterMs) {
+          if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
+          throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs);
+        }
       }
       if (run && run.status !== holder.status && isTerminal(run.status)) {
         // the holder ended but its key was not told (that write failed): tell it, then decide again
@@ -328,6 +341,17 @@ export class RunLifecycle {
     }
     if (crashed.idempotency_key) await this.releaseKey(crashed, 'CRASHED');
     return { crashed: true, record: crashed };
+  }
+
+  /**
+   * Remove the finished runs started before `query.before` (`pipeline runs prune`): never a
+   * RUNNING run; with `keepFailed`, only SUCCEEDED ones. Their keys are free again.
+   *
+   * @throws TypeError when the store cannot prune.
+   */
+  async prune(query: PruneQuery): Promise<PruneResult> {
+    if (!this.store.prune) throw new TypeError(`${this.store.description} cannot be pruned`);
+    return this.call(() => this.store.prune!({ ...query, statuses: prunableStatuses(query.keepFailed) }));
   }
 
   /** Tell the run's key how its run ended (only while the key is still the run's). */

@@ -1,14 +1,13 @@
 import {
   RunStatusSchema,
   heartbeatMsOf,
-  prunableStatuses,
   systemClock,
   type RunExecutionMetadata,
   type RunStatus,
 } from '@pipeline-invocation/core';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, table, type Io } from '../io';
-import { withRunStore } from '../run-store';
+import { withRunLifecycle, withRunStore } from '../run-store';
 import { parseDurationFlag } from '../duration';
 
 const RUNS_HELP = `Usage: pipeline runs [--service S] [--status S] [--limit N] [--cursor C] [--json]
@@ -118,10 +117,10 @@ async function prune(args: string[], io: Io): Promise<number> {
   const age = parseDurationFlag('--older-than', values['older-than'], { allowZero: true });
   const before = new Date(systemClock.now() - age).toISOString();
   const dryRun = values['dry-run'] === true;
-  return withRunStore(io, async (store) => {
+  return withRunLifecycle(io, async (lifecycle) => {
+    const { store } = lifecycle;
     if (!store.prune) throw new UsageError(`${store.description} cannot be pruned.`);
-    const keepFailed = values['keep-failed'] === true;
-    const { removed } = await store.prune({ before, keepFailed, dryRun, statuses: prunableStatuses(keepFailed) });
+    const { removed } = await lifecycle.prune({ before, keepFailed: values['keep-failed'] === true, dryRun });
     if (values.json) io.out(`${JSON.stringify({ removed, dry_run: dryRun, before })}\n`);
     else
       io.out(
