@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 'use strict';
-// Entry point of the `pipeline` CLI. A command that runs handlers or opens a store starts from
-// the build's one-file bundle of that path (dist/pipeline.bundle.js, with V8's code cache: see
-// scripts/bundle-start.mjs); `pipeline list`, help and version load a few small files and start
-// faster without it. With no bundle, or one that does not fit the installed packages, the CLI
-// starts from the compiled sources in ../dist.
+// Entry point of the `pipeline` CLI. The invoker's own commands that run handlers or open a
+// store start from the build's one-file bundle of that path (dist/pipeline.bundle.js, with V8's
+// code cache: see scripts/bundle-start.mjs). `pipeline list`, help and version load a few small
+// files and start faster without it; the worker's and the dashboard's commands are long-running
+// processes of other packages, and start from the files. With no bundle, or one that does not fit
+// the installed packages, every command starts from the compiled sources in ../dist.
 const { join } = require('node:path');
 
-const LIGHT = new Set([undefined, 'list', 'help', '-h', '--help', '-v', '--version']);
+const UNBUNDLED = new Set([undefined, 'list', 'help', '-h', '--help', '-v', '--version']);
+for (const command of ['worker', 'queue', 'schedule', 'dashboard']) UNBUNDLED.add(command);
 let start;
-if (!LIGHT.has(process.argv[2])) {
+if (!UNBUNDLED.has(process.argv[2])) {
   try {
     start = require('../dist/start-loader.cjs').loadStart(join(__dirname, '..', 'dist', 'pipeline.bundle.js'));
   } catch (error) {
