@@ -86,9 +86,12 @@ describe('handler faults', () => {
           REDIS_URL: redis.url,
           PIPELINE_HOME: home,
           PIPELINE_WORKER_LOCK_MS: '800',
-          // a dead worker's run is stale after 1 s of silence (heartbeats every 100 ms), not a minute
+          // A dead worker's run is stale after 400 ms of silence (heartbeats every 100 ms), not a
+          // minute. BullMQ sees the job stalled only once its 800 ms lock (renewed every 400 ms)
+          // has lapsed, so when it gives up on the job the last run is already stale and is marked
+          // CRASHED then (the worker's 'failed' handler marks it only when stale).
           PIPELINE_HEARTBEAT_MS: '100',
-          PIPELINE_STALE_AFTER_MS: '1000',
+          PIPELINE_STALE_AFTER_MS: '400',
           LOG_LEVEL: 'warn',
           ...extraEnv,
         };
