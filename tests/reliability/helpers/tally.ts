@@ -13,6 +13,23 @@ export function tally(area: string, figures: { tried: number; passed: number; lo
   );
 }
 
+/** Figures of a model-based suite: every one counted from what ran. */
+export interface ModelTally {
+  /** Checks made (each prediction and invariant, after each command). */
+  readonly cases: number;
+  /** Command sequences run (shrinking runs included). */
+  readonly sequences: number;
+  readonly commands: number;
+  readonly violations: number;
+}
+
+/** Record a model-based suite's figures for the summary's model table. */
+export function tallyModel(area: string, figures: ModelTally): void {
+  const file = process.env.RELIABILITY_TALLY;
+  if (!file) return;
+  appendFileSync(file, `${JSON.stringify({ kind: 'model', area, ...figures })}\n`);
+}
+
 /**
  * The figures of one case, counted from what it observed: each scenario is `observe`d with the
  * outcome the case saw (before any assertion), so a case that goes wrong counts as tried and not

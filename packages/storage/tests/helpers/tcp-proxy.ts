@@ -19,8 +19,11 @@ export interface FaultProxy {
   readonly dropped: number;
   /** Connections the client opened so far (refused ones included). */
   readonly connections: number;
-  /** Drop the answers of the next `n` requests that send a body matching `match`, then forward again. */
-  dropAnswersTo(match: RegExp, n?: number): void;
+  /**
+   * Drop the answers of the next `n` requests that send a body matching `match`, then forward
+   * again; `skip` matching requests are forwarded first (lose the answer of a later write).
+   */
+  dropAnswersTo(match: RegExp, n?: number, skip?: number): void;
   close(): Promise<void>;
 }
 
@@ -29,7 +32,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
   let dropped = 0;
   let connections = 0;
-  let rule: { match: RegExp; left: number } | undefined;
+  let rule: { match: RegExp; left: number; skip: number } | undefined;
   const proxy = {
     mode: 'forward' as ProxyMode,
     get dropped() {
@@ -50,8 +53,11 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     let dropThis = proxy.mode === 'drop-answers';
     client.on('data', (chunk: Buffer) => {
       if (rule && rule.left > 0 && rule.match.test(chunk.toString('utf8'))) {
-        rule.left -= 1;
-        dropThis = true;
+        if (rule.skip > 0) rule.skip -= 1;
+        else {
+          rule.left -= 1;
+          dropThis = true;
+        }
       }
       upstream.write(chunk);
     });
@@ -76,8 +82,8 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   return Object.assign(proxy, {
     port,
     endpoint: `http://127.0.0.1:${port}`,
-    dropAnswersTo(match: RegExp, n = 1) {
-      rule = { match, left: n };
+    dropAnswersTo(match: RegExp, n = 1, skip = 0) {
+      rule = { match, left: n, skip };
     },
     close: () =>
       new Promise<void>((resolve) => {
