@@ -42,7 +42,21 @@ export class ModelFigures {
   checks = 0;
   violations = 0;
   /** Ambiguous writes whose answer was actually lost, outages, outbox replays, takeovers, supersedes. */
-  readonly seen = { answersLost: 0, outages: 0, replays: 0, takeovers: 0, supersedes: 0, replayed: 0, conflicts: 0 };
+  readonly seen = {
+    answersLost: 0,
+    outages: 0,
+    replays: 0,
+    takeovers: 0,
+    supersedes: 0,
+    replayed: 0,
+    conflicts: 0,
+    /**
+     * Begins that ran a handler although a run of the same (service, key, payload) had SUCCEEDED,
+     * its key being held by another run: the success superseded a CRASHED presumption after the
+     * key was taken over (the key follows its holder, not the success). Reported, not a violation.
+     */
+    rerunsBesideSupersededSuccess: 0,
+  };
 }
 
 /** One run as the model knows it. */
@@ -280,6 +294,14 @@ async function settleBegin(
       tookOver === (predicted.kind === 'started' ? predicted.tookOverFrom : undefined),
       () => `${label}: took over ${tookOver ?? 'nothing'}, the model predicts ${want}`,
     );
+    if (
+      run.key &&
+      m.runs.some(
+        (r) => r.service === run.service && r.key === run.key && r.payload === run.payload && r.status === 'SUCCEEDED',
+      )
+    ) {
+      real.figures.seen.rerunsBesideSupersededSuccess += 1;
+    }
     m.runs.push(run);
     if (run.key) m.keys.set(scopedKey(run.service, run.key), run.id);
     touched.push(run.id);
