@@ -482,7 +482,7 @@ export class Executor {
   ): Promise<Outcome> {
     const graceMs = run.options.cancelGraceMs ?? this.deps.cancelGraceMs ?? LIFECYCLE_DEFAULTS.cancelGraceMs;
     const why = timedOut
-      ? (reason as Error).message
+      ? (reason as Error).message.replace(/\.$/, '')
       : isNamed(reason, 'RunCancelledError')
         ? (reason as RunCancelledError).reason
         : 'the caller aborted';

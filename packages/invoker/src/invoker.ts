@@ -88,7 +88,11 @@ export interface InvokerConfig {
    */
   tracker?: Tracker | false;
   logger?: Logger;
-  clock?: Clock;
+  /**
+   * The one clock (`CLOCK`): a whole `Clock`, or only `{ now }` (the system's timers are used
+   * with it). Tests usually leave it and use jest's fake timers, which drive the system clock.
+   */
+  clock?: Partial<Clock>;
   /** Where records wait when the store cannot take them (default `$PIPELINE_HOME/outbox.jsonl`); `false`: none. */
   outbox?: Outbox | false;
   /**

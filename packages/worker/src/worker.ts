@@ -77,12 +77,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     worker.on('failed', (job, error) => {
       logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade });
       // BullMQ gave up on a job whose workers kept dying: its last run would stay RUNNING.
-      if (job?.id && job.stalledCounter > 0) {
-        invoker
-          .runLifecycle()
-          .then((lifecycle) => previousAttempts(lifecycle, job, logger))
-          .catch((e) => logger.warn(`could not mark the runs of job ${job.id}: ${describe(e)}`));
-      }
+      if (job?.id && job.stalledCounter > 0) void markGivenUp(invoker, job, logger);
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
@@ -200,6 +195,23 @@ async function runningOfSchedule(
 ): Promise<RunExecutionMetadata | undefined> {
   const { items } = await lifecycle.store.list({ service, status: 'RUNNING', limit: 100 });
   return items.find((r) => r.schedule_id === scheduleId && !lifecycle.isStale(r));
+}
+
+/**
+ * BullMQ gave up on a job whose workers kept stalling: its last run would stay RUNNING. It is
+ * marked CRASHED once its heartbeat is stale; a run still alive now is looked at again when its
+ * heartbeat would be stale (it may finish by itself meanwhile, and then its record stands).
+ */
+async function markGivenUp(invoker: Invoker, job: Job<InvocationJobData>, logger: Logger): Promise<void> {
+  try {
+    const lifecycle = await invoker.runLifecycle();
+    const previous = await previousAttempts(lifecycle, job, logger);
+    if (previous.kind !== 'alive') return;
+    const waitMs = Math.max(1000, heartbeatMsOf(previous.run) + lifecycle.staleAfterMs - lifecycle.clock.now() + 1);
+    lifecycle.clock.setTimeout(() => void markGivenUp(invoker, job, logger), waitMs, { unref: true });
+  } catch (error) {
+    logger.warn(`could not mark the runs of job ${job.id}: ${describe(error)}`);
+  }
 }
 
 /** What earlier attempts of a job left: nothing in the way, a live run to wait for, or its SUCCEEDED run. */
