@@ -45,7 +45,7 @@ module.exports = async () => {
     const fmt = (name, r) =>
       `  ${name.padEnd(28)}${[r.cases, r.sequences, r.commands, r.violations].map((v, i) => String(v).padStart(cols[i].length + 2)).join('')}`;
     lines.push(
-      'Lifecycle model (fast-check)',
+      'Model-based suites (fast-check)',
       `  ${''.padEnd(28)}${cols.map((c) => c.padStart(c.length + 2)).join('')}`,
     );
     const sum = { cases: 0, sequences: 0, commands: 0, violations: 0 };
