@@ -16,14 +16,15 @@ const root = createHostProject([
 const script = (service: string, file: string, fixed: string, payload: object) => `
   const { writeFileSync } = require('node:fs');
   const { createInvoker } = require('@pipeline-invocation/invoker');
-  const invoker = createInvoker({ pluginRetryMs: 300, outbox: false, env: { PIPELINE_STORE: 'memory', LOG_LEVEL: 'error' } });
+  let nowMs = Date.now(); // the invoker's clock: the back-off passes without waiting for it
+  const invoker = createInvoker({ clock: { now: () => nowMs }, pluginRetryMs: 300, outbox: false, env: { PIPELINE_STORE: 'memory', LOG_LEVEL: 'error' } });
   const attempt = () => invoker.invokePipelineHandler(${JSON.stringify(service)}, ${JSON.stringify(payload)})
     .then((r) => r.status, (e) => e.name + ': ' + e.message);
   (async () => {
     const seen = [await attempt()];
     writeFileSync(${JSON.stringify(file)}, ${JSON.stringify(fixed)});
     seen.push(await attempt()); // within the back-off: the failure is remembered
-    await new Promise((r) => setTimeout(r, 400));
+    nowMs += 400;
     seen.push(await attempt()); // after it: imported afresh
     console.log(JSON.stringify(seen));
     await invoker.close();
