@@ -205,9 +205,9 @@ function summary(r: RunExecutionMetadata) {
   };
 }
 
-/** A page of runs: `service`, `status`, `from`/`to` (ISO times), `cursor`, `limit` (default 25). */
+/** A page of runs: `service`, `status`, `from`/`to` (ISO times), `cursor`, `limit` (1 to 200, default 25). */
 async function runs(store: RunStore, params: URLSearchParams) {
-  const limit = Math.min(200, Math.max(1, Number(params.get('limit') ?? 25) || 25));
+  const limit = limitOf(params.get('limit'));
   const status = params.get('status') || undefined;
   if (status && !RunStatusSchema.safeParse(status).success)
     throw new InvalidRequestError(
@@ -228,6 +228,18 @@ async function runs(store: RunStore, params: URLSearchParams) {
   const items = floor ? page.items.filter((r) => r.run_id >= floor) : page.items;
   const more = page.nextCursor && (!floor || items.length === page.items.length);
   return { items: items.map(summary), ...(more ? { nextCursor: page.nextCursor } : {}) };
+}
+
+/** The largest page `/api/runs` answers. */
+const MAX_LIMIT = 200;
+
+/** The page size (`limit`): a whole number from 1 to {@link MAX_LIMIT}, default 25; anything else is a 400. */
+function limitOf(value: string | null): number {
+  if (value === null || value === '') return 25;
+  const limit = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(limit >= 1 && limit <= MAX_LIMIT))
+    throw new InvalidRequestError(`limit "${value}" is not a whole number from 1 to ${MAX_LIMIT}`);
+  return limit;
 }
 
 /** A time filter (`from`, `to`): an ISO-8601 time, as ms since the epoch. */

@@ -60,6 +60,21 @@ describe("bad filters and run ids are the caller's mistake: 400, never 500", () 
     expect([answer.status, JSON.parse(answer.body).error]).toEqual([400, expect.stringContaining('from "yesterday"')]);
   });
 
+  it.each(['abc', '0', '-1', '2.5', '201', '1e2'])(
+    'a limit of %s answers 400 naming the allowed range',
+    async (limit) => {
+      const answer = await get(open.url, `/api/runs?limit=${limit}`);
+      expect([answer.status, JSON.parse(answer.body).error]).toEqual([
+        400,
+        `limit "${limit}" is not a whole number from 1 to 200`,
+      ]);
+    },
+  );
+
+  it('a limit from 1 to 200 is served', async () => {
+    for (const limit of ['1', '200']) expect((await get(open.url, `/api/runs?limit=${limit}`)).status).toBe(200);
+  });
+
   it('a run id with a malformed escape answers 400; a well-formed unknown one 404; a known one its record', async () => {
     expect((await get(open.url, '/api/runs/%')).status).toBe(400);
     expect((await get(open.url, '/api/runs/%E0%A4%A')).status).toBe(400);
