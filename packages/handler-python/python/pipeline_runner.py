@@ -158,9 +158,20 @@ def _resolve(entry):
     return target
 
 
+def _own_frame(filename):
+    """A frame of this runner or of the import machinery: not the user's code."""
+    if filename.startswith("<frozen importlib"):
+        return True
+    path = os.path.abspath(filename)
+    return path == os.path.abspath(__file__) or path == os.path.abspath(importlib.__file__)
+
+
 def _exception(error, phase):
-    own = os.path.abspath(__file__)
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) != own]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _own_frame(f.filename)]
+    if isinstance(error, SyntaxError) and error.filename:
+        # the line that does not parse is no frame of the traceback: name it as the last one
+        text = (error.text or "").strip() or None
+        frames.append(traceback.FrameSummary(error.filename, error.lineno, "<module>", line=text))
     frames = frames[-TRACEBACK_FRAMES:]
     return {
         "type": type(error).__qualname__,

@@ -2,6 +2,7 @@ import type { Env } from '@pipeline-invocation/core';
 import { interpreterFrom, type ResolvedPythonConfig } from './config';
 import { RUNNER_PATH, pythonPathFor, runPythonProcess } from './process';
 import { silentLogger } from './silent-logger';
+import { importFix } from './import-fix';
 
 /** The outcome of checking one configured service (or the interpreter). */
 export interface PythonServiceCheck {
@@ -101,11 +102,18 @@ export async function checkPythonServices(
   }
   config.services.forEach((spec, i) => {
     const report = lines[i];
-    const fix = `make "${spec.entry.split(':')[0]}" importable from ${[...config.pythonPath, config.cwd].join(', ')} (set "pipelineInvocation.python.cwd" or "pythonPath"), or correct the entry point`;
+    const error = String(report?.error ?? '');
+    const [type = '', message = ''] = error.split(/: (.*)/s);
+    const fix = importFix(
+      spec.entry,
+      type,
+      message,
+      `${interpreter} from ${[...config.pythonPath, config.cwd].join(', ')}`,
+    );
     if (!report)
       checks.push({ name: spec.service, ok: false, detail: `${spec.entry}: not checked (the check did not finish)` });
     else if (report.importable !== true)
-      checks.push({ name: spec.service, ok: false, detail: `${spec.entry}: ${String(report.error)}: ${fix}` });
+      checks.push({ name: spec.service, ok: false, detail: `${spec.entry}: ${error}: ${fix}` });
     else if (options.mode === 'import' && report.callable !== true)
       checks.push({
         name: spec.service,

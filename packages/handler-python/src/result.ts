@@ -1,6 +1,7 @@
 import type { HandlerResult, JsonObject } from '@pipeline-invocation/core';
 import type { PythonProcessOutcome } from './process';
 import type { PythonException } from './protocol';
+import { importFix } from './import-fix';
 
 /** What a run's result needs to say besides the process's outcome. */
 export interface RunFacts {
@@ -66,10 +67,10 @@ export function resultOf(outcome: PythonProcessOutcome, facts: RunFacts): Handle
   if (closed?.exception) {
     const e = closed.exception;
     if (e.phase === 'import') {
+      const searched = `${facts.interpreter} from ${[...facts.pythonPath, facts.cwd].join(', ')}`;
       return failed(
-        `${where}: its entry point cannot be loaded: ${e.type}: ${e.message}. Fix: make "${e.type === 'AttributeError' ? facts.entry : facts.entry.split(':')[0]}" ` +
-          `importable by ${facts.interpreter} from ${[...facts.pythonPath, facts.cwd].join(', ')} ` +
-          '(set "pipelineInvocation.python.cwd" or "pythonPath" in package.json), or correct the entry point.',
+        `${where}: its entry point cannot be loaded: ${e.type}: ${e.message}. Fix: ${importFix(facts.entry, e.type, e.message, searched)}.` +
+          (e.traceback ? `\nTraceback (last frames):\n${e.traceback}` : ''),
         { python_exception: exceptionMetadata(e), python_process: process },
       );
     }

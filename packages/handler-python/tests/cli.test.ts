@@ -62,7 +62,7 @@ describe('pipeline list and doctor with Python services in the host package.json
     const missingModule = await cli(['doctor'], {}, broken.root);
     expect(missingModule.code).toBe(1);
     expect(missingModule.stdout).toMatch(
-      /\[FAIL\] @pipeline-invocation\/handler-python: ml_inference_ime: pipelines\.ime\.handler:lambda_handler: ModuleNotFoundError: No module named 'pipelines\.ime': make "pipelines\.ime\.handler" importable from .*\(set "pipelineInvocation\.python\.cwd" or "pythonPath"\)/,
+      /\[FAIL\] @pipeline-invocation\/handler-python: ml_inference_ime: pipelines\.ime\.handler:lambda_handler: ModuleNotFoundError: No module named 'pipelines\.ime': make "pipelines\.ime\.handler" importable by .* from .*\(set "pipelineInvocation\.python\.cwd" or "pythonPath" in package\.json\)/,
     );
     const noInterpreter = await cli(['doctor'], { PIPELINE_PYTHON: 'python-missing-9' }, broken.root);
     expect(noInterpreter.code).toBe(1);

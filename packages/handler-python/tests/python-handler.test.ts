@@ -190,10 +190,49 @@ describe('a Python service that cannot start', () => {
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 50, msg: record.body }));
   });
 
-  it('an entry point that is not callable', async () => {
+  it('an entry point that is not callable: the fix says to point it at a function', async () => {
     const { invoker } = pythonInvoker({ services: fixtureServices('not_a_function') });
     const record = await invoker.invokePipelineHandler('not_a_function', {});
     expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
     expect(record.body).toContain('TypeError: pipelines.handlers:not_a_function is not callable');
+    expect(record.body).toContain('Fix: point the entry point at a function handler(event, context).');
+    expect(record.body).not.toContain('importable');
+  });
+
+  it('a function the module does not define: the fix names the function and the module', async () => {
+    const { invoker } = pythonInvoker({ services: { svc: 'pipelines.handlers:no_such_function' } });
+    const record = await invoker.invokePipelineHandler('svc', {});
+    expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+    expect(record.body).toContain(
+      "AttributeError: module 'pipelines.handlers' has no attribute 'no_such_function'. " +
+        'Fix: define "no_such_function" in "pipelines.handlers", or correct the entry point.',
+    );
+  });
+
+  it("a dependency the module imports is missing: the fix is the interpreter's environment, not the path", async () => {
+    const { invoker, log } = pythonInvoker({ services: { svc: 'pipelines.needs_dependency:lambda_handler' } });
+    const record = await invoker.invokePipelineHandler('svc', {});
+    expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+    expect(record.body).toContain(
+      'Fix: "pipelines.needs_dependency" imports "pipeline_test_dependency_not_installed", which python3 from',
+    );
+    expect(record.body).toContain('set PIPELINE_PYTHON');
+    expect(record.body).not.toContain('importable');
+    // the traceback is the user's line, not the import machinery's
+    expect(record.body).toMatch(/Traceback \(last frames\):\n {2}File ".*needs_dependency\.py", line 1, in <module>\n/);
+    expect(record.body).not.toContain('importlib');
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 50, msg: record.body }));
+  });
+
+  it('a module that does not parse: the record names its file and line', async () => {
+    const { invoker } = pythonInvoker({ services: { svc: 'pipelines.broken_syntax:lambda_handler' } });
+    const record = await invoker.invokePipelineHandler('svc', {});
+    expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
+    expect(record.body).toContain('SyntaxError');
+    expect(record.body).toContain('Fix: fix the error raised while importing "pipelines.broken_syntax"');
+    expect(record.body).toMatch(
+      /File ".*broken_syntax\.py", line 4, in <module>\n {4}def lambda_handler\(event, context\)/,
+    );
+    expect(JSON.parse(record.metadata).python_exception).toMatchObject({ type: 'SyntaxError', phase: 'import' });
   });
 });
