@@ -25,8 +25,13 @@ const nodesDir = () =>
   join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pipeline-invocation', 'node');
 const sqliteDir = join(workspace, 'node_modules', 'better-sqlite3');
 const sqliteBinary = join(sqliteDir, 'build', 'Release', 'better_sqlite3.node');
-/** The machine's node: the one PATH names (what a developer's `node` is), not necessarily ours. */
-const systemNode = () => execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
+/** The machine's node: the first on PATH that is not one of ours (PATH may still name one after `use`). */
+function systemNode() {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && !resolve(dir).startsWith(resolve(nodesDir())) && existsSync(join(dir, 'node'))) return join(dir, 'node');
+  }
+  throw new Error('node-matrix: no node on PATH');
+}
 const quiet = { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' };
 const log = (line) => process.stderr.write(`node-matrix: ${line}\n`);
 
@@ -73,13 +78,17 @@ export function useNode(version) {
     mkdirSync(dirname(systemKept), { recursive: true });
     copyFileSync(sqliteBinary, systemKept);
   }
+  const path = (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => !resolve(dir || '.').startsWith(resolve(nodesDir())))
+    .join(':');
   if (version === 'system') {
     if (existsSync(systemKept)) copyFileSync(systemKept, sqliteBinary);
-    return { node: system, env: { PATH: process.env.PATH } };
+    return { node: system, env: { PATH: path } };
   }
   const dir = nodePackage(version);
   const node = join(dir, 'bin', 'node');
-  const env = { PATH: `${join(dir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: dir };
+  const env = { PATH: `${join(dir, 'bin')}:${path}`, npm_config_nodedir: dir };
   const kept = keptBuild(node);
   if (!existsSync(kept)) {
     log(
