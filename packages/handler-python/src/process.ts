@@ -46,6 +46,8 @@ export interface PythonProcessOptions {
 export interface PythonProcessOutcome {
   /** The interpreter could not be started (`ENOENT`: not found). */
   readonly spawnError?: NodeJS.ErrnoException;
+  /** The process's id from the operating system (known before `opened`), if it started. */
+  readonly pid?: number;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   /** The `closed` message, when the process sent one. */
@@ -162,7 +164,7 @@ export function runPythonProcess(options: PythonProcessOptions): Promise<PythonP
       options.signal?.removeEventListener('abort', onAbort);
       for (const t of timers) clock.clearTimeout(t);
       if (contextDir) rmSync(contextDir, { recursive: true, force: true });
-      resolvePromise({ spawnError, exitCode, signal, closed, opened, escalation, stdout });
+      resolvePromise({ spawnError, pid: child.pid, exitCode, signal, closed, opened, escalation, stdout });
     };
     child.once('error', (error: NodeJS.ErrnoException) => {
       spawnError = error;

@@ -117,7 +117,8 @@ function exceptionMetadata(e: PythonException): JsonObject {
 
 function processFacts(outcome: PythonProcessOutcome, facts: RunFacts): JsonObject {
   return {
-    pid: outcome.opened?.pid ?? null,
+    // the OS's pid: known even when the run was stopped before the runner said `opened`
+    pid: outcome.opened?.pid ?? outcome.pid ?? null,
     python: outcome.opened?.python ?? null,
     exited: outcome.exitCode !== null || outcome.signal !== null,
     exit_code: outcome.exitCode,

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fixtureServices, pythonInvoker } from './helpers';
 
 const meta = (record: { metadata: string }) => JSON.parse(record.metadata) as Record<string, any>;
@@ -38,6 +41,36 @@ describe('cancelling and timing out a Python run (real processes and signals)', 
         'python: sending SIGKILL',
       ]),
     );
+  });
+
+  it('a run cancelled while Python is still starting is killed at once; the record still names its pid', async () => {
+    // an interpreter that takes 5 s to start: the run is cancelled before the runner opens
+    const dir = mkdtempSync(join(tmpdir(), 'slow-python-'));
+    const slowPython = join(dir, 'python');
+    writeFileSync(
+      slowPython,
+      '#!/usr/bin/env python3\nimport os, sys, time\ntime.sleep(5)\nos.execvp("python3", ["python3"] + sys.argv[1:])\n',
+      { mode: 0o755 },
+    );
+    const { invoker, log } = pythonInvoker(
+      { services: fixtureServices('noop'), killAfterMs: 6000 },
+      { env: { PIPELINE_PYTHON: slowPython } },
+    );
+    const controller = new AbortController();
+    const run = invoker.invokePipelineHandler('noop', {}, {}, { signal: controller.signal });
+    await until(() => log.lines.some((l) => l.msg === 'run started'));
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    const record = await run;
+    expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
+    const { python_process } = meta(record);
+    expect(python_process).toMatchObject({ exited: true, signal: 'SIGKILL', python: null, stopped_by: 'cancel' });
+    expect(python_process.escalation).toEqual([{ step: 'SIGKILL', at_ms: 0 }]);
+    expect(python_process.pid).toEqual(expect.any(Number));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ msg: 'python: sending SIGKILL', pid: python_process.pid }),
+    );
+    expect(record.duration_ms).toBeLessThan(4000);
   });
 
   it('a cooperative handler sees ctx.cancelled and returns; what it returned stays in the record', async () => {
