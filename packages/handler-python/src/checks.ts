@@ -1,5 +1,5 @@
 import type { Env } from '@pipeline-invocation/core';
-import { interpreterFrom, type ResolvedPythonConfig } from './config';
+import { DEFAULT_KILL_AFTER_MS, interpreterFrom, killAfterMsFrom, type ResolvedPythonConfig } from './config';
 import { RUNNER_PATH, pythonPathFor, runPythonProcess } from './process';
 import { silentLogger } from './silent-logger';
 import { importFix } from './import-fix';
@@ -50,6 +50,8 @@ export async function checkPythonServices(
   env: Env = process.env,
   options: PythonCheckOptions = {},
 ): Promise<PythonServiceCheck[]> {
+  const escalation = escalationProblem(config, env);
+  if (escalation) return [{ name: 'python services', ok: false, detail: escalation }];
   const interpreter = interpreterFrom(env, config.interpreter);
   const entries = config.services.map((s) => s.entry);
   const controller = new AbortController();
@@ -128,4 +130,34 @@ export async function checkPythonServices(
       });
   });
   return checks;
+}
+
+/** The executor's default cancel grace (ms), as `PIPELINE_CANCEL_GRACE_MS` documents it. */
+const DEFAULT_CANCEL_GRACE_MS = 10_000;
+
+/**
+ * What is wrong with the time from a cancellation to SIGKILL, if anything: an invalid
+ * `PIPELINE_PYTHON_KILL_AFTER_MS` (which would fail every run), or a time the executor's cancel
+ * grace does not wait for (the run would be recorded before its process ended, without saying how).
+ */
+function escalationProblem(config: ResolvedPythonConfig, env: Env): string | undefined {
+  let killAfterMs: number;
+  try {
+    killAfterMs = killAfterMsFrom(env, config.killAfterMs);
+  } catch (error) {
+    return `${(error as Error).message} (every run of these services would fail)`;
+  }
+  const rawGrace = Number(env.PIPELINE_CANCEL_GRACE_MS);
+  const graceMs = Number.isInteger(rawGrace) && rawGrace > 0 ? rawGrace : DEFAULT_CANCEL_GRACE_MS;
+  if (killAfterMs < graceMs) return undefined;
+  const from = env.PIPELINE_PYTHON_KILL_AFTER_MS
+    ? 'PIPELINE_PYTHON_KILL_AFTER_MS'
+    : config.killAfterMs !== undefined
+      ? '"pipelineInvocation.python.killAfterMs"'
+      : `the default ${DEFAULT_KILL_AFTER_MS} ms`;
+  return (
+    `a cancelled or timed-out process is killed ${killAfterMs} ms after the abort (${from}), but the run is recorded ` +
+    `after the cancel grace of ${graceMs} ms (PIPELINE_CANCEL_GRACE_MS): its record would not say how the process ended. ` +
+    'Make killAfterMs smaller than PIPELINE_CANCEL_GRACE_MS'
+  );
 }

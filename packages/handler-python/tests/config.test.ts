@@ -1,5 +1,5 @@
 import { pythonPlugin, resolvePythonConfig } from '../src';
-import { FIXTURES, pythonInvoker } from './helpers';
+import { FIXTURES, fixtureServices, pythonInvoker } from './helpers';
 
 const schema = {
   type: 'object',
@@ -78,5 +78,21 @@ describe('the pipelineInvocation.python configuration', () => {
     const record = await invoker.invokePipelineHandler('noop', {});
     expect(record).toMatchObject({ status: 'FAILED', status_code: 400 });
     expect(record.body).toContain('PIPELINE_PYTHON_KILL_AFTER_MS="soon" is invalid');
+  });
+
+  it('the check (pipeline doctor) flags an invalid PIPELINE_PYTHON_KILL_AFTER_MS and a kill time past the cancel grace', async () => {
+    const plugin = pythonPlugin({ services: fixtureServices('noop') }, { dir: FIXTURES });
+    const [invalid] = await plugin.check({ PIPELINE_PYTHON_KILL_AFTER_MS: 'soon' });
+    expect(invalid).toEqual({
+      name: 'python services',
+      ok: false,
+      detail: expect.stringContaining('PIPELINE_PYTHON_KILL_AFTER_MS="soon" is invalid'),
+    });
+    const [late] = await plugin.check({ PIPELINE_PYTHON_KILL_AFTER_MS: '12000' });
+    expect(late).toMatchObject({ ok: false });
+    expect(late!.detail).toContain('killed 12000 ms after the abort (PIPELINE_PYTHON_KILL_AFTER_MS)');
+    expect(late!.detail).toContain('cancel grace of 10000 ms');
+    const [fine] = await plugin.check({ PIPELINE_PYTHON_KILL_AFTER_MS: '12000', PIPELINE_CANCEL_GRACE_MS: '15000' });
+    expect(fine).toMatchObject({ name: 'python services', ok: true });
   });
 });
