@@ -104,6 +104,11 @@ describe('npx @pipeline-invocation/tools handler-plugin, outside the workspace',
       const manifest = JSON.parse(files['package.json']!);
       expect(manifest).toMatchObject({ name, pipelineInvocation: { services: [args[3]] } });
       expect(manifest).not.toHaveProperty('nx');
+      // the install scripts npm 11 asks about are decided, as this workspace decides them
+      const workspaceScripts = JSON.parse(readFileSync(join(WORKSPACE, 'package.json'), 'utf8')).allowScripts;
+      expect(manifest.allowScripts).toEqual({ '@parcel/watcher': false, '@swc/core': true, 'better-sqlite3': true });
+      for (const [pkg, allowed] of Object.entries(manifest.allowScripts))
+        expect([pkg, allowed]).toEqual([pkg, workspaceScripts[pkg]]);
       expect(files['README.md']).toContain('## Collaborators: define a DI token');
       installFromWorkspace(dir);
       const tested = sh(dir, 'npm', ['test']);

@@ -135,6 +135,10 @@ function standaloneFiles(options) {
     jest: v.jest,
     typescript: v.typescript,
   });
+  // npm 11 warns about install scripts a project has not reviewed (npm 12 blocks them): the
+  // invoker's run store needs better-sqlite3's (its SQLite binding), the SWC test transform
+  // @swc/core's; jest's file watcher (@parcel/watcher) is prebuilt and need not run its own
+  manifest.allowScripts = { '@parcel/watcher': false, '@swc/core': true, 'better-sqlite3': true };
   files.set('package.json', `${JSON.stringify(manifest, null, 2)}\n`);
   return { packageName, files };
 }
