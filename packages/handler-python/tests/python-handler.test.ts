@@ -150,6 +150,13 @@ describe('a Python handler run in-process (real python3)', () => {
     );
   });
 
+  it('dates become ISO strings and Decimals numbers, as a JavaScript Date would', async () => {
+    const { invoker } = pythonInvoker({ services: fixtureServices('dated') });
+    const record = await invoker.invokePipelineHandler('dated', {});
+    expect(record).toMatchObject({ status: 'SUCCEEDED', body: 'dated' });
+    expect(meta(record)).toEqual({ when: '2026-12-06T18:00:00', day: '2026-12-06', score: 0.25 });
+  });
+
   it('an unknown message on the channel is logged, never fatal', async () => {
     const { invoker, log } = pythonInvoker({ services: fixtureServices('unknown_message') });
     const record = await invoker.invokePipelineHandler('unknown_message', {});
