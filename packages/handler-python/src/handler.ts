@@ -62,8 +62,7 @@ export async function runPythonService(
   const traceparent = activeTraceparent();
   const timeoutMs = Number(env.PIPELINE_TIMEOUT_MS);
   const deadlineMs =
-    context.deadlineMs ??
-    (Number.isFinite(timeoutMs) && timeoutMs > 0 ? clock.now() + timeoutMs : undefined);
+    context.deadlineMs ?? (Number.isFinite(timeoutMs) && timeoutMs > 0 ? clock.now() + timeoutMs : undefined);
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     ...env,
