@@ -4,15 +4,18 @@ import { UsageError, parseCommandArgs, type Io } from '@pipeline-invocation/invo
 import { createRunStore, storageConfigFromEnv } from '@pipeline-invocation/storage';
 import { startDashboard, type DashboardSchedule } from './server';
 
-const HELP = `Usage: pipeline dashboard [--port 4280] [--host 127.0.0.1]
+/** `pipeline dashboard --help`. */
+export const HELP = `Usage: pipeline dashboard [--port 4280] [--host 127.0.0.1]
 
 Serve the run dashboard of the configured store (SQLite or DynamoDB; it never writes): the
 services with their last run, success rates, runs per day and durations; each service's runs;
 each run's record; the schedules (with @pipeline-invocation/worker and Redis). New runs appear
 without a reload. Stop it with Ctrl-C.
 
-Any host but 127.0.0.1 needs PIPELINE_DASHBOARD_TOKEN: without it the dashboard does not
-start; with it every request must carry it (open http://HOST:PORT/?token=... once).
+On loopback (127.0.0.1, localhost or ::1) it needs no token and answers only requests whose
+Host names this machine. Any other host needs PIPELINE_DASHBOARD_TOKEN: without it the
+dashboard does not start; with it every request must carry it (open
+http://HOST:PORT/?token=... once).
 `;
 
 /** `pipeline dashboard`. */
