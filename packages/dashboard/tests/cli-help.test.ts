@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
@@ -26,4 +26,15 @@ it('--help names every loopback host, and the dashboard starts on each of them w
   } finally {
     await store.close();
   }
+});
+
+it('pipeline doctor describes PIPELINE_DASHBOARD_TOKEN as --help does: required off loopback only', () => {
+  const manifest = JSON.parse(readFileSync(join(__dirname, '../package.json'), 'utf8'));
+  const token = manifest.pipelineInvocationEnv.find((v: { name: string }) => v.name === 'PIPELINE_DASHBOARD_TOKEN');
+  expect(token).toMatchObject({
+    secret: true,
+    description: expect.stringContaining(
+      'required to serve off loopback (a host other than 127.0.0.1, localhost or ::1)',
+    ),
+  });
 });
