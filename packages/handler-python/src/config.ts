@@ -83,13 +83,13 @@ export function resolvePythonConfig(input: unknown, hostDir: string, origin?: st
   const where = origin ? ` (in ${origin})` : '';
   const parsed = PythonConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = [field, ...issue.path.map(String)].join('.');
-    const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], input);
+    const { path: issuePath, message } = explain(parsed.error.issues[0]!);
+    const path = [field, ...issuePath.map(String)].join('.');
+    const value = issuePath.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], input);
     throw new ConfigError(
       path,
       value,
-      `${issue.message}${where}. Example: "pipelineInvocation": { "python": { "services": { "my_service": "pipelines.my_service.handler:lambda_handler" } } }`,
+      `${message}${where}. Example: "pipelineInvocation": { "python": { "services": { "my_service": "pipelines.my_service.handler:lambda_handler" } } }`,
     );
   }
   const config = parsed.data;
@@ -132,4 +132,39 @@ export function killAfterMsFrom(env: Readonly<Record<string, string | undefined>
 /** The interpreter in effect: `PIPELINE_PYTHON`, else the configured one. */
 export function interpreterFrom(env: Readonly<Record<string, string | undefined>>, configured: string): string {
   return env.PIPELINE_PYTHON || configured;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The path and message of a configuration issue, said so the user can act: an unknown key is
+ * named in the path with the keys accepted there; a service entry that fits neither form says
+ * what is wrong in the form it was written in (an object: its field).
+ */
+function explain(issue: Issue): { path: readonly PropertyKey[]; message: string } {
+  if (issue.code === 'unrecognized_keys') {
+    const [key] = issue.keys;
+    const accepted =
+      issue.path.length === 0
+        ? 'services, interpreter, cwd, pythonPath, killAfterMs'
+        : 'entry, payloadSchema, examples';
+    return { path: [...issue.path, key!], message: `is not an option here (accepted: ${accepted})` };
+  }
+  if (issue.code === 'invalid_union') {
+    // the branch that got furthest (an object with a bad field) says more than "Invalid input"
+    const deepest = issue.errors
+      .map((branch) => branch[0])
+      .filter((i): i is Issue => i !== undefined)
+      .sort((a, b) => b.path.length - a.path.length)[0];
+    if (deepest && deepest.path.length > 0) {
+      const inner = explain(deepest);
+      return { path: [...issue.path, ...inner.path], message: inner.message };
+    }
+    return {
+      path: issue.path,
+      message:
+        'must be an entry point "module.path:function" or an object { "entry": "module.path:function", "payloadSchema"?: {...}, "examples"?: [{...}] }',
+    };
+  }
+  return { path: issue.path, message: issue.message };
 }

@@ -60,6 +60,21 @@ describe('the pipelineInvocation.python configuration', () => {
     );
   });
 
+  it('a misspelt option is named in the path with the accepted ones; a bad service entry names its field', () => {
+    expect(() => resolvePythonConfig({ services: { a: 'm:f' }, interpeter: 'python3' }, FIXTURES)).toThrow(
+      'pipelineInvocation.python.interpeter="python3" is invalid: is not an option here (accepted: services, interpreter, cwd, pythonPath, killAfterMs)',
+    );
+    expect(() => resolvePythonConfig({ services: { a: { entry: 'm:f', example: [] } } }, FIXTURES)).toThrow(
+      'pipelineInvocation.python.services.a.example=[] is invalid: is not an option here (accepted: entry, payloadSchema, examples)',
+    );
+    expect(() => resolvePythonConfig({ services: { a: { entry: 'm:f', examples: 'nope' } } }, FIXTURES)).toThrow(
+      'pipelineInvocation.python.services.a.examples="nope" is invalid: Invalid input: expected array, received string',
+    );
+    expect(() => resolvePythonConfig({ services: { a: 5 } }, FIXTURES)).toThrow(
+      'pipelineInvocation.python.services.a=5 is invalid: must be an entry point "module.path:function" or an object',
+    );
+  });
+
   it('a payloadSchema zod cannot convert is refused, naming the service', () => {
     expect(() =>
       resolvePythonConfig({ services: { a: { entry: 'm:f', payloadSchema: { type: 'objectx' } } } }, FIXTURES),
