@@ -91,7 +91,13 @@ export async function checkPythonServices(
     const version = lines.shift();
     if (!version)
       return [
-        { name: head, ok: false, detail: `"${interpreter}" did not answer (exit code ${String(outcome.exitCode)})` },
+        {
+          name: head,
+          ok: false,
+          detail:
+            `"${interpreter}" did not answer as Python does (exit code ${String(outcome.exitCode)}): ` +
+            'set PIPELINE_PYTHON (or "pipelineInvocation.python.interpreter") to a Python 3.9 or later interpreter',
+        },
       ];
     checks.push({
       name: head,

@@ -110,4 +110,15 @@ describe('the pipelineInvocation.python configuration', () => {
     const [fine] = await plugin.check({ PIPELINE_PYTHON_KILL_AFTER_MS: '12000', PIPELINE_CANCEL_GRACE_MS: '15000' });
     expect(fine).toMatchObject({ name: 'python services', ok: true });
   });
+
+  it('the check names the fix when the interpreter is not Python at all', async () => {
+    const plugin = pythonPlugin({ services: fixtureServices('noop') }, { dir: FIXTURES });
+    const [head] = await plugin.check({ PIPELINE_PYTHON: '/bin/true' });
+    expect(head).toEqual({
+      name: 'python services',
+      ok: false,
+      detail:
+        '"/bin/true" did not answer as Python does (exit code 0): set PIPELINE_PYTHON (or "pipelineInvocation.python.interpreter") to a Python 3.9 or later interpreter',
+    });
+  });
 });
