@@ -73,13 +73,15 @@ describe('pipeline invoke from the start bundle', () => {
   it('steps aside for the compiled files when a bundled package was rebuilt since', async () => {
     const buildInfo = join(WORKSPACE, 'packages/core/dist/.tsbuildinfo');
     const built = readFileSync(buildInfo);
-    writeFileSync(buildInfo, Buffer.concat([built, Buffer.from('\n')])); // what a rebuild does: other content
+    const rebuilt = Buffer.concat([built, Buffer.from('\n')]); // what a rebuild does: other content (still valid JSON)
+    writeFileSync(buildInfo, rebuilt);
     try {
       const { code, stdout, modules } = await run(invoke);
       expect([code, JSON.parse(stdout).status]).toEqual([0, 'SUCCEEDED']);
       expect(modules.some((m) => /node_modules\/zod\//.test(m))).toBe(true); // read from its own files
     } finally {
-      writeFileSync(buildInfo, built);
+      // put it back, unless a real build wrote it meanwhile
+      if (readFileSync(buildInfo).equals(rebuilt)) writeFileSync(buildInfo, built);
     }
   });
 
