@@ -140,6 +140,31 @@ type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'e
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
+  /** When this executor last looked for dead runs of each service (ms). */
+  private readonly sweptAtMs = new Map<string, number>();
+
+  /**
+   * Runs of `service` whose process died stay RUNNING until someone notices: a later run with
+   * their key does, and for runs without one, this does, before a run of the service, at most
+   * once per staleness period. Never fails a run.
+   */
+  private async sweepStale(service: string): Promise<void> {
+    const { lifecycle, clock } = this.deps;
+    const nowMs = clock.now();
+    const last = this.sweptAtMs.get(service);
+    if (last !== undefined && nowMs - last < lifecycle.staleAfterMs) return;
+    this.sweptAtMs.set(service, nowMs);
+    try {
+      const marked = await lifecycle.sweepStale(service, {
+        name: 'RunCrashed',
+        body: 'The run stopped without finishing (no heartbeat: its process died); marked CRASHED by a later run of its service.',
+      });
+      if (marked) this.deps.logger.warn(`marked ${marked} run(s) of ${service} CRASHED: no heartbeat`, { service });
+    } catch (error) {
+      this.deps.logger.warn(`could not look for dead runs of ${service}: ${describe(error)}`, { service });
+    }
+  }
+
   /** The lifecycle this executor writes run records through. */
   get lifecycle(): RunLifecycle {
     return this.deps.lifecycle;
@@ -224,6 +249,7 @@ export class Executor {
       });
 
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
+    await this.sweepStale(request.service);
     const begun = await inSpan('pipeline.store.begin', { off: childSpansOff }, () =>
       this.storeCall(request.service, () => lifecycle.begin(running)),
     );

@@ -134,36 +134,73 @@ export class RunLifecycle {
     if (record.idempotency_key) {
       const claim = await this.claimKey(record);
       if ('replayed' in claim) return { started: false, replayed: claim.replayed };
-      tookOverFrom = claim.tookOverFrom;
+      tookOverFrom = claim.tookOverFrom?.run_id;
+      if (claim.tookOverFrom) {
+        // Before this run's record exists: the holder's record is marked CRASHED only while its
+        // heartbeat is stale. A holder that renewed it meanwhile (between our read and our key
+        // write) is alive: it gets its key back and this begin is refused, so two runs never
+        // hold one (service, key).
+        const crash = await this.markCrashed(
+          { service: record.service, run_id: claim.tookOverFrom.run_id },
+          {
+            name: 'RunCrashed',
+            body: `The run stopped without finishing (no heartbeat); its idempotency key was taken over by run ${record.run_id}.`,
+          },
+        ).catch(() => undefined); // the store is failing: the key is ours; the old record is told when it can be
+        if (crash && !crash.crashed && crash.reason === 'fresh') {
+          await this.call(() => this.store.putKey(claim.tookOverFrom!, [{ ownerIs: record.run_id }]));
+          const ageMs = this.clock.now() - heartbeatMsOf(crash.record!);
+          throw new RunConflictError(record.idempotency_key, claim.tookOverFrom.run_id, ageMs);
+        }
+      }
     }
     let put: Written<RunExecutionMetadata>;
     try {
       put = await this.call(() => this.store.putRun(record, [{ exists: false }]));
     } catch (error) {
-      // The handler will not run: free the key at once rather than leave it blocked until stale.
-      if (record.idempotency_key) await this.releaseKey(record, 'FAILED').catch(() => {});
+      await this.abandon(record);
       throw error;
     }
     // run ids are fresh: an item already there is this run's own begin, retried after a lost answer
     if (!put.written && put.current?.run_id !== record.run_id) {
       throw new TypeError(`run id ${record.run_id} is already taken`);
     }
-    if (tookOverFrom) {
-      await this.markCrashed(
-        { service: record.service, run_id: tookOverFrom },
-        {
-          name: 'RunCrashed',
-          body: `The run stopped without finishing (no heartbeat); its idempotency key was taken over by run ${record.run_id}.`,
-        },
-      ).catch(() => {}); // the key is ours; the old record is told when it can be
-    }
     return tookOverFrom ? { started: true, tookOverFrom } : { started: true };
+  }
+
+  /**
+   * The RUNNING write failed (the handler will not run), but it may have landed with its answer
+   * lost. One more look: no record, the key is freed at once; a RUNNING one is ended FAILED and
+   * then the key is freed. When even that fails, the key stays held: it goes stale, and the next
+   * begin with it takes it over and marks this run CRASHED, so no record stays RUNNING for ever.
+   */
+  private async abandon(record: RunExecutionMetadata): Promise<void> {
+    try {
+      const current = await this.store.readRun(record);
+      if (current?.status === 'RUNNING') {
+        const nowMs = this.clock.now();
+        const body = 'The run was not started: the store failed while its RUNNING record was being written.';
+        const failed: RunExecutionMetadata = {
+          ...current,
+          status: 'FAILED',
+          status_code: 503,
+          body,
+          error: { name: 'MetadataWriteError', message: body, retryable: true },
+          ended_at: new Date(nowMs).toISOString(),
+          duration_ms: Math.max(0, nowMs - Date.parse(current.started_at)),
+        };
+        if (!(await this.store.putRun(failed, [{ statusIn: ['RUNNING'] }])).written) return;
+      } else if (current) return; // it ended: its own finish settled the key
+      if (record.idempotency_key) await this.releaseKey(record, 'FAILED');
+    } catch {
+      // the store is still failing: the key goes stale and is taken over (see above)
+    }
   }
 
   /** Take the key of `record`, or find the SUCCEEDED run to replay; throws for a live holder. */
   private async claimKey(
     record: RunExecutionMetadata,
-  ): Promise<{ tookOverFrom?: string } | { replayed: RunExecutionMetadata }> {
+  ): Promise<{ tookOverFrom?: KeyItem } | { replayed: RunExecutionMetadata }> {
     const key = scopedKey(record.service, record.idempotency_key!);
     const item: KeyItem = {
       key,
@@ -174,6 +211,8 @@ export class RunLifecycle {
       ...(record.payload_hash ? { payload_hash: record.payload_hash } : {}),
     };
     let lastHolder: KeyItem | undefined;
+    /** The last holder met, for the error when the attempts run out. */
+    let seen: KeyItem | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
       const cutoff = this.cutoff();
       const put = await this.call(() =>
@@ -200,14 +239,15 @@ export class RunLifecycle {
       if (put.written) {
         const previous = put.previous;
         if (previous && previous.run_id !== record.run_id) {
-          return previous.status === 'RUNNING' ? { tookOverFrom: previous.run_id } : {};
+          return previous.status === 'RUNNING' ? { tookOverFrom: previous } : {};
         }
         // the key was free, or this claim landed on an earlier try whose answer was lost: when that
         // try was the takeover of a stale holder, it was conditioned on exactly `lastHolder`
-        return !previous || lastHolder?.status !== 'RUNNING' ? {} : { tookOverFrom: lastHolder.run_id };
+        return !previous || lastHolder?.status !== 'RUNNING' ? {} : { tookOverFrom: lastHolder };
       }
       const holder = put.current;
       if (!holder) continue; // gone between the write and the read: try again
+      seen = holder;
       const mismatch =
         holder.payload_hash !== undefined &&
         record.payload_hash !== undefined &&
@@ -239,7 +279,7 @@ export class RunLifecycle {
       // takeover settles: take it from exactly this holder on the next attempt.
       lastHolder = holder;
     }
-    throw new RunConflictError(record.idempotency_key!, lastHolder?.run_id ?? '(unknown)');
+    throw new RunConflictError(record.idempotency_key!, (lastHolder ?? seen)?.run_id ?? '(none found)');
   }
 
   /**
@@ -341,6 +381,25 @@ export class RunLifecycle {
     }
     if (crashed.idempotency_key) await this.releaseKey(crashed, 'CRASHED');
     return { crashed: true, record: crashed };
+  }
+
+  /**
+   * Mark CRASHED every RUNNING run of `service` whose heartbeat is stale: a run without an
+   * idempotency key has no later run with its key to notice that its process died. The executor
+   * calls it before a service's runs, at most once per staleness period per process. Returns how
+   * many were marked.
+   */
+  async sweepStale(service: string, reason: CrashReason): Promise<number> {
+    let marked = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.call(() => this.store.list({ service, status: 'RUNNING', limit: 100, cursor }));
+      for (const run of page.items) {
+        if (this.isStale(run) && (await this.markCrashed(run, reason)).crashed) marked += 1;
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return marked;
   }
 
   /**
