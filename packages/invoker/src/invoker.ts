@@ -120,6 +120,38 @@ export interface InvokerConfig {
   storeRetryDelaysMs?: number[];
 }
 
+/**
+ * Every option of {@link InvokerConfig}, by name: an unknown one (a misspelt option, or the
+ * original's `write_metadata`/`writeMetadata`, which are per-call overrides here) is refused.
+ * The type check below fails to compile when `InvokerConfig` gains an option missing here.
+ */
+export const INVOKER_CONFIG_KEYS = [
+  'root',
+  'discover',
+  'include',
+  'exclude',
+  'plugins',
+  'handlers',
+  'fallbackRegistry',
+  'register',
+  'store',
+  'tracker',
+  'logger',
+  'clock',
+  'outbox',
+  'telemetry',
+  'env',
+  'timeoutMs',
+  'heartbeatMs',
+  'staleAfterMs',
+  'cancelGraceMs',
+  'pluginRetryMs',
+  'storeRetryDelaysMs',
+] as const satisfies readonly (keyof InvokerConfig)[];
+type MissingConfigKeys = Exclude<keyof InvokerConfig, (typeof INVOKER_CONFIG_KEYS)[number]>;
+const everyConfigKeyListed: MissingConfigKeys extends never ? true : MissingConfigKeys = true;
+void everyConfigKeyListed;
+
 /** One import of a plugin package: its outcome, and when it failed (for the retry back-off). */
 interface PluginLoad {
   readonly promise: Promise<void>;
@@ -177,6 +209,7 @@ export class Invoker {
    * (`pipeline doctor` lists every one).
    */
   constructor(private readonly config: InvokerConfig = {}) {
+    checkOptionKeys(config, INVOKER_CONFIG_KEYS, 'createInvoker');
     const env = config.env ?? process.env;
     // PIPELINE_HOME starts at the project's folder: `config.root` when given, as discovery's
     const settings = readHostConfig(config.root ? { ...env, PIPELINE_ROOT: config.root } : env, process.cwd(), {
@@ -256,7 +289,8 @@ export class Invoker {
   ): Promise<RunExecutionMetadata> {
     this.assertOpen(`invokePipelineHandler("${service}")`);
     checkOptionKeys(options, INVOKE_OPTION_KEYS, 'invokePipelineHandler');
-    const request = parseIntegrationRequest({ service, payload, metadata: requestMetadata });
+    // the original's `request_metadata=None` default: null means none, as undefined does
+    const request = parseIntegrationRequest({ service, payload, metadata: requestMetadata ?? {} });
     return this.run(request, options);
   }
 

@@ -86,24 +86,33 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     services,
     invoker,
     async close(timeoutMs = 30_000) {
-      let timer: NodeJS.Timeout | undefined;
+      const { clock } = invoker;
+      // Each wait below is bounded and its timer cleared: a close never holds the process longer.
+      const within = async <T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> => {
+        const stop = new AbortController();
+        try {
+          return await Promise.race([work, clock.sleep(ms, stop.signal).then(() => 'timeout' as const)]);
+        } finally {
+          stop.abort();
+        }
+      };
       const graceful = Promise.all(workers.map((w) => w.close()));
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
-      if ((await Promise.race([graceful, deadline])) === 'timeout') {
+      graceful.catch(() => {});
+      if ((await within(graceful, timeoutMs)) === 'timeout') {
         // Their handlers are told to stop (their runs end CANCELLED, the jobs go back to be run
         // again by another worker); what has not stopped after the cancel grace is left running
-        // no longer than this process.
-        logger.warn(`jobs still running after ${timeoutMs} ms: cancelling them; another worker runs them again`);
+        // no longer than this process. When Redis is unreachable, BullMQ's own close never ends.
+        const active = (await Promise.all(workers.map((w) => w.isRunning()))).some(Boolean);
+        logger.warn(
+          `the worker did not close within ${timeoutMs} ms (jobs still running${active ? '' : ', or Redis unreachable'}): cancelling its jobs; another worker runs them again`,
+        );
         for (const w of workers) w.cancelAllJobs(CLOSING);
-        const graceMs = invoker.lifecycle.cancelGraceMs + 1000;
-        const stopWaiting = new AbortController(); // the grace timer must not outlive the close
-        await Promise.race([graceful, invoker.clock.sleep(graceMs, stopWaiting.signal).catch(() => {})]);
-        stopWaiting.abort();
-        await Promise.all(workers.map((w) => w.close(true)));
+        await within(graceful, invoker.lifecycle.cancelGraceMs + 1000);
+        const forced = Promise.all(workers.map((w) => w.close(true)));
+        forced.catch(() => {});
+        if ((await within(forced, 5000)) === 'timeout')
+          logger.warn('BullMQ did not close (Redis unreachable?): leaving it');
       }
-      clearTimeout(timer);
       if (!options.invoker) await invoker.close();
     },
   };

@@ -303,6 +303,7 @@ const settle = () => new Promise((r) => setImmediate(() => setImmediate(r)));
   for (const mod of Object.values(require.cache)) {
     if (!mod.filename.startsWith(dir) || mod.filename.slice(dir.length).includes('node_modules')) continue;
     for (const child of mod.children) {
+      if (child.filename.startsWith(dir)) continue; // its own files (the package may itself sit in node_modules)
       const at = child.filename.lastIndexOf('node_modules/');
       if (at < 0) continue;
       const parts = child.filename.slice(at + 13).split('/');
