@@ -86,7 +86,7 @@ export async function runs(args: string[], io: Io): Promise<number> {
             r.run_id,
             r.service,
             r.status,
-            String(r.status_code),
+            r.status === 'RUNNING' ? '-' : String(r.status_code),
             r.started_at,
             duration(r),
             heartbeatAge(r),
