@@ -1,5 +1,6 @@
-// Imports core's errors subpath only: it has no runtime dependencies, so `pipeline list` stays fast.
-import { errorPolicy } from '@pipeline-invocation/core/errors';
+// Core's error table (its errors subpath, which has no runtime dependencies) is loaded only when a
+// command fails: a `pipeline list` that succeeds never reads it.
+import type { errorPolicy as ErrorPolicy } from '@pipeline-invocation/core/errors';
 
 /** Exit codes of the `pipeline` CLI (documented in the README and `pipeline --help`). */
 export const EXIT = {
@@ -28,6 +29,8 @@ export const EXIT = {
  */
 export function exitCodeFor(error: unknown): number {
   if ((error as { name?: unknown } | null)?.name === 'UsageError') return EXIT.INVALID_INPUT;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: see the top of this file
+  const { errorPolicy } = require('@pipeline-invocation/core/errors') as { errorPolicy: typeof ErrorPolicy };
   return errorPolicy(error).exitCode;
 }
 
