@@ -107,7 +107,7 @@ describe('lifecycle races the review found', () => {
         return { statusCode: 200, body: 'ok' };
       }
     }
-    const { invoker, store } = createTestInvoker({ handlers: [Keyless], staleAfterMs: STALE_MS });
+    const { invoker, store } = createTestInvoker({ handlers: [Keyless], config: { staleAfterMs: STALE_MS } });
     const dead = runningRecord({ service: 'keyless', heartbeat_at: new Date().toISOString() });
     await new RunLifecycle(store).begin(dead); // its process died right after
     await invoker.invokePipelineHandler('keyless', {});

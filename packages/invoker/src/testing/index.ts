@@ -7,6 +7,7 @@ import type { DependencyContainer, HandlerClass, PipelinePlugin, RunStore, Track
 import { MemoryRunStore } from '@pipeline-invocation/storage';
 import { RecordingTracker, silentLogger } from '@pipeline-invocation/observability';
 import { createInvoker, type Invoker, type InvokerConfig } from '../invoker';
+import { checkOptionKeys } from '../seed-collaborators';
 
 export { MemoryRunStore } from '@pipeline-invocation/storage';
 export { checkPluginConformance, type ConformanceFinding, type ConformanceOptions } from './conformance';
@@ -27,6 +28,15 @@ export interface TestInvokerOptions {
   config?: Omit<InvokerConfig, 'plugins' | 'handlers' | 'store' | 'tracker' | 'register'>;
 }
 
+const TEST_INVOKER_KEYS = [
+  'plugins',
+  'handlers',
+  'store',
+  'tracker',
+  'register',
+  'config',
+] as const satisfies readonly (keyof TestInvokerOptions)[];
+
 /** An invoker for tests, with its store and tracker at hand. */
 export interface TestInvoker<S extends RunStore = MemoryRunStore, T extends Tracker = RecordingTracker> {
   readonly invoker: Invoker;
@@ -44,6 +54,8 @@ export interface TestInvoker<S extends RunStore = MemoryRunStore, T extends Trac
  * expect(record.body).toBe('3');
  */
 export function createTestInvoker(options: TestInvokerOptions = {}): TestInvoker {
+  // an unknown option (e.g. `staleAfterMs` here instead of in `config`) is an error, never ignored
+  checkOptionKeys(options, TEST_INVOKER_KEYS, 'createTestInvoker');
   const store = (options.store ?? new MemoryRunStore()) as MemoryRunStore;
   const tracker = (options.tracker ?? new RecordingTracker()) as RecordingTracker;
   const invoker = createInvoker({
