@@ -139,30 +139,11 @@ export class DynamoRunStore implements RunStore {
     const set = RUN_PATCH_FIELDS.filter((field) => patch[field] !== undefined).map(
       (field) => [field, patch[field]] as const,
     );
-    if (condition.kind === 'never' || set.length === 0) {
-      // nothing to write (no clause can hold, or an empty patch): the answer is the item as it is
-      const current = await this.readRun(key);
-      return current && set.length === 0 && runSatisfies(current, when)
-        ? { written: true, current }
-        : { written: false, current };
-    }
-    try {
-      const result = await this.send(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            ...updateOf(set, [], condition, 'run_id'),
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
-      return { written: true, current: recordOf(result.Attributes!) };
-    } catch (error) {
-      const found = await this.foundAfterRefusal(error, key);
-      return { written: false, current: found ? recordOf(found) : undefined };
-    }
+    return this.conditionalUpdate(key, set, [], condition, 'run_id', {
+      read: () => this.readRun(key),
+      parse: recordOf,
+      satisfies: (current) => runSatisfies(current, when),
+    });
   }
 
   async readRun(run: RunKey): Promise<RunExecutionMetadata | undefined> {
@@ -207,9 +188,30 @@ export class DynamoRunStore implements RunStore {
       else if (!isTerminal(patch.status)) remove.push('expires_at');
     }
     if (patch.heartbeat_at !== undefined) set.push(['heartbeat_at', patch.heartbeat_at]);
+    return this.conditionalUpdate(itemKey, set, remove, condition, 'service', {
+      read: () => this.readKey(key),
+      parse: keyOf,
+      satisfies: (current) => keySatisfies(current, when),
+    });
+  }
+
+  /**
+   * The one conditional update of a run's or a key's item: sets `set`, removes `remove`, only on
+   * an existing item (`keyAttribute` present) that satisfies `condition`; returns the item after,
+   * or the one that stopped it. With nothing to write (no clause can hold, or an empty patch) the
+   * answer is the item as it is.
+   */
+  private async conditionalUpdate<T>(
+    key: Item,
+    set: readonly (readonly [string, unknown])[],
+    remove: readonly string[],
+    condition: CompiledCondition,
+    keyAttribute: string,
+    item: { read: () => Promise<T | undefined>; parse: (raw: Item) => T; satisfies: (current: T) => boolean },
+  ): Promise<Written<T>> {
     if (condition.kind === 'never' || set.length === 0) {
-      const current = await this.readKey(key);
-      return current && set.length === 0 && keySatisfies(current, when)
+      const current = await item.read();
+      return current && set.length === 0 && item.satisfies(current)
         ? { written: true, current }
         : { written: false, current };
     }
@@ -218,17 +220,17 @@ export class DynamoRunStore implements RunStore {
         this.doc.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: itemKey,
-            ...updateOf(set, remove, condition, 'service'),
+            Key: key,
+            ...updateOf(set, remove, condition, keyAttribute),
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
-      return { written: true, current: keyOf(result.Attributes!) };
+      return { written: true, current: item.parse(result.Attributes!) };
     } catch (error) {
-      const found = await this.foundAfterRefusal(error, itemKey);
-      return { written: false, current: found ? keyOf(found) : undefined };
+      const found = await this.foundAfterRefusal(error, key);
+      return { written: false, current: found ? item.parse(found) : undefined };
     }
   }
 
