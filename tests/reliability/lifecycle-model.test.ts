@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { RunLifecycle, retryPolicyFromDelays, scopedKey, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { ManualClock } from '../../packages/storage/tests/helpers/manual-clock';
-import { runningRecord } from '../../packages/storage/tests/helpers/records';
+import { finished, runningRecord } from '../../packages/storage/tests/helpers/records';
 import { startDynalite, type LocalDynamo } from '../../packages/storage/tests/helpers/dynalite';
 import {
   ModelFigures,
@@ -12,6 +12,7 @@ import {
   endOfSequence,
   lifecycleCommands,
   scenario,
+  takeBackScenario,
   setup,
 } from './helpers/lifecycle-model';
 import { openStoreUnderTest, type StoreKind } from './helpers/lifecycle-system';
@@ -69,8 +70,8 @@ async function runModel(kind: StoreKind): Promise<void> {
   try {
     details = await fc.check(property as fc.IAsyncProperty<[Iterable<unknown>]>, {
       numRuns: RUNS[kind],
-      // the fixed scenario first (unless replaying a seed), then random sequences
-      ...(seed !== undefined ? { seed, path } : { examples: [[scenario()]] }),
+      // the fixed scenarios first (unless replaying a seed), then random sequences
+      ...(seed !== undefined ? { seed, path } : { examples: [[scenario()], [takeBackScenario()]] }),
     });
   } finally {
     tallyModel(`lifecycle model: ${kind}`, {
@@ -93,7 +94,7 @@ async function runModel(kind: StoreKind): Promise<void> {
         `Replay: LIFECYCLE_MODEL_SEED=${details?.seed} LIFECYCLE_MODEL_PATH="${details?.counterexamplePath}" npx jest tests/reliability/lifecycle-model.test.ts -t ${kind}\n\n${message}`,
     );
   }
-  // every behaviour the model is about was exercised (the fixed scenario guarantees each at least once)
+  // every behaviour the model is about was exercised (the fixed scenarios guarantee each at least once)
   for (const seen of [
     'answersLost',
     'outages',
@@ -102,6 +103,7 @@ async function runModel(kind: StoreKind): Promise<void> {
     'supersedes',
     'replayed',
     'conflicts',
+    'keysTakenBackBySuccess',
   ] as const) {
     expect([seen, figures.seen[seen] > 0]).toEqual([seen, true]);
   }
@@ -150,6 +152,38 @@ describe('findings of the lifecycle model, fixed', () => {
         } finally {
           await sut.close();
         }
+      }
+    },
+  );
+
+  // Counted by the model until then (`rerunsBesideSupersededSuccess`): run A is presumed crashed,
+  // B takes its key, A's own SUCCEEDED record supersedes the presumption, B fails: the key
+  // followed B, so the next begin ran the handler again although A had succeeded.
+  it.each(['memory', 'sqlite', 'dynamodb'] as const)(
+    '%s: a success that supersedes a CRASHED presumption takes its key back; the key replays it',
+    async (kind) => {
+      const sut = await openStoreUnderTest(kind, { dir, dynamo });
+      const clock = new ManualClock(Date.UTC(2026, 5, 1, 12));
+      const lifecycle = new RunLifecycle(sut.store, { clock, staleAfterMs: STALE_AFTER_MS });
+      const running = (): RunExecutionMetadata =>
+        runningRecord({ idempotency_key: 'k', started_at: clock.iso(), heartbeat_at: clock.iso() });
+      try {
+        const a = running();
+        await lifecycle.begin(a);
+        clock.advance(STALE_AFTER_MS); // A's heartbeats do not reach the store
+        const b = running();
+        expect(await lifecycle.begin(b)).toEqual({ started: true, tookOverFrom: a.run_id });
+        const aDone = await lifecycle.finish({ ...finished(a), ended_at: clock.iso() });
+        expect(aDone).toMatchObject({ ok: true, superseded: { status: 'CRASHED' } });
+        // while B still runs, and after it fails, the key answers with A's success
+        const whileB = await lifecycle.begin(running());
+        await lifecycle.finish({ ...finished(b, 'FAILED'), ended_at: clock.iso() });
+        const afterB = await lifecycle.begin(running());
+        expect([whileB, afterB].map((o) => (o.started ? 'started' : o.replayed.run_id))).toEqual([a.run_id, a.run_id]);
+        expect(await sut.raw.readKey(scopedKey('svc_a', 'k'))).toMatchObject({ run_id: a.run_id, status: 'SUCCEEDED' });
+        expect((await sut.raw.readRun(b))?.status).toBe('FAILED');
+      } finally {
+        await sut.close();
       }
     },
   );

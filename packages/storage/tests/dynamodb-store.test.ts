@@ -483,8 +483,13 @@ describe('DynamoRunStore through the lifecycle', () => {
     const outcome = await lifecycle.finish(own);
     expect(outcome).toMatchObject({ ok: true, superseded: { status: 'CRASHED' } });
     expect(await store.get(first.run_id)).toEqual(own);
-    // ...but not the key, which belongs to the second run now
-    expect(await store.readKey('svc_a#k')).toMatchObject({ run_id: second.run_id, status: 'RUNNING' });
+    // ...and, being a success, it takes the key back from the second run (still RUNNING): the key
+    // replays that success from now on, whatever the second run comes to
+    expect(await store.readKey('svc_a#k')).toMatchObject({ run_id: first.run_id, status: 'SUCCEEDED' });
+    expect(await lifecycle.begin(runningRecord({ idempotency_key: 'k' }))).toMatchObject({
+      started: false,
+      replayed: { run_id: first.run_id, replayed: true },
+    });
     // the first terminal record wins over anything but a CRASHED presumption
     expect(await lifecycle.finish({ ...finished(first, 'FAILED'), ended_at: time.iso(1) })).toEqual({
       ok: false,

@@ -51,11 +51,10 @@ export class ModelFigures {
     replayed: 0,
     conflicts: 0,
     /**
-     * Begins that ran a handler although a run of the same (service, key, payload) had SUCCEEDED,
-     * its key being held by another run: the success superseded a CRASHED presumption after the
-     * key was taken over (the key follows its holder, not the success). Reported, not a violation.
+     * Successes that superseded a CRASHED presumption after their key was taken over, and took
+     * the key back from a holder that had not succeeded (so the key replays the success).
      */
-    rerunsBesideSupersededSuccess: 0,
+    keysTakenBackBySuccess: 0,
   };
 }
 
@@ -294,14 +293,16 @@ async function settleBegin(
       tookOver === (predicted.kind === 'started' ? predicted.tookOverFrom : undefined),
       () => `${label}: took over ${tookOver ?? 'nothing'}, the model predicts ${want}`,
     );
-    if (
-      run.key &&
-      m.runs.some(
-        (r) => r.service === run.service && r.key === run.key && r.payload === run.payload && r.status === 'SUCCEEDED',
-      )
-    ) {
-      real.figures.seen.rerunsBesideSupersededSuccess += 1;
-    }
+    // invariant: no handler starts for a (service, key) one of whose runs SUCCEEDED (even one
+    // whose success superseded a CRASHED presumption after its key was taken over)
+    const succeeded = run.key
+      ? m.runs.find((r) => r.service === run.service && r.key === run.key && r.status === 'SUCCEEDED')
+      : undefined;
+    expectThat(
+      real,
+      succeeded === undefined,
+      () => `${label} started a handler though run ${succeeded?.id} of that key SUCCEEDED`,
+    );
     m.runs.push(run);
     if (run.key) m.keys.set(scopedKey(run.service, run.key), run.id);
     touched.push(run.id);
@@ -402,6 +403,20 @@ async function finishRun(
   );
   if (wasCrashed) real.figures.seen.supersedes += 1;
   run.status = status;
+  takeKeyBack(m, real, run);
+}
+
+/**
+ * A run that SUCCEEDED over a CRASHED presumption takes its key back from a holder that has not
+ * succeeded (the key replays the success from then on).
+ */
+function takeKeyBack(m: Model, real: Real, run: MRun): void {
+  if (!run.key || run.status !== 'SUCCEEDED') return;
+  const key = scopedKey(run.service, run.key);
+  const holderId = m.keys.get(key);
+  if (holderId === undefined || holderId === run.id || runOf(m, holderId).status === 'SUCCEEDED') return;
+  m.keys.set(key, run.id);
+  real.figures.seen.keysTakenBackBySuccess += 1;
 }
 
 type Cmd = fc.AsyncCommand<Model, Real>;
@@ -712,6 +727,7 @@ class Replay extends Base {
         const run = runOf(m, id);
         if (run.status === 'CRASHED') real.figures.seen.supersedes += 1;
         run.status = run.final!.status;
+        takeKeyBack(m, real, run);
       }
       m.outbox = [];
     }
@@ -786,6 +802,23 @@ export function scenario(): Cmd[] {
     new Begin('svc_b', 'k1', 'A'),
     new Cancel(3),
     new Heartbeat(0),
+  ];
+}
+
+/**
+ * A second fixed sequence: a run presumed crashed (its key taken over by a second run) succeeds
+ * after all; its success takes the key back, so later begins with the key replay it, also after
+ * the second run fails.
+ */
+export function takeBackScenario(): Cmd[] {
+  return [
+    new Begin('svc_a', 'k2', 'A'),
+    new Advance(STALE_AFTER_MS),
+    new Begin('svc_a', 'k2', 'A'),
+    new Finish(0, 'SUCCEEDED'),
+    new Begin('svc_a', 'k2', 'A'),
+    new Finish(0, 'FAILED'),
+    new Begin('svc_a', 'k2', 'A'),
   ];
 }
 

@@ -24,6 +24,8 @@ import type { KeyItem, PruneQuery, PruneResult, RunCondition, RunKey, RunStore, 
  *   conditional write, and then marked CRASHED.
  * - Nothing replaces a terminal record, except the run's own final record replacing a CRASHED
  *   presumption about it (its heartbeats failed while it was alive; e.g. an outbox replay).
+ *   When that record is a success and its key was taken over meanwhile, the key comes back to it
+ *   from a holder that has not succeeded, so the key replays the success from then on.
  * - Every write is idempotent for its own run: a retried write whose answer was lost succeeds.
  */
 
@@ -38,6 +40,29 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = Object.freeze([
 
 /** Terminal statuses that free an idempotency key (everything but SUCCEEDED). */
 const RERUNNABLE: readonly RunStatus[] = Object.freeze(['FAILED', 'TIMED_OUT', 'CANCELLED', 'CRASHED']);
+
+/**
+ * What a new run with an idempotency key does about the key's holder, by the holder's status and
+ * payload hash: `rerun` (the holder ended without success: the key runs again), `replay` (it
+ * SUCCEEDED with the same payload: answer with its record), `wait` (it is RUNNING with the same
+ * payload: the new run is refused while the holder is alive) or `mismatch` (the holder, RUNNING
+ * or SUCCEEDED, had another payload). Staleness is not judged here: a stale RUNNING holder is
+ * taken over by {@link RunLifecycle.begin}. A queue deciding whether a queued job still stands
+ * for a key asks the same question.
+ */
+export type KeyVerdict = 'rerun' | 'replay' | 'wait' | 'mismatch';
+
+/** The rule of {@link KeyVerdict}: what a run with `payloadHash` does about the key's `holder`. */
+export function keyVerdict(
+  holder: { readonly status: RunStatus; readonly payload_hash?: string },
+  payloadHash: string | undefined,
+): KeyVerdict {
+  if (RERUNNABLE.includes(holder.status)) return 'rerun';
+  if (holder.payload_hash !== undefined && payloadHash !== undefined && holder.payload_hash !== payloadHash) {
+    return 'mismatch';
+  }
+  return holder.status === 'SUCCEEDED' ? 'replay' : 'wait';
+}
 
 /** Defaults of the run lifecycle (ms). */
 export const LIFECYCLE_DEFAULTS = Object.freeze({ heartbeatMs: 10_000, staleAfterMs: 60_000, cancelGraceMs: 10_000 });
@@ -248,10 +273,7 @@ export class RunLifecycle {
       const holder = put.current;
       if (!holder) continue; // gone between the write and the read: try again
       seen = holder;
-      const mismatch =
-        holder.payload_hash !== undefined &&
-        record.payload_hash !== undefined &&
-        holder.payload_hash !== record.payload_hash;
+      const mismatch = keyVerdict(holder, record.payload_hash) === 'mismatch';
       const run = await this.call(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
       if (holder.status === 'SUCCEEDED' && run?.status === 'SUCCEEDED') {
         if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
@@ -342,8 +364,40 @@ export class RunLifecycle {
       superseded = current;
       when = [{ statusIn: ['CRASHED'], ...(current.ended_at ? { endedAt: current.ended_at } : {}) }];
     }
-    if (record.idempotency_key) await this.releaseKey(record, record.status);
+    if (record.idempotency_key) await this.settleKey(record);
     return superseded ? { ok: true, record, superseded } : { ok: true, record };
+  }
+
+  /**
+   * Tell the key how its run ended. A SUCCEEDED run whose key was taken over meanwhile (it was
+   * presumed crashed, and this record supersedes that presumption) takes the key back from a
+   * holder that has not succeeded: the key then replays this success, so the next begin with it
+   * runs nothing, whatever that holder's run comes to. A holder that SUCCEEDED keeps the key.
+   */
+  private async settleKey(record: RunExecutionMetadata): Promise<void> {
+    const key = scopedKey(record.service, record.idempotency_key!);
+    let told: Written<KeyItem> = await this.call(() =>
+      this.store.updateKey(key, { status: record.status }, [{ ownerIs: record.run_id }]),
+    );
+    if (told.written || record.status !== 'SUCCEEDED') return;
+    const item: KeyItem = {
+      key,
+      service: record.service,
+      run_id: record.run_id,
+      status: 'SUCCEEDED',
+      heartbeat_at: record.heartbeat_at ?? record.started_at,
+      ...(record.payload_hash ? { payload_hash: record.payload_hash } : {}),
+    };
+    // taken from exactly the holder read (it may be replaced meanwhile: then look again)
+    for (let attempt = 0; attempt < 3 && told.current && told.current.status !== 'SUCCEEDED'; attempt++) {
+      const holder: KeyItem = told.current;
+      if (holder.run_id === record.run_id) return;
+      // the key's status may lag its run's (a release whose write failed): a run that SUCCEEDED keeps it
+      const run = await this.call(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
+      if (run?.status === 'SUCCEEDED') return;
+      told = await this.call(() => this.store.putKey(item, [{ ownerIs: holder.run_id, statusIn: [holder.status] }]));
+      if (told.written) return;
+    }
   }
 
   /**
