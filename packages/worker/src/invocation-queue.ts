@@ -6,6 +6,7 @@ import {
   JobFailedError,
   JobNotFoundError,
   WaitTimeoutError,
+  keyVerdict,
   parseIntegrationRequest,
   payloadHash,
   type RunExecutionMetadata,
@@ -139,9 +140,11 @@ export class InvocationQueue {
   }
 
   /**
-   * The job already queued under `key`, when it still stands for the request: waiting, active,
-   * delayed, or completed with a SUCCEEDED run. A job that failed (or completed with a run that
-   * did not succeed) is removed, so the key runs again, as the run store's rules say.
+   * The job already queued under `key`, when it still stands for the request. The job is taken
+   * for the key's holder (a job not yet finished for a RUNNING one, a finished job for the run it
+   * recorded) and core's `keyVerdict`, the rule `RunLifecycle.begin` applies to a key, decides:
+   * a job whose run ended without success is removed, so the key runs again; one that stands
+   * for another payload is refused; otherwise its handle is returned.
    */
   private async reuse(service: string, key: string, hash: string): Promise<string | undefined> {
     const jobId = jobIdForKey(key);
@@ -149,19 +152,26 @@ export class InvocationQueue {
     if (!existing) return undefined;
     const handle = jobHandle(service, jobId);
     const state = await existing.getState();
-    const succeeded = state === 'completed' && (existing.returnvalue as RunExecutionMetadata)?.status === 'SUCCEEDED';
-    if (state === 'failed' || (state === 'completed' && !succeeded)) {
-      await existing.remove();
-      return undefined;
+    const record: RunExecutionMetadata | undefined =
+      state === 'completed' ? existing.returnvalue : state === 'failed' ? existing.data.lastRecord : undefined;
+    const holder = {
+      // a finished job without a record ended without a run that succeeded
+      status: record?.status ?? (state === 'completed' || state === 'failed' ? 'FAILED' : 'RUNNING'),
+      ...(existing.data.payloadHash ? { payload_hash: existing.data.payloadHash } : {}),
+    } as const;
+    switch (keyVerdict(holder, hash)) {
+      case 'rerun':
+        await existing.remove();
+        return undefined;
+      case 'mismatch':
+        throw new IdempotencyKeyMismatchError(
+          key,
+          record?.status === 'SUCCEEDED' ? record.run_id : `job ${handle}`,
+          '(not queued)',
+        );
+      default:
+        return handle;
     }
-    if (existing.data.payloadHash && existing.data.payloadHash !== hash) {
-      throw new IdempotencyKeyMismatchError(
-        key,
-        succeeded ? (existing.returnvalue as RunExecutionMetadata).run_id : `job ${handle}`,
-        '(not queued)',
-      );
-    }
-    return handle;
   }
 
   /**

@@ -6,6 +6,8 @@ export {
   scopedKey,
   prunableStatuses,
   heartbeatMsOf,
+  keyVerdict,
+  type KeyVerdict,
   type RunLifecycleOptions,
   type BeginOutcome,
   type FinishOutcome,
