@@ -31,8 +31,10 @@ export async function cancelQueuedJob(
     await job.remove();
     return { outcome: 'removed', state };
   }
-  const { items } = await lifecycle.store.list({ service, status: 'RUNNING', limit: 100 });
-  const run = items.find((r) => r.job_id === handle);
-  if (!run) return { outcome: 'starting', state };
-  return { outcome: 'cancel-requested', run: (await lifecycle.requestCancel(run.run_id)) ?? run };
+  for await (const run of lifecycle.running(service)) {
+    if (run.job_id === handle) {
+      return { outcome: 'cancel-requested', run: (await lifecycle.requestCancel(run.run_id)) ?? run };
+    }
+  }
+  return { outcome: 'starting', state };
 }

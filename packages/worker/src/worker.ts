@@ -202,8 +202,10 @@ async function runningOfSchedule(
   service: string,
   scheduleId: string,
 ): Promise<RunExecutionMetadata | undefined> {
-  const { items } = await lifecycle.store.list({ service, status: 'RUNNING', limit: 100 });
-  return items.find((r) => r.schedule_id === scheduleId && !lifecycle.isStale(r));
+  for await (const run of lifecycle.running(service)) {
+    if (run.schedule_id === scheduleId && !lifecycle.isStale(run)) return run;
+  }
+  return undefined;
 }
 
 /**
@@ -243,20 +245,15 @@ async function previousAttempts(
     if (awaited?.status === 'SUCCEEDED') return { kind: 'succeeded', run: awaited };
   }
   const handle = jobHandle(service, job.id!);
-  let cursor: string | undefined;
-  do {
-    const page = await lifecycle.store.list({ service, status: 'RUNNING', limit: 100, cursor });
-    for (const previous of page.items.filter((r) => r.job_id === handle)) {
-      const outcome = await lifecycle.markCrashed(previous, {
-        name: 'WorkerCrashed',
-        body: 'The worker running this attempt stopped before the run finished; the job was run again.',
-      });
-      if (outcome.crashed)
-        logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
-      else if (outcome.reason === 'fresh') return { kind: 'alive', run: outcome.record! };
-      else if (outcome.record?.status === 'SUCCEEDED') return { kind: 'succeeded', run: outcome.record };
-    }
-    cursor = page.nextCursor;
-  } while (cursor);
+  for await (const previous of lifecycle.running(service)) {
+    if (previous.job_id !== handle) continue;
+    const outcome = await lifecycle.markCrashed(previous, {
+      name: 'WorkerCrashed',
+      body: 'The worker running this attempt stopped before the run finished; the job was run again.',
+    });
+    if (outcome.crashed) logger.warn(`marked run ${previous.run_id} CRASHED: its worker died mid-job`, { job: job.id });
+    else if (outcome.reason === 'fresh') return { kind: 'alive', run: outcome.record! };
+    else if (outcome.record?.status === 'SUCCEEDED') return { kind: 'succeeded', run: outcome.record };
+  }
   return { kind: 'clear' };
 }

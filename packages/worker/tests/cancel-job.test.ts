@@ -1,4 +1,5 @@
 import { MemoryRunStore } from '@pipeline-invocation/storage';
+import { runningRecord } from '../../storage/tests/helpers/records';
 import { InvocationQueue, cancelQueuedJob, redisConnection, type RunningWorker } from '../src';
 import { jobInvoker, testWorker } from './helpers/plugin';
 import { startRedis, type LocalRedis } from './helpers/redis';
@@ -49,5 +50,20 @@ describe('pipeline cancel of a queued job', () => {
     expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: false });
     expect(record.body).toContain('cancel requested');
     expect(await cancelQueuedJob(queue, lifecycle, handle)).toEqual({ outcome: 'finished', state: 'failed' });
+  });
+
+  it("finds the job's run behind more than a page of newer RUNNING runs of its service", async () => {
+    const store = new MemoryRunStore();
+    const invoker = jobInvoker('w1', { store, heartbeatMs: 50, cancelGraceMs: 100 });
+    running.push(await testWorker(invoker, redis.url, 1));
+    const handle = await queue.enqueue({ service: 'job_service', payload: { mode: 'sleep', ms: 1500 }, metadata: {} });
+    for (let i = 0; i < 500 && store.all().length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+    const lifecycle = await invoker.runLifecycle();
+    for (let i = 0; i < 150; i++) {
+      await lifecycle.begin(runningRecord({ service: 'job_service', job_id: `job_service/other-${i}` }));
+    }
+    const result = await cancelQueuedJob(queue, lifecycle, handle);
+    expect(result).toMatchObject({ outcome: 'cancel-requested', run: { job_id: handle } });
+    expect(await queue.waitForRun(handle, { timeoutMs: 10_000 })).toMatchObject({ status: 'CANCELLED' });
   });
 });

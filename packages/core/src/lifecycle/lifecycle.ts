@@ -445,15 +445,20 @@ export class RunLifecycle {
    */
   async sweepStale(service: string, reason: CrashReason): Promise<number> {
     let marked = 0;
+    for await (const run of this.running(service)) {
+      if (this.isStale(run) && (await this.markCrashed(run, reason)).crashed) marked += 1;
+    }
+    return marked;
+  }
+
+  /** Every RUNNING run of `service`, newest first, read page by page (live and stale alike). */
+  async *running(service: string): AsyncGenerator<RunExecutionMetadata, void, undefined> {
     let cursor: string | undefined;
     do {
       const page = await this.call(() => this.store.list({ service, status: 'RUNNING', limit: 100, cursor }));
-      for (const run of page.items) {
-        if (this.isStale(run) && (await this.markCrashed(run, reason)).crashed) marked += 1;
-      }
+      yield* page.items;
       cursor = page.nextCursor;
     } while (cursor);
-    return marked;
   }
 
   /**
