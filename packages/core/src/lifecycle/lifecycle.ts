@@ -77,6 +77,18 @@ export function scopedKey(service: string, idempotencyKey: string): string {
   return `${service}#${idempotencyKey}`;
 }
 
+/** The item of `record`'s idempotency key, held by it, with its status. */
+function keyItemOf(record: RunExecutionMetadata): KeyItem {
+  return {
+    key: scopedKey(record.service, record.idempotency_key!),
+    service: record.service,
+    run_id: record.run_id,
+    status: record.status,
+    heartbeat_at: record.heartbeat_at ?? record.started_at,
+    ...(record.payload_hash ? { payload_hash: record.payload_hash } : {}),
+  };
+}
+
 /** The statuses `pipeline runs prune` may remove: never RUNNING; with `keepFailed`, SUCCEEDED only. */
 export function prunableStatuses(keepFailed = false): readonly RunStatus[] {
   return keepFailed ? ['SUCCEEDED'] : TERMINAL_STATUSES;
@@ -226,15 +238,8 @@ export class RunLifecycle {
   private async claimKey(
     record: RunExecutionMetadata,
   ): Promise<{ tookOverFrom?: KeyItem } | { replayed: RunExecutionMetadata }> {
-    const key = scopedKey(record.service, record.idempotency_key!);
-    const item: KeyItem = {
-      key,
-      service: record.service,
-      run_id: record.run_id,
-      status: 'RUNNING',
-      heartbeat_at: record.heartbeat_at ?? record.started_at,
-      ...(record.payload_hash ? { payload_hash: record.payload_hash } : {}),
-    };
+    const item = keyItemOf(record);
+    const key = item.key;
     let lastHolder: KeyItem | undefined;
     /** The last holder met, for the error when the attempts run out. */
     let seen: KeyItem | undefined;
@@ -380,14 +385,7 @@ export class RunLifecycle {
       this.store.updateKey(key, { status: record.status }, [{ ownerIs: record.run_id }]),
     );
     if (told.written || record.status !== 'SUCCEEDED') return;
-    const item: KeyItem = {
-      key,
-      service: record.service,
-      run_id: record.run_id,
-      status: 'SUCCEEDED',
-      heartbeat_at: record.heartbeat_at ?? record.started_at,
-      ...(record.payload_hash ? { payload_hash: record.payload_hash } : {}),
-    };
+    const item = keyItemOf(record);
     // taken from exactly the holder read (it may be replaced meanwhile: then look again)
     for (let attempt = 0; attempt < 3 && told.current && told.current.status !== 'SUCCEEDED'; attempt++) {
       const holder: KeyItem = told.current;
