@@ -10,19 +10,11 @@ import {
   type RunStore,
 } from '@pipeline-invocation/core';
 import { FaultyHandler, GREETING, GreetHandler } from './helpers/handlers';
+import { fakeTime, track } from './helpers/fake-time';
 
 const withGreeting = { register: (c: any) => c.register(GREETING, { useValue: 'Hello' }) };
 
-/** Jest's fake timers drive the invoker's clock (the system clock looks the globals up at call time). */
-const fakeTime = () => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
 afterEach(() => jest.useRealTimers());
-
-/** A promise's outcome once it has one, read without awaiting it. */
-function track<T>(promise: Promise<T>): { value?: T; done: boolean } {
-  const state: { value?: T; done: boolean } = { done: false };
-  void promise.then((value) => Object.assign(state, { value, done: true }));
-  return state;
-}
 
 describe('invokePipelineHandler', () => {
   it('runs the handler with its collaborators injected and returns the SUCCEEDED record', async () => {

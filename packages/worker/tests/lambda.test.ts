@@ -5,6 +5,7 @@ import { MemoryRunStore } from '@pipeline-invocation/storage';
 import { createLogger } from '@pipeline-invocation/observability';
 import { Capture } from '../../observability/tests/helpers/capture';
 import { startFakeWandb } from '../../observability/tests/helpers/wandb-server';
+import { fakeTime, track } from '../../invoker/tests/helpers/fake-time';
 
 @pipelineHandler('lambda_service')
 class LambdaHandler implements PipelineHandler<{ wait?: boolean }> {
@@ -14,16 +15,7 @@ class LambdaHandler implements PipelineHandler<{ wait?: boolean }> {
   }
 }
 
-/** Jest's fake timers drive the invoker's clock (the system clock looks the globals up at call time). */
-const fakeTime = () => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
 afterEach(() => jest.useRealTimers());
-
-/** A promise's outcome once it has one, read without awaiting it. */
-function track<T>(promise: Promise<T>): { value?: T; done: boolean } {
-  const state: { value?: T; done: boolean } = { done: false };
-  void promise.then((value) => Object.assign(state, { value, done: true }));
-  return state;
-}
 
 describe('createLambdaHandler', () => {
   const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });
