@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { runScript } from '../../observability/tests/helpers/child-script';
-import { startFakeWandb, type FakeWandb, type WandbServerMode } from '../../observability/tests/helpers/wandb-server';
+import type { FakeWandb, WandbServerMode } from '../../observability/tests/helpers/wandb-server';
+import { runScriptWithWandb } from '../../observability/tests/helpers/wandb-script';
 
 // The seed library's callers: a plain script that awaits invokePipelineHandler with W&B on, then
 // ends (or calls process.exit). Each script is its own Node process, with the default invoker (a
@@ -36,22 +36,8 @@ function script(runs: number, ending = '') {
   `;
 }
 
-async function run(mode: WandbServerMode, source: string, timeoutMs: number) {
-  server = await startFakeWandb(mode);
-  const result = await runScript(
-    source,
-    {
-      WANDB_API_KEY: 'wandb-secret-key-0123456789',
-      WANDB_BASE_URL: server.baseUrl,
-      PIPELINE_WANDB_TIMEOUT_MS: String(timeoutMs),
-      LOG_LEVEL: 'warn',
-    },
-    { project: PROJECT },
-  );
-  const records = result.lines.filter((line) => typeof line.run_id === 'string');
-  const seen = records.map((r) => server.runs.get(`svc_exit/${String(r.run_id).toLowerCase()}`));
-  return { ...result, records, seen };
-}
+const run = (mode: WandbServerMode, source: string, timeoutMs: number) =>
+  runScriptWithWandb(mode, source, timeoutMs, { project: PROJECT, started: (started) => (server = started) });
 
 describe('invokePipelineHandler with W&B on, in a script that ends', () => {
   it.each([1, 5])(

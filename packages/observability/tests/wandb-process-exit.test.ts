@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { runScript } from './helpers/child-script';
-import { startFakeWandb, type FakeWandb, type WandbServerMode } from './helpers/wandb-server';
+import type { FakeWandb, WandbServerMode } from './helpers/wandb-server';
+import { runScriptWithWandb } from './helpers/wandb-script';
 
 // A user's script tracks runs with W&B on and then simply ends, or exits with process.exit: it
 // runs as its own Node process against a W&B-protocol server on loopback. Real time here (a whole
@@ -35,22 +35,8 @@ function script(runs: number, ending = '') {
   `;
 }
 
-async function run(mode: WandbServerMode, source: string, timeoutMs: number) {
-  server = await startFakeWandb(mode);
-  const result = await runScript(
-    source,
-    {
-      WANDB_API_KEY: 'wandb-secret-key-0123456789',
-      WANDB_BASE_URL: server.baseUrl,
-      PIPELINE_WANDB_TIMEOUT_MS: String(timeoutMs),
-      LOG_LEVEL: 'warn',
-    },
-    { project: PROJECT },
-  );
-  const runIds = result.lines.flatMap((line) => (typeof line.run_id === 'string' ? [line.run_id] : []));
-  const seen = runIds.map((id) => server.runs.get(`svc_exit/${id.toLowerCase()}`));
-  return { ...result, runIds, seen };
-}
+const run = (mode: WandbServerMode, source: string, timeoutMs: number) =>
+  runScriptWithWandb(mode, source, timeoutMs, { project: PROJECT, started: (started) => (server = started) });
 
 describe('a script with W&B on ends with its process', () => {
   it.each([1, 5])(
