@@ -25,7 +25,14 @@ afterEach(async () => {
   await redis.stop();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wait until `condition()` holds (polled every 50 ms), failing after `timeoutMs`. */
+async function until(condition: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** A worker serving job_service, recording into `store`. */
 async function worker(store: MemoryRunStore, concurrency = 1) {
@@ -34,7 +41,13 @@ async function worker(store: MemoryRunStore, concurrency = 1) {
   return w;
 }
 
-const scheduled = (store: MemoryRunStore, id: string) => store.all().filter((r) => r.schedule_id === id);
+const scheduled = (store: MemoryRunStore, id: string) =>
+  store
+    .all()
+    .filter((r) => r.schedule_id === id)
+    .sort((a, b) => a.run_id.localeCompare(b.run_id));
+/** The tick (ms since the epoch) a scheduled run's job was made for: BullMQ names it `repeat:<id>:<tick>`. */
+const tickOf = (run: RunExecutionMetadata) => Number(/:(\d+)$/.exec(run.job_id ?? '')?.[1]);
 
 describe('schedules (BullMQ job schedulers on a real redis-server)', () => {
   it('runs a service every second; each record carries its schedule_id', async () => {
@@ -43,38 +56,67 @@ describe('schedules (BullMQ job schedulers on a real redis-server)', () => {
     expect(added).toMatchObject({ id: 'every-second', service: 'job_service', every_ms: 1000, payload: { n: 7 } });
     expect(Date.parse(added.next_run_at!)).toBeGreaterThan(Date.now() - 1000);
     await worker(store);
-    await sleep(3200);
-    const runs = scheduled(store, 'every-second');
-    expect(runs.length).toBeGreaterThanOrEqual(2);
-    expect(runs.length).toBeLessThanOrEqual(5);
-    expect(runs.every((r) => r.status === 'SUCCEEDED' && r.body === 'done 7')).toBe(true);
+    await until(() => scheduled(store, 'every-second').filter((r) => r.status === 'SUCCEEDED').length >= 2);
+    const runs = scheduled(store, 'every-second').filter((r) => r.status === 'SUCCEEDED');
+    expect(runs.every((r) => r.body === 'done 7')).toBe(true);
+    // consecutive runs come from consecutive ticks, a second apart
+    expect(tickOf(runs[1]!) - tickOf(runs[0]!)).toBe(1000);
     expect(await schedules.remove('every-second', ['job_service'])).toBe(true);
     expect(await schedules.list(['job_service'])).toEqual([]);
   });
 
   it('does not pile up missed ticks while no worker runs: one run when a worker comes back', async () => {
     const store = new MemoryRunStore();
-    await schedules.add({ service: 'job_service', everyMs: 1000, id: 'missed' });
-    await sleep(3500); // three ticks with no worker
+    const minute = 60_000;
+    // The schedule was added five minutes ago and no worker has run since: its first tick was
+    // due four minutes ago, and three more have passed. Only Date is faked (while adding), so
+    // BullMQ and Redis keep their real timers.
+    const addedAt = Date.now() - 5 * minute;
+    jest.useFakeTimers({
+      now: addedAt,
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
+    try {
+      await schedules.add({ service: 'job_service', everyMs: minute, id: 'missed' });
+    } finally {
+      jest.useRealTimers();
+    }
     // a scheduler keeps one job at a time: the missed ticks are not queued up
-    const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
-    expect((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0)).toBe(1);
+    const waiting = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]!.timestamp + waiting[0]!.delay).toBe(addedAt + minute);
+
     await worker(store);
-    await sleep(800);
-    // the due tick, and at most the next regular one (ticks are a second apart): not three at once
-    const runs = scheduled(store, 'missed');
-    expect(runs.length).toBeGreaterThanOrEqual(1);
-    expect(runs.length).toBeLessThanOrEqual(2);
+    await until(async () => (await queue.getJobCounts('completed')).completed === 1);
+    // one run for the missed ticks, and the next tick is the next regular one, not a catch-up
+    expect(scheduled(store, 'missed').map((r) => r.status)).toEqual(['SUCCEEDED']);
+    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed');
+    expect(counts).toMatchObject({ waiting: 0, active: 0, delayed: 1, prioritized: 0, completed: 1 });
+    const [next] = await schedules.list(['job_service']);
+    expect(Date.parse(next!.next_run_at!)).toBeGreaterThan(Date.now());
+    expect(Date.parse(next!.next_run_at!)).toBeLessThanOrEqual(Date.now() + minute);
   });
 
   it('starts no run while the previous run of the schedule is still RUNNING', async () => {
     const store = new MemoryRunStore();
     await schedules.add({ service: 'job_service', everyMs: 1000, id: 'slow', payload: { mode: 'sleep', ms: 2500 } });
     await worker(store, 4); // room for overlapping runs, were they allowed
-    await sleep(5500);
-    const runs = scheduled(store, 'slow').sort((a, b) => a.run_id.localeCompare(b.run_id));
-    expect(runs.length).toBeGreaterThanOrEqual(2);
-    const end = (r: RunExecutionMetadata) => (r.ended_at ? Date.parse(r.ended_at) : Date.now());
+    // A second run exists only once a tick found the first one over; were runs allowed to
+    // overlap, the second would start about a second into the first.
+    await until(() => scheduled(store, 'slow').length >= 2);
+    const runs = scheduled(store, 'slow');
+    const end = (r: RunExecutionMetadata) => (r.ended_at ? Date.parse(r.ended_at) : Infinity);
     for (let i = 1; i < runs.length; i++)
       expect(Date.parse(runs[i]!.started_at)).toBeGreaterThanOrEqual(end(runs[i - 1]!));
   }, 20_000);
