@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
@@ -111,40 +111,54 @@ describe('worker processes', () => {
     }
   }, 40_000);
 
-  it('a false stall (the worker blocks its event loop past the lock) never crashes the live run nor runs its handler twice', async () => {
-    // The first worker's handler blocks its event loop for 4 s (as a synchronous busy wait does)
-    // while its job lock lasts 1 s: the job is taken for stalled and given to a second worker.
+  it('a false stall (the worker blocks its event loop and loses its job lock) never crashes the live run nor runs its handler twice', async () => {
+    // The first worker's handler blocks its event loop until the test releases it. Its lock (and
+    // the queue's stalled-job checks, throttled to one per lock duration) would last 30 s, so
+    // nothing expires here: the test deletes the lock key and the check's throttle key in Redis,
+    // leaving them as 30 s of a blocked event loop would, and a second worker's stalled-job check
+    // takes the job for stalled and gives it to that second worker.
     const mark = join(home, 'handler-runs.txt');
+    const release = join(home, 'release-the-handler');
     const staleAfter = { PIPELINE_HEARTBEAT_MS: '200', PIPELINE_STALE_AFTER_MS: '8000' };
-    const blocked = startWorkerProcess({ ...staleAfter, PIPELINE_WORKER_LOCK_MS: '1000' }, 1);
-    const handle = await queue.enqueue(request({ mode: 'block', ms: 4000, mark }));
+    const blocked = startWorkerProcess({ ...staleAfter, PIPELINE_WORKER_LOCK_MS: '30000' }, 1);
+    const handle = await queue.enqueue(request({ mode: 'block', release, mark }));
+    const jobId = handle.split('/')[1]!;
+    const bull = queue.queue('proc_service');
+    const job = () => bull.getJob(jobId);
     const store = new SqliteRunStore(join(home, 'runs.db'));
-    await until(async () => (await store.list({ limit: 5 })).items.some((r) => r.status === 'RUNNING'));
-    const second = await startWorker({
-      invoker: createInvoker({
-        root,
-        env: { PIPELINE_HOME: home, ...staleAfter },
-        logger: silentLogger,
-        tracker: false,
-      }),
-      connection: redisConnection(redis.url),
-      stalledIntervalMs: 300,
-      lockDurationMs: 1000,
-    });
+    let second: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
+      await until(async () => (await store.list({ limit: 5 })).items.some((r) => r.status === 'RUNNING'));
+      await until(async () => existsSync(mark)); // the handler is under way: the event loop is blocked
+      const redisClient = await bull.client;
+      expect(await redisClient.del(`${bull.toKey(jobId)}:lock`)).toBe(1);
+      await redisClient.del(bull.toKey('stalled-check'));
+      second = await startWorker({
+        invoker: createInvoker({
+          root,
+          env: { PIPELINE_HOME: home, ...staleAfter },
+          logger: silentLogger,
+          tracker: false,
+        }),
+        connection: redisConnection(redis.url),
+        stalledIntervalMs: 300,
+        lockDurationMs: 1000,
+      });
       // the re-attempt finds the first attempt's run alive (heartbeat fresh): it waits for it
-      const job = () => queue.queue('proc_service').getJob(handle.split('/')[1]!);
       await until(async () => (await job())?.data.awaitingRunId !== undefined);
       const [live] = (await store.list({ limit: 5 })).items;
+      expect(live).toMatchObject({ status: 'RUNNING', job_id: handle });
       expect((await job())!.data.awaitingRunId).toBe(live!.run_id);
       // ...and when that run SUCCEEDED, the job ends with it, the handler not run again
+      writeFileSync(release, '');
       const record = await queue.waitForRun(handle, { timeoutMs: 30_000 });
       expect(record).toMatchObject({ run_id: live!.run_id, status: 'SUCCEEDED', job_id: handle });
       const runs = (await store.list({ limit: 10 })).items;
       expect(runs.map((r) => [r.run_id, r.status])).toEqual([[live!.run_id, 'SUCCEEDED']]);
       expect(readFileSync(mark, 'utf8').trim().split('\n')).toHaveLength(1);
     } finally {
-      await second.close(1000);
+      writeFileSync(release, '');
+      await second?.close(1000);
       blocked.child.kill('SIGTERM');
       await blocked.exited;
       await store.close();

@@ -80,7 +80,10 @@ export function cjsPlugin(name: string, services: string[], extra: Partial<Fixtu
               if (event.mode === 'retryable') throw Object.assign(new Error('try again later'), { retryable: true });
               if (event.mark) require('node:fs').appendFileSync(event.mark, process.pid + '\\n'); // one line per handler run
               if (event.mode === 'sleep') await new Promise((resolve) => setTimeout(resolve, event.ms));
-              if (event.mode === 'block') { const end = Date.now() + event.ms; while (Date.now() < end); } // a blocked event loop
+              if (event.mode === 'block') { // a blocked event loop, until the file event.release exists
+                const nap = new Int32Array(new SharedArrayBuffer(4));
+                while (!require('node:fs').existsSync(event.release)) Atomics.wait(nap, 0, 0, 10);
+              }
               if (event.mode === 'exit') process.exit(3);
               if (event.mode === 'oom') { const hog = []; for (;;) hog.push(new Array(1e6).fill(Math.random())); }
               if (event.mode === 'fill') {
