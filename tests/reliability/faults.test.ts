@@ -87,31 +87,43 @@ describe('handler faults', () => {
           PIPELINE_HOME: home,
           PIPELINE_WORKER_LOCK_MS: '800',
           // A dead worker's run is stale after 400 ms of silence (heartbeats every 100 ms), not a
-          // minute. BullMQ sees the job stalled only once its 800 ms lock (renewed every 400 ms)
-          // has lapsed, so when it gives up on the job the last run is already stale and is marked
-          // CRASHED then (the worker's 'failed' handler marks it only when stale).
+          // minute; the worker's 'failed' handler marks the last run CRASHED once it is stale.
           PIPELINE_HEARTBEAT_MS: '100',
           PIPELINE_STALE_AFTER_MS: '400',
           LOG_LEVEL: 'warn',
           ...extraEnv,
         };
-        const startWorkerProcess = () => spawn(process.execPath, [CLI, 'worker'], { cwd: root, env, stdio: 'ignore' });
+        const startWorkerProcess = () => {
+          const child = spawn(process.execPath, [CLI, 'worker'], { cwd: root, env, stdio: 'ignore' });
+          return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+        };
+        let worker = startWorkerProcess();
         try {
           const handle = await queue.enqueue(
             { service: 'fault_service', payload: { mode }, metadata: {} },
             { attempts: 1 },
           );
-          const job = () => queue.queue('fault_service').getJob(handle.split('/')[1]!);
+          const jobId = handle.split('/')[1]!;
+          const bull = queue.queue('fault_service');
+          const job = () => bull.getJob(jobId);
           let deaths = 0;
-          let worker = startWorkerProcess();
-          // Workers keep dying on this job until BullMQ gives up on it (maxStalledCount 2).
-          for (let round = 0; round < 8 && (await (await job())!.getState()) !== 'failed'; round++) {
-            const exited = await Promise.race([
-              new Promise<boolean>((resolve) => worker.once('exit', () => resolve(true))),
-              new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 4000)),
+          // Workers keep dying on this job until BullMQ gives up on it (maxStalledCount 2). A dead
+          // worker's job lock is deleted at once, as its lapse would leave it, and a new worker
+          // takes over; the job's state is polled until it failed.
+          const deadline = Date.now() + 60_000;
+          for (
+            let state = await (await job())!.getState();
+            state !== 'failed';
+            state = await (await job())!.getState()
+          ) {
+            if (Date.now() > deadline) throw new Error(`the job is still ${state} after 60 s`);
+            const died = await Promise.race([
+              worker.exited.then(() => true),
+              new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 100)),
             ]);
-            if (exited) {
+            if (died) {
               deaths += 1;
+              await (await bull.client).del(`${bull.toKey(jobId)}:lock`);
               worker = startWorkerProcess();
             }
           }
@@ -133,10 +145,10 @@ describe('handler faults', () => {
           expect(runs.length).toBeGreaterThanOrEqual(2);
           expect(allCrashed).toBe(true);
           expect(nextStatus).toBe('SUCCEEDED');
-          worker.kill('SIGTERM');
-          await new Promise((resolve) => worker.once('exit', resolve));
           await store.close();
         } finally {
+          worker.child.kill('SIGTERM');
+          await worker.exited;
           await queue.close();
           await redis.stop();
         }
