@@ -17,6 +17,19 @@ afterEach(async () => {
 const setup = (overrides: Partial<PerspectiveConfig> = {}) =>
   perspectiveKit(server.baseUrl, { qps: 200, maxAttempts: 2, ...overrides });
 
+/** `promise`, or a failure saying `what` when it has not settled within `ms`. */
+async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} after ${ms} ms`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const labelled = (file: string) => readQueue(file).flatMap((row) => row.items.map((i) => String(i.uri)));
 
 describe('two runs over one queue', () => {
@@ -77,20 +90,22 @@ describe('a page commit that fails', () => {
     while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
     const blocker = new Database(files.output, { timeout: 5000 });
     blocker.exec('BEGIN EXCLUSIVE');
+    let sentWhenItEnded: number;
     try {
       const record = await pending;
       expect(record).toMatchObject({ status: 'FAILED', status_code: 500 });
       expect(record.body).toMatch(/^Error in classification of latest posts: database is locked/);
-      // the loopback server shares this process: let it read what was on the wire when the run ended
-      await new Promise((r) => setTimeout(r, 100));
-      const sentWhenItEnded = server.requests.length;
-      await new Promise((r) => setTimeout(r, 1000));
-      expect(server.requests.length).toBe(sentWhenItEnded); // nothing went on in the background
+      // The run aborted its requests in flight and closed its connections: the server sees every
+      // one of them closed (what was on the wire read, answered or dropped). A labelling loop
+      // going on in the background would keep a kept-alive connection open between its requests.
+      await within(5000, server.allClosed(), 'the run left connections to the API open');
+      sentWhenItEnded = server.requests.length;
       expect(sentWhenItEnded).toBeLessThan(500);
     } finally {
       blocker.exec('ROLLBACK');
       blocker.close();
     }
+    expect([server.connections, server.requests.length]).toEqual([0, sentWhenItEnded]); // nothing went on in the background
     // nothing was committed, so every post is still pending
     expect(
       readQueue(files.input)

@@ -42,6 +42,10 @@ export interface FakePerspective {
   maxInFlight: number;
   /** From now on answer every request with this (e.g. {@link SHUT_DOWN_ANSWER}); `undefined` to serve again. */
   answerAll: { status: number; body: unknown } | undefined;
+  /** Client connections open now (a client's kept-alive ones included). */
+  readonly connections: number;
+  /** Resolves once no client connection is open (at once when none is). */
+  allClosed(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,12 +59,19 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
   const hanging = new Set<ServerResponse>();
   const quota = tokenBucket(options.quotaPerSec);
   let inFlight = 0;
+  let connections = 0;
+  const whenAllClosed: (() => void)[] = [];
   const state: FakePerspective = {
     baseUrl: '',
     requests: [],
     rejectedForQuota: 0,
     maxInFlight: 0,
     answerAll: undefined,
+    get connections() {
+      return connections;
+    },
+    allClosed: () =>
+      connections === 0 ? Promise.resolve() : new Promise<void>((resolve) => whenAllClosed.push(resolve)),
     stop: async () => {},
   };
 
@@ -124,6 +135,14 @@ export async function startFakePerspective(options: FakePerspectiveOptions = {})
       };
       if (options.latencyMs) setTimeout(answer, options.latencyMs);
       else answer();
+    });
+  });
+  server.on('connection', (socket) => {
+    connections += 1;
+    socket.once('close', () => {
+      connections -= 1;
+      if (connections > 0) return;
+      for (const resolve of whenAllClosed.splice(0)) resolve();
     });
   });
   const { port, stop } = await listenOnLoopback(server, hanging);
