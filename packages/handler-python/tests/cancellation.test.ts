@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureServices, pythonInvoker } from './helpers';
@@ -47,9 +47,10 @@ describe('cancelling and timing out a Python run (real processes and signals)', 
     // an interpreter that takes 5 s to start: the run is cancelled before the runner opens
     const dir = mkdtempSync(join(tmpdir(), 'slow-python-'));
     const slowPython = join(dir, 'python');
+    const startedMark = join(dir, 'started');
     writeFileSync(
       slowPython,
-      '#!/usr/bin/env python3\nimport os, sys, time\ntime.sleep(5)\nos.execvp("python3", ["python3"] + sys.argv[1:])\n',
+      `#!/usr/bin/env python3\nimport os, sys, time\nopen(${JSON.stringify(startedMark)}, "w").write(str(os.getpid()))\ntime.sleep(5)\nos.execvp("python3", ["python3"] + sys.argv[1:])\n`,
       { mode: 0o755 },
     );
     const { invoker, log } = pythonInvoker(
@@ -58,15 +59,15 @@ describe('cancelling and timing out a Python run (real processes and signals)', 
     );
     const controller = new AbortController();
     const run = invoker.invokePipelineHandler('noop', {}, {}, { signal: controller.signal });
-    await until(() => log.lines.some((l) => l.msg === 'run started'));
-    await new Promise((r) => setTimeout(r, 300));
+    // the interpreter is running (it wrote its pid) and still starting (sleeping its 5 s)
+    await until(() => existsSync(startedMark) && readFileSync(startedMark, 'utf8') !== '');
     controller.abort();
     const record = await run;
     expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
     const { python_process } = meta(record);
     expect(python_process).toMatchObject({ exited: true, signal: 'SIGKILL', python: null, stopped_by: 'cancel' });
     expect(python_process.escalation).toEqual([{ step: 'SIGKILL', at_ms: 0 }]);
-    expect(python_process.pid).toEqual(expect.any(Number));
+    expect(python_process.pid).toBe(Number(readFileSync(startedMark, 'utf8')));
     expect(log.lines).toContainEqual(
       expect.objectContaining({ msg: 'python: sending SIGKILL', pid: python_process.pid }),
     );
