@@ -53,8 +53,15 @@ describe('pipeline invoke under signals', () => {
     const run = p.start(p.invoke('hang', 'key-twice'));
     await p.running();
     const started = Date.now();
+    let stderr = '';
+    const firstTaken = new Promise<void>((resolve) =>
+      run.child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+        if (stderr.includes('SIGINT received: cancelling the run')) resolve();
+      }),
+    );
     run.child.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 200));
+    await firstTaken; // the run is cancelling, and would wait its 120 s grace
     run.child.kill('SIGINT');
     const result = await run.result;
     expect(result.code).toBe(130);
