@@ -59,8 +59,10 @@ describe('schedules (BullMQ job schedulers on a real redis-server)', () => {
     await until(() => scheduled(store, 'every-second').filter((r) => r.status === 'SUCCEEDED').length >= 2);
     const runs = scheduled(store, 'every-second').filter((r) => r.status === 'SUCCEEDED');
     expect(runs.every((r) => r.body === 'done 7')).toBe(true);
-    // consecutive runs come from consecutive ticks, a second apart
-    expect(tickOf(runs[1]!) - tickOf(runs[0]!)).toBe(1000);
+    // consecutive runs come from ticks on the schedule's one-second grid (a worker that picks a
+    // tick up late makes BullMQ skip to the next slot: a gap of whole seconds, never less)
+    const gapMs = tickOf(runs[1]!) - tickOf(runs[0]!);
+    expect([gapMs >= 1000, gapMs % 1000]).toEqual([true, 0]);
     expect(await schedules.remove('every-second', ['job_service'])).toBe(true);
     expect(await schedules.list(['job_service'])).toEqual([]);
   });
