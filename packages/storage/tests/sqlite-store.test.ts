@@ -256,6 +256,92 @@ describe('SqliteRunStore', () => {
     db.close();
   });
 
+  describe('group commit: the writes of concurrent runs issued in one turn share one transaction', () => {
+    it('16 concurrent runs begin and finish in a few commits, each with its own outcome; a second begin of a key conflicts', async () => {
+      const file = join(dir, 'group', 'runs.db');
+      const store = new SqliteRunStore(file);
+      const { lifecycle, running, ended } = lifecycleOver(store);
+      const records = Array.from({ length: 16 }, (_, i) =>
+        running({ idempotency_key: i === 0 ? 'shared' : undefined }),
+      );
+      const rival = running({ idempotency_key: 'shared' });
+      // one turn: 16 begins and a rival for the first run's key, issued together
+      const begun = await Promise.all([...records, rival].map((r) => lifecycle.begin(r).catch((e: unknown) => e)));
+      expect(begun.slice(0, 16)).toEqual(records.map(() => ({ started: true })));
+      expect(begun[16]).toMatchObject({ name: 'RunConflictError' });
+      // the same finish twice in one group: the second is the first's write, retried (ok); another
+      // status for a finished run is refused and answered with the record that stands
+      const finals = records.map((r) => ended(r));
+      const other = ended(records[1]!, 'FAILED');
+      const done = await Promise.all([...finals, finals[0]!, other].map((r) => lifecycle.finish(r)));
+      expect(done.slice(0, 17).every((d) => d.ok)).toBe(true);
+      expect(done[17]).toEqual({ ok: false, existing: finals[1] });
+      const { groups, writes } = store.groupStats;
+      expect(writes).toBeGreaterThanOrEqual(16 * 2 + 1);
+      expect(groups).toBeLessThan(writes / 4);
+      await store.close();
+      // all of it committed, as another connection sees it
+      const reader = new SqliteRunStore(file);
+      for (const f of finals) expect(await reader.get(f.run_id)).toEqual(f);
+      expect(await reader.get(rival.run_id)).toBeUndefined();
+      expect(await reader.readKey(scopedKey('svc_a', 'shared'))).toMatchObject({
+        run_id: records[0]!.run_id,
+        status: 'SUCCEEDED',
+      });
+      await reader.close();
+    });
+
+    it('a write that fails inside a group fails alone: the others of its group land', async () => {
+      const store = new SqliteRunStore(join(dir, 'group', 'one-fails.db'));
+      const good = [runningRecord(), runningRecord()];
+      // a value JSON cannot hold: this write throws while the group is written
+      const bad = runningRecord({ request_metadata: { big: 1n } as unknown as Record<string, unknown> });
+      const outcomes = await Promise.allSettled(
+        [good[0]!, bad, good[1]!].map((r) => store.putRun(r, [{ exists: false }])),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+      for (const r of good) expect(await store.get(r.run_id)).toEqual(r);
+      expect(await store.get(bad.run_id)).toBeUndefined();
+      await store.close();
+    });
+
+    it('a lock held by another connection fails the whole group after one busy timeout (not one per write)', async () => {
+      const file = join(dir, 'group', 'locked.db');
+      const store = new SqliteRunStore(file);
+      await store.ping();
+      const other = new Database(file, { timeout: 0 });
+      other.exec('BEGIN EXCLUSIVE');
+      const started = Date.now();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 8 }, () => store.putRun(runningRecord(), [{ exists: false }])),
+      );
+      const tookMs = Date.now() - started;
+      for (const o of outcomes) {
+        expect(o).toMatchObject({ status: 'rejected', reason: { name: 'RunStoreError' } });
+        expect(store.classifyError((o as PromiseRejectedResult).reason)).toBe('transient');
+      }
+      expect(tookMs).toBeLessThan(8 * DEFAULT_BUSY_TIMEOUT_MS);
+      other.exec('COMMIT');
+      other.close();
+      const record = runningRecord();
+      expect(await store.putRun(record, [{ exists: false }])).toEqual({ written: true, current: record });
+      await store.close();
+    });
+
+    it('close() commits the writes already issued before it closes', async () => {
+      const file = join(dir, 'group', 'close.db');
+      const store = new SqliteRunStore(file);
+      const records = [runningRecord(), runningRecord(), runningRecord()];
+      const writes = records.map((r) => store.putRun(r, [{ exists: false }]));
+      await store.close();
+      expect(await Promise.all(writes)).toEqual(records.map((r) => ({ written: true, current: r })));
+      const reopened = new SqliteRunStore(file);
+      for (const r of records) expect(await reopened.get(r.run_id)).toEqual(r);
+      await reopened.close();
+    });
+  });
+
   describe('a file locked by another connection (BEGIN EXCLUSIVE): real SQLITE_BUSY', () => {
     const lockedStore = async (name: string) => {
       const file = join(dir, 'busy', `${name}.db`);

@@ -26,6 +26,7 @@ import {
 } from '@pipeline-invocation/core';
 import { pageFrom } from '../query';
 import { classifyStoreError } from '../store-errors';
+import { GroupCommit } from './group-commit';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 
 /**
@@ -45,12 +46,15 @@ type Row = { record: string };
 
 /**
  * Run records in an embedded SQLite file (WAL mode, busy timeout, versioned schema).
- * Several processes may write to one file at once.
+ * Several processes may write to one file at once. The writes one process issues in one turn of
+ * its event loop (concurrent runs' begins, heartbeats and finishes) are committed together, in
+ * one transaction (see {@link GroupCommit}); each keeps its own condition and outcome.
  */
 export class SqliteRunStore implements RunStore {
   readonly description: string;
   private readonly db: Database.Database;
   private readonly statements: ReturnType<SqliteRunStore['prepare']>;
+  private readonly writes: GroupCommit;
   private readonly putRunTx: Database.Transaction<
     (record: RunExecutionMetadata, when: RunCondition) => Written<RunExecutionMetadata>
   >;
@@ -86,32 +90,55 @@ export class SqliteRunStore implements RunStore {
     this.statements = this.prepare();
     // Each primitive reads the item, evaluates the condition and writes, inside one IMMEDIATE
     // transaction (the write lock is held from the read on): one conditional write or nothing.
-    this.putRunTx = this.db.transaction((record, when) => {
-      const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
-      if (!runSatisfies(current, when)) return { written: false, current };
-      (current ? this.statements.replace : this.statements.insert).run(this.row(record));
-      return { written: true, current: record };
-    });
-    this.updateRunTx = this.db.transaction((run, patch, when) => {
-      const current = parse(this.statements.get.get(run.run_id) as Row | undefined);
-      if (!current || !runSatisfies(current, when)) return { written: false, current };
-      const updated = { ...current, ...patch };
-      this.statements.setRecord.run(JSON.stringify(updated), run.run_id);
-      return { written: true, current: updated };
-    });
-    this.putKeyTx = this.db.transaction((item, when) => {
-      const previous = parseKey(this.statements.getKey.get(item.key) as Row | undefined);
-      if (!keySatisfies(previous, when)) return { written: false, current: previous };
-      this.statements.putKey.run(item.key, JSON.stringify(item));
-      return { written: true, current: item, ...(previous ? { previous } : {}) };
-    });
-    this.updateKeyTx = this.db.transaction((key, patch, when) => {
-      const current = parseKey(this.statements.getKey.get(key) as Row | undefined);
-      if (!current || !keySatisfies(current, when)) return { written: false, current };
-      const updated = { ...current, ...patch };
-      this.statements.putKey.run(key, JSON.stringify(updated));
-      return { written: true, current: updated };
-    });
+    // Alone, each is a transaction of its own; grouped, their bodies run in the group's.
+    this.putRunTx = this.db.transaction((record, when) => this.putRunBody(record, when));
+    this.updateRunTx = this.db.transaction((run, patch, when) => this.updateRunBody(run, patch, when));
+    this.putKeyTx = this.db.transaction((item, when) => this.putKeyBody(item, when));
+    this.updateKeyTx = this.db.transaction((key, patch, when) => this.updateKeyBody(key, patch, when));
+    this.writes = new GroupCommit(this.db, (error) => this.wrap(error));
+  }
+
+  private putRunBody(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
+    const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
+    if (!runSatisfies(current, when)) return { written: false, current };
+    (current ? this.statements.replace : this.statements.insert).run(this.row(record));
+    return { written: true, current: record };
+  }
+
+  /** "No item yet" (a begin): one INSERT that does nothing on conflict. */
+  private insertBody(record: RunExecutionMetadata): Written<RunExecutionMetadata> {
+    if (this.statements.insertOnce.run(this.row(record)).changes === 1) return { written: true, current: record };
+    return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
+  }
+
+  private updateRunBody(run: RunKey, patch: RunPatch, when: RunCondition): Written<RunExecutionMetadata> {
+    const current = parse(this.statements.get.get(run.run_id) as Row | undefined);
+    if (!current || !runSatisfies(current, when)) return { written: false, current };
+    const updated = { ...current, ...patch };
+    this.statements.setRecord.run(JSON.stringify(updated), run.run_id);
+    return { written: true, current: updated };
+  }
+
+  private putKeyBody(item: KeyItem, when: KeyCondition): Written<KeyItem> {
+    const previous = parseKey(this.statements.getKey.get(item.key) as Row | undefined);
+    if (!keySatisfies(previous, when)) return { written: false, current: previous };
+    this.statements.putKey.run(item.key, JSON.stringify(item));
+    return { written: true, current: item, ...(previous ? { previous } : {}) };
+  }
+
+  private updateKeyBody(key: string, patch: KeyPatch, when: KeyCondition): Written<KeyItem> {
+    const current = parseKey(this.statements.getKey.get(key) as Row | undefined);
+    if (!current || !keySatisfies(current, when)) return { written: false, current };
+    const updated = { ...current, ...patch };
+    this.statements.putKey.run(key, JSON.stringify(updated));
+    return { written: true, current: updated };
+  }
+
+  private deleteKeyBody(key: string, when: KeyCondition): boolean {
+    const current = parseKey(this.statements.getKey.get(key) as Row | undefined);
+    if (!current || !keySatisfies(current, when)) return false;
+    this.statements.deleteKey.run(key);
+    return true;
   }
 
   private migrate(): void {
@@ -174,17 +201,23 @@ export class SqliteRunStore implements RunStore {
 
   async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
     if (when.length === 1 && when[0]!.exists === false && Object.keys(when[0]!).length === 1) {
-      // "no item yet" (a begin) is one autocommit INSERT that does nothing on conflict
-      return this.guard(() => {
-        if (this.statements.insertOnce.run(this.row(record)).changes === 1) return { written: true, current: record };
-        return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
-      });
+      // alone, an autocommit statement
+      return this.writes.submit(
+        () => this.insertBody(record),
+        () => this.insertBody(record),
+      );
     }
-    return this.guard(() => this.putRunTx.immediate(record, when));
+    return this.writes.submit(
+      () => this.putRunBody(record, when),
+      () => this.putRunTx.immediate(record, when),
+    );
   }
 
   async updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
-    return this.guard(() => this.updateRunTx.immediate(run, patch, when));
+    return this.writes.submit(
+      () => this.updateRunBody(run, patch, when),
+      () => this.updateRunTx.immediate(run, patch, when),
+    );
   }
 
   async readRun(run: RunKey): Promise<RunExecutionMetadata | undefined> {
@@ -192,23 +225,23 @@ export class SqliteRunStore implements RunStore {
   }
 
   async putKey(item: KeyItem, when: KeyCondition): Promise<Written<KeyItem>> {
-    return this.guard(() => this.putKeyTx.immediate(item, when));
+    return this.writes.submit(
+      () => this.putKeyBody(item, when),
+      () => this.putKeyTx.immediate(item, when),
+    );
   }
 
   async updateKey(key: string, patch: KeyPatch, when: KeyCondition): Promise<Written<KeyItem>> {
-    return this.guard(() => this.updateKeyTx.immediate(key, patch, when));
+    return this.writes.submit(
+      () => this.updateKeyBody(key, patch, when),
+      () => this.updateKeyTx.immediate(key, patch, when),
+    );
   }
 
   async deleteKey(key: string, when: KeyCondition): Promise<boolean> {
-    return this.guard(() =>
-      this.db
-        .transaction(() => {
-          const current = parseKey(this.statements.getKey.get(key) as Row | undefined);
-          if (!current || !keySatisfies(current, when)) return false;
-          this.statements.deleteKey.run(key);
-          return true;
-        })
-        .immediate(),
+    return this.writes.submit(
+      () => this.deleteKeyBody(key, when),
+      () => this.db.transaction(() => this.deleteKeyBody(key, when)).immediate(),
     );
   }
 
@@ -332,7 +365,14 @@ export class SqliteRunStore implements RunStore {
     this.guard(() => this.db.prepare('SELECT 1').get());
   }
 
+  /** Commits of run and key writes so far, and the writes they carried (group commit). */
+  get groupStats(): { readonly groups: number; readonly writes: number } {
+    return { ...this.writes.stats };
+  }
+
   async close(): Promise<void> {
+    // the writes already issued are committed first, as they would have been one by one
+    this.writes?.flush();
     if (this.db?.open) this.db.close();
   }
 
