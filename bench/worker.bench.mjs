@@ -4,6 +4,8 @@
 // PIPELINE_STORE=memory, our own per-job overhead); with the SQLite store, the ratio and the share
 // of a job's time the store takes; 1 and 2 worker processes against in-process invocation, and
 // the scaling of 2 workers to 1. Needs redis-server (the tests install it; apt-get install redis-server).
+// PIPELINE_BENCH_CPU_PROF=<folder>: each `pipeline worker` process writes a V8 CPU profile there
+// (`--cpu-prof`; open it in Chrome's DevTools).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +25,8 @@ const { InvocationQueue, redisConnection } = require('@pipeline-invocation/worke
 const JOBS = 4000;
 /** The SQLite store's share of a job's time, at most (issue 27: halve the 36-45 % of before). */
 const STORE_SHARE_TARGET = 0.2;
+const cpuProf = process.env.PIPELINE_BENCH_CPU_PROF;
+const profArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
 
 // A host project with one no-op plugin, for the worker processes.
 const root = noopHostProject('bench-worker-');
@@ -87,7 +91,7 @@ async function throughput(workers, { concurrency = 16, store = 'memory', bareBul
   const children = Array.from({ length: workers }, () =>
     bareBullmq
       ? spawn(process.execPath, [bare, String(redis.port), String(concurrency), bareMode], { stdio: 'inherit' })
-      : spawn(process.execPath, [cli, 'worker', '--concurrency', String(concurrency)], {
+      : spawn(process.execPath, [...profArgs, cli, 'worker', '--concurrency', String(concurrency)], {
           cwd: root,
           env: {
             PATH: process.env.PATH,
@@ -99,25 +103,28 @@ async function throughput(workers, { concurrency = 16, store = 'memory', bareBul
           stdio: 'inherit',
         }),
   );
-  while ((await queue.queue('noop').getWorkers()).length < workers) await new Promise((r) => setTimeout(r, 50));
-  // Queue everything while paused, so only the workers' consumption is timed.
-  await queue.queue('noop').pause();
-  await Promise.all(Array.from({ length: JOBS }, (_, i) => queue.enqueue(request(i), { attempts: 1 })));
-  started = performance.now();
-  await queue.queue('noop').resume();
-  for (;;) {
-    const [counts] = await queue.stats(['noop']);
-    if (counts.completed + counts.failed >= JOBS) {
-      if (counts.failed) throw new Error(`${counts.failed} jobs failed`);
-      break;
+  // the children are stopped however this ends (a failed run must not leave a worker behind)
+  try {
+    while ((await queue.queue('noop').getWorkers()).length < workers) await new Promise((r) => setTimeout(r, 50));
+    // Queue everything while paused, so only the workers' consumption is timed.
+    await queue.queue('noop').pause();
+    await Promise.all(Array.from({ length: JOBS }, (_, i) => queue.enqueue(request(i), { attempts: 1 })));
+    started = performance.now();
+    await queue.queue('noop').resume();
+    for (;;) {
+      const [counts] = await queue.stats(['noop']);
+      if (counts.completed + counts.failed >= JOBS) {
+        if (counts.failed) throw new Error(`${counts.failed} jobs failed`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
-    await new Promise((r) => setTimeout(r, 20));
+    return JOBS / ((performance.now() - started) / 1000);
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('exit', r)) : undefined)));
+    rmSync(home, { recursive: true, force: true });
   }
-  const perSec = JOBS / ((performance.now() - started) / 1000);
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => c.on('exit', r))));
-  rmSync(home, { recursive: true, force: true });
-  return perSec;
 }
 
 let ok;
