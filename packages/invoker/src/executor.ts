@@ -34,6 +34,8 @@ import {
 } from '@pipeline-invocation/core';
 import type { Outbox } from '@pipeline-invocation/storage';
 import { RunMetrics, type Redactor } from '@pipeline-invocation/observability';
+import { HandlerSignal, RunCancel } from './executor-signal';
+import { isoTime } from './executor-time';
 import { describeBadHandlerResult } from './handler-result';
 import { Heartbeat } from './heartbeat';
 import {
@@ -138,7 +140,17 @@ type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'e
  * exists, nothing escapes without a terminal record; tracking never fails a run.
  */
 export class Executor {
-  constructor(private readonly deps: ExecutorDeps) {}
+  /** The retries of the executor's own store reads (one options object for every run). */
+  private readonly readRetry: Parameters<typeof retry>[1];
+
+  constructor(private readonly deps: ExecutorDeps) {
+    const { store } = deps;
+    this.readRetry = {
+      policy: deps.retryPolicy ?? DEFAULT_RETRY_POLICY,
+      clock: deps.clock,
+      classify: (error) => ({ retryable: store.classifyError(error) === 'transient' }),
+    };
+  }
 
   /** When this executor last looked for dead runs of each service (ms). */
   private readonly sweptAtMs = new Map<string, number>();
@@ -148,12 +160,17 @@ export class Executor {
    * their key does, and for runs without one, this does, before a run of the service, at most
    * once per staleness period. Never fails a run.
    */
-  private async sweepStale(service: string): Promise<void> {
-    const { lifecycle, clock } = this.deps;
-    const nowMs = clock.now();
+  private sweepDue(service: string): boolean {
+    const nowMs = this.deps.clock.now();
     const last = this.sweptAtMs.get(service);
-    if (last !== undefined && nowMs - last < lifecycle.staleAfterMs) return;
+    if (last !== undefined && nowMs - last < this.deps.lifecycle.staleAfterMs) return false;
     this.sweptAtMs.set(service, nowMs);
+    return true;
+  }
+
+  /** The sweep itself, when {@link sweepDue} said so. */
+  private async sweepStale(service: string): Promise<void> {
+    const { lifecycle } = this.deps;
     try {
       const marked = await lifecycle.sweepStale(service, {
         name: 'RunCrashed',
@@ -205,15 +222,11 @@ export class Executor {
       : request.payload;
 
     const previousRun = await this.storeCall(request.service, () =>
-      retry(() => store.latest(request.service), {
-        policy: this.deps.retryPolicy ?? DEFAULT_RETRY_POLICY,
-        clock,
-        classify: (error) => ({ retryable: store.classifyError(error) === 'transient' }),
-      }),
+      retry(() => store.latest(request.service), this.readRetry),
     );
     const source = registry.sourceOf(request.service)!;
     const startedMs = clock.now();
-    const started = new Date(startedMs).toISOString();
+    const started = isoTime(startedMs);
     const idempotencyKey = options.idempotencyKey ?? stringOrUndefined(request.metadata.request_id);
     const running: RunExecutionMetadata = {
       service: request.service,
@@ -249,19 +262,19 @@ export class Executor {
       });
 
     if (signal?.aborted) throw new AbortError(request.service, { cause: signal.reason });
-    await this.sweepStale(request.service);
-    const begun = await inSpan('pipeline.store.begin', { off: childSpansOff }, () =>
-      this.storeCall(request.service, () => lifecycle.begin(running)),
-    );
+    if (this.sweepDue(request.service)) await this.sweepStale(request.service);
+    const beginning = () => this.storeCall(request.service, () => lifecycle.begin(running));
+    // a child span only where it records something (an async wrapper less per write otherwise)
+    const begun = await (childSpansOff ? beginning() : inSpan('pipeline.store.begin', {}, beginning));
     if (!begun.started) return begun.replayed;
 
     // The RUNNING record exists now: from here every path ends in one terminal record.
     const logger = this.deps.logger.child({ run_id: running.run_id, service: running.service });
     if (begun.tookOverFrom)
       logger.warn(`run ${begun.tookOverFrom} held the idempotency key with a stale heartbeat: marked CRASHED`);
-    // Cancellation (the caller's signal, `pipeline cancel`, the run ended elsewhere) aborts this
-    // controller; the timeout aborts its own signal; the handler sees both as one signal.
-    const cancel = new AbortController();
+    // Cancellation (`pipeline cancel`, the run ended elsewhere) aborts this; the handler sees it,
+    // its timeout and the caller's signal as one signal.
+    const cancel = new RunCancel();
     const heartbeat = new Heartbeat(
       lifecycle,
       running,
@@ -325,9 +338,8 @@ export class Executor {
     let writeError: unknown;
     let stored = final;
     try {
-      const result = await inSpan('pipeline.store.finish', { off: childSpansOff }, () =>
-        this.deps.lifecycle.finish(final),
-      );
+      const finishing = () => this.deps.lifecycle.finish(final);
+      const result = await (childSpansOff ? finishing() : inSpan('pipeline.store.finish', {}, finishing));
       if (result.ok && result.superseded) {
         logger.warn(`run had been presumed ${result.superseded.status}; its own record replaces that`);
       }
@@ -373,7 +385,7 @@ export class Executor {
       ...rest,
       ...this.redact(ended),
       metadata,
-      ended_at: new Date(endedMs).toISOString(),
+      ended_at: isoTime(endedMs),
       duration_ms: Math.max(0, endedMs - startedMs),
     };
   }
@@ -425,7 +437,7 @@ export class Executor {
     request: IntegrationRequest,
     payload: Record<string, unknown>,
     running: RunExecutionMetadata,
-    cancel: AbortController,
+    cancel: RunCancel,
     run: {
       logger: Logger;
       metrics: RunMetrics;
@@ -439,22 +451,20 @@ export class Executor {
     const callerSignal = run.options.signal;
     // A timer of the one clock (fake timers drive it; it is cleared when the run ends), not
     // AbortSignal.timeout, whose Node-internal timer neither.
-    const timeout = timeoutMs === undefined ? undefined : new AbortController();
+    const signal = new HandlerSignal(cancel, callerSignal);
     const timer =
-      timeout &&
-      clock.setTimeout(() => timeout.abort(new HandlerTimeoutError(request.service, timeoutMs!)), timeoutMs!);
-    const signal = AbortSignal.any([
-      cancel.signal,
-      ...(timeout ? [timeout.signal] : []),
-      ...(callerSignal ? [callerSignal] : []),
-    ]);
+      timeoutMs === undefined
+        ? undefined
+        : clock.setTimeout(() => signal.timeout(new HandlerTimeoutError(request.service, timeoutMs)), timeoutMs);
     const context: RunContext = Object.freeze({
       runId: running.run_id,
       service: running.service,
       runType: running.run_type,
       requestMetadata: request.metadata,
       previousRun: run.previousRun,
-      signal,
+      get signal() {
+        return signal.signal;
+      },
       ...(timeoutMs === undefined ? {} : { deadlineMs: clock.now() + timeoutMs }),
       logger: run.logger,
       metrics: run.metrics,
@@ -462,10 +472,7 @@ export class Executor {
     });
     let work: Promise<HandlerResult> | undefined;
     try {
-      const stopped = new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      });
+      const stopped = signal.whenAborted();
       stopped.catch(() => {}); // settled through the race below
       if (!signal.aborted) {
         // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
@@ -486,13 +493,14 @@ export class Executor {
       return { outcome, work };
     } catch (error) {
       if (signal.aborted) {
-        const timedOut = timeout?.signal.aborted === true && !cancel.signal.aborted && !callerSignal?.aborted;
+        const timedOut = signal.timedOut && !cancel.aborted && !callerSignal?.aborted;
         return { outcome: await this.stopped(timedOut, signal.reason, work, run), work };
       }
       run.logger.error('handler failed', { error: describe(error) });
       return { outcome: failure(error, 'Handler failed'), work };
     } finally {
       clock.clearTimeout(timer);
+      signal.dispose();
     }
   }
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { silentLogger } from '@pipeline-invocation/observability';
 import { createInvoker } from '../src';
 import { MemoryRunStore, RecordingTracker, createTestInvoker } from '../src/testing';
@@ -229,6 +230,45 @@ describe('invokePipelineHandler', () => {
     });
     expect(Date.parse(record.ended_at!) - startedMs).toBe(150);
     expect(store.all()).toEqual([record]);
+  });
+
+  it('leaves no listener on a caller signal reused for many runs (no MaxListenersExceededWarning), and still obeys it', async () => {
+    const { invoker } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const record = await invoker.invokePipelineHandler(
+          'greet',
+          { run_type: 'prod', name: `n${i}` },
+          {},
+          { signal: controller.signal },
+        );
+        expect(record.status).toBe('SUCCEEDED');
+      }
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      const seen: { aborted: boolean; reason: unknown }[] = [];
+      class Waits {
+        async handle(_payload: unknown, context: RunContext): Promise<HandlerResult> {
+          // the handler reads its signal only after the caller aborted: it is aborted, with the caller's reason
+          await new Promise((resolve) => setImmediate(resolve));
+          seen.push({ aborted: context.signal.aborted, reason: context.signal.reason });
+          return { statusCode: 200, body: 'late' };
+        }
+      }
+      pipelineHandler('waits')(Waits);
+      const { invoker: second } = createTestInvoker({ handlers: [Waits], config: { cancelGraceMs: 1000 } });
+      const run = second.invokePipelineHandler('waits', {}, {}, { signal: controller.signal });
+      await new Promise((resolve) => setImmediate(resolve));
+      controller.abort(new Error('caller gave up'));
+      expect(await run).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
+      expect(seen).toEqual([{ aborted: true, reason: new Error('caller gave up') }]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
   it('refuses a payload that fails the handler schema with a 400 naming the field, and records nothing', async () => {
