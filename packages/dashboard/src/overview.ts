@@ -1,4 +1,4 @@
-import type { RunExecutionMetadata, RunStore, ServiceStats } from '@pipeline-invocation/core';
+import { isTerminal, type RunExecutionMetadata, type RunStore, type ServiceStats } from '@pipeline-invocation/core';
 
 /** One service on the overview page. */
 export interface ServiceOverview extends ServiceStats {
@@ -49,7 +49,7 @@ async function statsFromRecentRuns(store: RunStore, nowMs: number): Promise<Serv
   const services = [...new Set((await store.list({ limit: 1000 })).items.map((r) => r.service))].sort();
   return Promise.all(
     services.map(async (service) => {
-      const runs = (await store.list({ service, limit: 1000 })).items.filter((r) => r.status !== 'RUNNING');
+      const runs = (await store.list({ service, limit: 1000 })).items.filter((r) => isTerminal(r.status));
       const since = (hours: number) => runs.filter((r) => Date.parse(r.started_at) > nowMs - hours * 3_600_000);
       const count = (list: RunExecutionMetadata[]) => ({
         finished: list.length,

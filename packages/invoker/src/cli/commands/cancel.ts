@@ -1,4 +1,4 @@
-import { systemClock, type RunExecutionMetadata, type RunStore } from '@pipeline-invocation/core';
+import { isTerminal, systemClock, type RunExecutionMetadata, type RunStore } from '@pipeline-invocation/core';
 import { lifecycleConfig } from '../../config';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
@@ -39,16 +39,15 @@ export async function cancel(args: string[], io: Io): Promise<number> {
   const settings = lifecycleConfig(io.env);
   return withRunLifecycle(io, async (lifecycle) => {
     const { store } = lifecycle;
-    const before = await store.get(runId);
-    if (!before) {
+    const requested = await lifecycle.requestCancel(runId);
+    if (!requested) {
       io.err(`pipeline cancel: no run "${runId}" in ${store.description}.\n`);
       return EXIT.INVALID_INPUT;
     }
-    if (before.status !== 'RUNNING') {
-      print(io, before, values.json, `run ${runId} had already ended ${before.status}; nothing to cancel`);
+    if (isTerminal(requested.status)) {
+      print(io, requested, values.json, `run ${runId} had already ended ${requested.status}; nothing to cancel`);
       return EXIT.CONFLICT;
     }
-    const requested = (await lifecycle.requestCancel(runId)) ?? before;
     if (lifecycle.isStale(requested)) {
       // No executor is alive to see the request: its run is recorded CRASHED here (only while its
       // heartbeat is stale, so a run that ended or came back meanwhile keeps its own record).
@@ -72,7 +71,7 @@ export async function cancel(args: string[], io: Io): Promise<number> {
     io.err(`pipeline cancel: cancel requested for run ${runId}; waiting for it to end\n`);
     const final = await waitForEnd(store, runId, settings.heartbeatMs + settings.cancelGraceMs + 5000);
     print(io, final, values.json, `run ${runId} ended ${final.status}`);
-    return final.status === 'RUNNING' ? EXIT.HANDLER_FAILED : EXIT.OK;
+    return isTerminal(final.status) ? EXIT.OK : EXIT.HANDLER_FAILED;
   });
 }
 
@@ -80,7 +79,7 @@ async function waitForEnd(store: RunStore, runId: string, timeoutMs: number): Pr
   const deadline = systemClock.now() + timeoutMs;
   for (;;) {
     const record = (await store.get(runId))!;
-    if (record.status !== 'RUNNING' || systemClock.now() > deadline) return record;
+    if (isTerminal(record.status) || systemClock.now() > deadline) return record;
     await systemClock.sleep(200);
   }
 }
