@@ -83,10 +83,11 @@ export class RunConflictError extends PipelineInvocationError {
     readonly runId: string,
     /** How long ago the running run's heartbeat was renewed, when known. */
     readonly heartbeatAgeMs?: number,
-    options?: ErrorOptions,
+    /** `service`: the service the key belongs to (keys are scoped by service), named in the message. */
+    options?: ErrorOptions & { readonly service?: string },
   ) {
     super(
-      `A run with idempotency key "${idempotencyKey}" is still RUNNING (run ${runId}` +
+      `A run ${options?.service ? `of "${options.service}" ` : ''}with idempotency key "${idempotencyKey}" is still RUNNING (run ${runId}` +
         `${heartbeatAgeMs === undefined ? '' : `, heartbeat ${Math.round(heartbeatAgeMs / 1000)} s ago`}). ` +
         'Wait for it to finish, cancel it with `pipeline cancel ' +
         runId +

@@ -359,6 +359,8 @@ describe('idempotency', () => {
     await expect(refused).rejects.toMatchObject({ name: 'RunConflictError', runId: running.run_id });
     // the hint names the run that holds the key, the one `pipeline cancel` can stop
     await expect(refused).rejects.toThrow(`pipeline cancel ${running.run_id}`);
+    // and the service the key belongs to (keys are scoped by service)
+    await expect(refused).rejects.toThrow('A run of "faulty" with idempotency key "busy" is still RUNNING');
     await jest.advanceTimersByTimeAsync(250 + 1000);
     expect(pending.value?.status).toBe('TIMED_OUT');
     // a timed-out run does not block its key

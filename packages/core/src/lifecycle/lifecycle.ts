@@ -187,7 +187,9 @@ export class RunLifecycle {
         if (crash && !crash.crashed && crash.reason === 'fresh') {
           await this.call(() => this.store.putKey(claim.tookOverFrom!, [{ ownerIs: record.run_id }]));
           const ageMs = this.clock.now() - heartbeatMsOf(crash.record!);
-          throw new RunConflictError(record.idempotency_key, claim.tookOverFrom.run_id, ageMs);
+          throw new RunConflictError(record.idempotency_key, claim.tookOverFrom.run_id, ageMs, {
+            service: record.service,
+          });
         }
       }
     }
@@ -291,7 +293,7 @@ export class RunLifecycle {
         const ageMs = this.clock.now() - beatMs;
         if (ageMs < this.staleAfterMs) {
           if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
-          throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs);
+          throw new RunConflictError(record.idempotency_key!, holder.run_id, ageMs, { service: record.service });
         }
       }
       if (run && run.status !== holder.status && isTerminal(run.status)) {
@@ -306,7 +308,9 @@ export class RunLifecycle {
       // takeover settles: take it from exactly this holder on the next attempt.
       lastHolder = holder;
     }
-    throw new RunConflictError(record.idempotency_key!, (lastHolder ?? seen)?.run_id ?? '(none found)');
+    throw new RunConflictError(record.idempotency_key!, (lastHolder ?? seen)?.run_id ?? '(none found)', undefined, {
+      service: record.service,
+    });
   }
 
   /**
