@@ -155,7 +155,12 @@ export class RunLifecycle {
     record: Pick<RunExecutionMetadata, 'status' | 'heartbeat_at' | 'started_at'>,
     nowMs = this.clock.now(),
   ): boolean {
-    return record.status === 'RUNNING' && nowMs - heartbeatMsOf(record) >= this.staleAfterMs;
+    return record.status === 'RUNNING' && nowMs >= this.staleAtMs(record);
+  }
+
+  /** When a RUNNING run's heartbeat becomes stale, unless renewed (ms since the epoch): its last heartbeat plus the staleness limit. */
+  staleAtMs(record: Pick<RunExecutionMetadata, 'heartbeat_at' | 'started_at'>): number {
+    return heartbeatMsOf(record) + this.staleAfterMs;
   }
 
   /**
