@@ -99,6 +99,15 @@ export class SqliteRunStore implements RunStore {
   }
 
   private putRunBody(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
+    if (onStatusOnly(when)) {
+      // a condition on the status alone (a finish: no item, or RUNNING) is evaluated on the status
+      // column; the record is read only to answer a refusal
+      const found = this.statements.getStatus.get(record.run_id) as { status: RunStatus } | undefined;
+      if (!runSatisfies(found as RunExecutionMetadata | undefined, when))
+        return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
+      (found ? this.statements.replace : this.statements.insert).run(this.row(record));
+      return { written: true, current: record };
+    }
     const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
     if (!runSatisfies(current, when)) return { written: false, current };
     (current ? this.statements.replace : this.statements.insert).run(this.row(record));
@@ -180,6 +189,7 @@ export class SqliteRunStore implements RunStore {
       replace: this.db.prepare('UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id'),
       setRecord: this.db.prepare('UPDATE runs SET record = ? WHERE run_id = ?'),
       get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
+      getStatus: this.db.prepare('SELECT status FROM runs WHERE run_id = ?'),
       latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
       getKey: this.db.prepare('SELECT item AS record FROM run_keys WHERE key = ?'),
       putKey: this.db.prepare(
@@ -429,6 +439,20 @@ export class SqliteRunStore implements RunStore {
     }
     return error;
   }
+}
+
+/**
+ * Whether `when` looks at nothing but whether the item exists and its status (a clause naming
+ * anything else, including a field added later, needs the whole record).
+ */
+function onStatusOnly(when: RunCondition): boolean {
+  for (const clause of when) {
+    for (const field in clause) {
+      if (field !== 'exists' && field !== 'statusIn' && clause[field as keyof typeof clause] !== undefined)
+        return false;
+    }
+  }
+  return true;
 }
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
