@@ -5,6 +5,7 @@ import {
   RunExecutionMetadataSchema,
   IntegrationResponseSchema,
   parseIntegrationRequest,
+  z,
 } from '../src';
 
 function invalid(input: unknown): InvalidRequestError {
@@ -77,6 +78,65 @@ describe('IntegrationRequest', () => {
 
   it('exports the schema for callers who validate themselves', () => {
     expect(IntegrationRequestSchema.safeParse({ service: 's', payload: {} }).success).toBe(true);
+  });
+});
+
+describe('parseIntegrationRequest without zod', () => {
+  // A request of the ordinary shape is checked by hand (no zod loaded); anything else goes through
+  // the schema. Either way the answer must be the schema's own, to the key order and the copies.
+  const withProto = Object.assign(Object.create({ inherited: 1 }) as object, { a: 1 });
+  const nullProto = Object.assign(Object.create(null) as object, { a: 1 });
+  const hidden = Object.defineProperty({ a: 1 }, 'hidden', { value: 2, enumerable: false });
+  const symbolKeyed = { a: 1, [Symbol('s')]: 2 };
+  const cases: [string, unknown][] = [
+    ['the documented shape', { service: 'svc', payload: { run_type: 'prod', n: 1 }, metadata: { request_id: 'r' } }],
+    ['keys in another order', { metadata: { b: 1, a: 2 }, payload: { z: 1, 2: 'two', 1: 'one' }, service: 's' }],
+    ['no payload or metadata', { service: 's' }],
+    ['undefined payload and metadata', { service: 's', payload: undefined, metadata: undefined }],
+    ['a service to trim', { service: '\t svc \n', payload: {} }],
+    ['nested values', { service: 's', payload: { list: [1, { a: null }], deep: { deeper: { x: 'y' } } } }],
+    ['undefined values inside', { service: 's', payload: { a: undefined } }],
+    ['a null-prototype payload', { service: 's', payload: nullProto }],
+    ['a null-prototype request', Object.assign(Object.create(null) as object, { service: 's', payload: {} })],
+    ['a payload with a prototype', { service: 's', payload: withProto }],
+    ['a payload with a hidden key', { service: 's', payload: hidden }],
+    ['a payload with a symbol key', { service: 's', payload: symbolKeyed }],
+    [
+      'a class instance payload',
+      {
+        service: 's',
+        payload: new (class Payload {
+          a = 1;
+        })(),
+      },
+    ],
+    ['a Date payload', { service: 's', payload: new Date(0) }],
+    ['an empty service', { service: '', payload: {} }],
+    ['a blank service', { service: '   ' }],
+    ['a numeric service', { service: 42 }],
+    ['an array payload', { service: 's', payload: [1] }],
+    ['a null metadata', { service: 's', metadata: null }],
+    ['an extra field', { service: 's', payloads: {} }],
+    ['a nested __proto__ key', JSON.parse('{"service":"s","payload":{"a":{"__proto__":{"x":1}}}}')],
+    ['a prototype key', { service: 's', metadata: { prototype: 1 } }],
+    ['an array request', [{ service: 's' }]],
+    ['a string request', 'svc'],
+  ];
+
+  it.each(cases)('answers %s as IntegrationRequestSchema does', (_label, input) => {
+    const expected = IntegrationRequestSchema.safeParse(input);
+    if (expected.success) {
+      const request = parseIntegrationRequest(input);
+      expect(request).toStrictEqual(expected.data);
+      expect(Object.keys(request.payload)).toEqual(Object.keys(expected.data.payload));
+      expect(Object.keys(request.metadata)).toEqual(Object.keys(expected.data.metadata));
+      const given = (input as { payload?: unknown }).payload;
+      if (given !== undefined) expect(request.payload).not.toBe(given); // a copy, as zod's record makes
+    } else {
+      const error = invalid(input);
+      expect(error.issues).toEqual(expected.error.issues);
+      expect(error.message).toBe(`Invalid integration request:\n${z.prettifyError(expected.error)}`);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError, describe, type EnvVariable } from '@pipeline-invocation/core';
 import { projectFolder, storageConfigFromEnv, type StorageConfig } from '@pipeline-invocation/storage';
 import {
@@ -9,10 +9,13 @@ import {
 } from '@pipeline-invocation/observability';
 import { LIFECYCLE_DEFAULTS } from './executor';
 
-const milliseconds = z.coerce
-  .number()
-  .int('a whole number of milliseconds')
-  .positive('a positive whole number of milliseconds');
+/** Built on first use: reading a configuration without lifecycle variables does not load zod. */
+let milliseconds: z.ZodCoercedNumber | undefined;
+const millisecondsSchema = () =>
+  (milliseconds ??= (require('zod') as typeof import('zod')).z.coerce // eslint-disable-line @typescript-eslint/no-require-imports
+    .number()
+    .int('a whole number of milliseconds')
+    .positive('a positive whole number of milliseconds'));
 
 /**
  * The run lifecycle's environment variables, each a positive whole number of milliseconds:
@@ -47,7 +50,7 @@ export function lifecycleConfig(env: NodeJS.ProcessEnv, overrides: Partial<Lifec
     const override = overrides[LIFECYCLE_VARIABLES[variable]];
     const raw = override ?? env[variable];
     if (raw === undefined || raw === '') return undefined;
-    const parsed = milliseconds.safeParse(raw);
+    const parsed = millisecondsSchema().safeParse(raw);
     if (!parsed.success || (typeof raw === 'string' && !/^\s*\d+\s*$/.test(raw))) {
       const name = override === undefined ? variable : LIFECYCLE_VARIABLES[variable];
       throw new ConfigError(name, raw, 'expected a positive whole number of milliseconds, e.g. 10000');

@@ -62,6 +62,16 @@ describe('pipeline invoke at cold start', () => {
     expect(modules.some((m) => m.includes('better-sqlite3'))).toBe(true); // the run's store
     expect(modules.filter((m) => /@opentelemetry|@aws-sdk|@wandb|bullmq|semver\/index\.js/.test(m))).toEqual([]);
   });
+
+  it('loads no zod for a plugin that declares no payload schema (run from the files, where every module loaded is seen)', async () => {
+    const { code, modules } = await loadedModules(['invoke', 'cjs_service', '--payload', '{"word":"hi"}'], {
+      PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'cold-')),
+      PIPELINE_NO_BUNDLE: '1',
+    });
+    expect(code).toBe(0);
+    expect(modules.some((m) => m.includes('core/dist/index.js'))).toBe(true);
+    expect(modules.filter((m) => /[/\\]zod[/\\]/.test(m))).toEqual([]);
+  });
 });
 
 describe('the "W&B tracking is off" line', () => {

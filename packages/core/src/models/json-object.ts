@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
+import { findForbiddenKey } from './forbidden-keys';
 
 /**
  * A plain JSON object (not an array, not null). Keys that could pollute a prototype
@@ -23,15 +22,3 @@ export const JsonObjectSchema = z
 
 /** A plain JSON object. */
 export type JsonObject = Record<string, unknown>;
-
-const MAX_DEPTH = 64;
-
-function findForbiddenKey(value: unknown, path: PropertyKey[]): { key: string; path: PropertyKey[] } | undefined {
-  if (value === null || typeof value !== 'object' || path.length > MAX_DEPTH) return undefined;
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.includes(key)) return { key, path: [...path, key] };
-    const found = findForbiddenKey((value as Record<string, unknown>)[key], [...path, key]);
-    if (found) return found;
-  }
-  return undefined;
-}

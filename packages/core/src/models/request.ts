@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { InvalidRequestError } from '../errors';
 import { JsonObjectSchema } from './json-object';
 
 /**
@@ -34,27 +33,3 @@ export const IntegrationPayloadSchema = z.looseObject({
 
 /** A validated {@link IntegrationPayloadSchema}. */
 export type IntegrationPayload = z.infer<typeof IntegrationPayloadSchema>;
-
-/**
- * Parse and validate an untrusted request.
- *
- * @throws InvalidRequestError naming every bad field (zod's pretty form); the issues are kept
- *   as data on `error.issues`.
- * @example
- * const request = parseIntegrationRequest({ service: 'my_service', payload: { run_type: 'prod' } });
- */
-export function parseIntegrationRequest(input: unknown): IntegrationRequest {
-  return parseWith(IntegrationRequestSchema, input, 'Invalid integration request');
-}
-
-/**
- * Validate `input` against any zod schema, throwing {@link InvalidRequestError} with a
- * message that names every bad field.
- */
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw new InvalidRequestError(`${what}:\n${z.prettifyError(result.error)}`, result.error.issues, {
-    cause: result.error,
-  });
-}

@@ -9,11 +9,7 @@ export const RunStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_
 /** `RUNNING` until the handler ends, then one of the terminal states. */
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-/** Status code of a CANCELLED run (nginx's "client closed request", as Powertools and others use). */
-export const CANCELLED_STATUS_CODE = 499;
-
-/** The DynamoDB table name the original wrote to; kept as the default. */
-export const DEFAULT_METADATA_TABLE_NAME = 'integration_run_metadata';
+export { CANCELLED_STATUS_CODE, DEFAULT_METADATA_TABLE_NAME } from './run-constants';
 
 /**
  * The record of one run. The first six fields are the original's (`metadata` stays a JSON
