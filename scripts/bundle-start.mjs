@@ -18,6 +18,7 @@
 // (scripts/start-loader.cjs does both).
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -69,7 +70,7 @@ const key = (file) => relative(workspace, file).split(sep).join('/');
 const DYNAMIC_IMPORT = /\bimport\((?!\s*(['"])[^'"`$]*\1\s*\))/;
 const withoutComments = (text) => text.replace(/^\s*\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
 const usesImport = (file) => /\.c?js$/.test(file) && DYNAMIC_IMPORT.test(withoutComments(readFileSync(file, 'utf8')));
-const hash = (data) => createHash('sha1').update(data).digest('hex');
+const buildInfoSum = (data) => `${data.length}:${crc32(data)}`;
 const packageName = (spec) => spec.split('/', spec.startsWith('@') ? 2 : 1).join('/');
 
 /** The package folder (key) holding `file`, found as the nearest package.json with a name. */
@@ -200,7 +201,8 @@ const describePackage = (pkg, importer) => {
     importer,
     // our packages in a workspace: a rebuild since the bundle makes it stale (by content: nx
     // restores a cached build with new file times)
-    buildInfo: pkg.startsWith('packages/') && existsSync(buildInfo) ? hash(readFileSync(buildInfo)) : undefined,
+    // (length and CRC-32, as start-runtime.cjs checks them: zlib loads faster than crypto)
+    buildInfo: pkg.startsWith('packages/') && existsSync(buildInfo) ? buildInfoSum(readFileSync(buildInfo)) : undefined,
   };
 };
 const addPackage = (pkg, importer) => {

@@ -1,5 +1,3 @@
-import { randomFillSync } from 'node:crypto';
-
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32, as ULID specifies
 let lastTime = -1;
 let lastRandom: number[] = [];
@@ -18,7 +16,8 @@ export function newRunId(nowMs: number = Date.now()): string {
   } else {
     lastTime = nowMs;
     if (poolAt + 16 > pool.length) {
-      randomFillSync(pool);
+      // node:crypto loads with the first id, not with core (a cold import of core does not need it)
+      (require('node:crypto') as typeof import('node:crypto')).randomFillSync(pool); // eslint-disable-line @typescript-eslint/no-require-imports
       poolAt = 0;
     }
     lastRandom = Array.from(pool.subarray(poolAt, poolAt + 16), (b) => b & 31);

@@ -1,6 +1,6 @@
 import { ConfigError } from '@pipeline-invocation/core/errors';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import type { Writable } from 'node:stream';
+import type pino from 'pino';
 import type { LogFields, Logger } from '@pipeline-invocation/core';
 import { Redactor } from './redact';
 import { aroundStatusLine } from './status-line';
@@ -49,7 +49,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? (isTty ? 'pretty' : 'json');
   const color = options.color ?? colorEnabled(env, isTty);
   const stream = format === 'pretty' ? prettyStream(destination, color) : destination;
-  const base = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  // pino (with sonic-boom, thread-stream and their built-ins) loads with the first logger, not
+  // with the package: importing the invoker (the Lambda entry's cold import) does not load it
+  const pinoOf = require('pino') as typeof pino; // eslint-disable-line @typescript-eslint/no-require-imports
+  const base = pinoOf({ level, base: undefined, timestamp: pinoOf.stdTimeFunctions.isoTime }, stream);
   const redactor = options.redactor ?? new Redactor();
   return new PinoLogger(options.bindings ? base.child(redactor.redact(options.bindings)) : base, redactor);
 }
@@ -120,7 +123,8 @@ const paint = (code: string, text: string) => `\u001b[${code}m${text}\u001b[0m`;
  * progress bar (the status line) before each line so the two never share a line.
  */
 function prettyStream(destination: NodeJS.WritableStream, color: boolean): Writable {
-  return new Writable({
+  const { Writable: WritableStream } = require('node:stream') as typeof import('node:stream'); // eslint-disable-line @typescript-eslint/no-require-imports
+  return new WritableStream({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { UnserializableMetadataError } from '../errors';
 
 /** A value JSON holds exactly. */
@@ -76,5 +75,9 @@ function sortKeys(value: JsonValue): JsonValue {
  * replays only for the same payload.
  */
 export function payloadHash(payload: unknown): string {
-  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:crypto loads on first use, not with core
+  return (require('node:crypto') as typeof import('node:crypto'))
+    .createHash('sha256')
+    .update(canonicalJson(payload))
+    .digest('hex');
 }

@@ -14,6 +14,10 @@ import {
 } from '@pipeline-invocation/core';
 import type { DiscoveredPlugin } from './manifest';
 
+/** import() from its own file (esm-import.ts), loaded only for an ES module plugin. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const importModule = (url: string) => (require('./esm-import') as typeof import('./esm-import')).importModule(url);
+
 /**
  * Check that a manifest's contract range accepts our CONTRACT_VERSION (before any code of the
  * plugin is imported).
@@ -100,14 +104,14 @@ function isEsModule(entry: string, packageJson: Record<string, unknown>): boolea
  * to import() as before.
  */
 async function importEntry(entry: string, packageJson: Record<string, unknown>): Promise<unknown> {
-  if (isEsModule(entry, packageJson)) return import(pathToFileURL(entry).href);
+  if (isEsModule(entry, packageJson)) return importModule(pathToFileURL(entry).href);
   try {
     return createRequire(entry)(entry);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE' && !(error instanceof SyntaxError))
       throw error;
-    return import(pathToFileURL(entry).href);
+    return importModule(pathToFileURL(entry).href);
   }
 }
 
@@ -117,7 +121,7 @@ async function importEntry(entry: string, packageJson: Record<string, unknown>):
  * threw is dropped from the require cache by Node, so \`require\` reads the fixed file afresh.
  */
 function reimport(entry: string, packageJson: Record<string, unknown>, attempt: number): Promise<unknown> | unknown {
-  if (isEsModule(entry, packageJson)) return import(`${pathToFileURL(entry).href}?attempt=${attempt}`);
+  if (isEsModule(entry, packageJson)) return importModule(`${pathToFileURL(entry).href}?attempt=${attempt}`);
   return createRequire(entry)(entry);
 }
 
