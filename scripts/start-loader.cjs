@@ -46,6 +46,13 @@ function cacheDir() {
   return undefined;
 }
 
+/** A short, stable name of the folder `file` is in (FNV-1a of its path; not node:crypto, which loads slowly). */
+function placeOf(file) {
+  let h = 0x811c9dc5;
+  for (const char of path.dirname(file)) h = Math.imul(h ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
 /**
  * Run the bundle `file` and return what it exports, with `saveCache()` to call once the command
  * has done its work (the cache then holds the functions it compiled on the way); undefined when
@@ -70,8 +77,10 @@ function loadStart(file) {
   }
   // The build writes a hash of the bundle on its first line; V8 only checks a cache's length.
   const id = /^\/\/ start-bundle ([0-9a-f]+)/.exec(source)?.[1];
-  const cacheFile =
-    dir && id && path.join(dir, `${path.basename(file, '.js')}-${id}-${process.version}-${process.arch}.v8`);
+  // Named by where the bundle is installed too: the cleanup below removes only the caches of this
+  // installation's earlier builds, so two installations on one machine do not delete each other's.
+  const prefix = `${path.basename(file, '.js')}-${placeOf(file)}-`;
+  const cacheFile = dir && id && path.join(dir, `${prefix}${id}-${process.version}-${process.arch}.v8`);
   let cachedData;
   try {
     cachedData = cacheFile ? fs.readFileSync(cacheFile) : undefined;
@@ -97,7 +106,7 @@ function loadStart(file) {
         fs.writeFileSync(temp, script.createCachedData());
         fs.renameSync(temp, cacheFile);
         // the caches of this bundle's earlier builds, for this Node, are of no use any more
-        const [prefix, suffix] = [`${path.basename(file, '.js')}-`, `-${process.version}-${process.arch}.v8`];
+        const suffix = `-${process.version}-${process.arch}.v8`;
         for (const name of fs.readdirSync(dir)) {
           if (name.startsWith(prefix) && name.endsWith(suffix) && path.join(dir, name) !== cacheFile) {
             fs.rmSync(path.join(dir, name), { force: true });
