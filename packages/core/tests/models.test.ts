@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   IntegrationPayloadSchema,
   IntegrationRequestSchema,
@@ -137,6 +138,52 @@ describe('parseIntegrationRequest without zod', () => {
       expect(error.issues).toEqual(expected.error.issues);
       expect(error.message).toBe(`Invalid integration request:\n${z.prettifyError(expected.error)}`);
     }
+  });
+
+  it('answers random requests as IntegrationRequestSchema does (fast-check)', () => {
+    let accepted = 0;
+    let refused = 0;
+    const key = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', 'run_type', '0'));
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.constantFrom(undefined, null, new Date(0), Symbol.for('s'), 1n),
+      fc.dictionary(key, fc.jsonValue(), { maxKeys: 3 }),
+    );
+    // weighted towards requests of the ordinary shape, so both answers come often
+    const object = fc.oneof(
+      { arbitrary: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }), weight: 6 },
+      { arbitrary: fc.dictionary(key, value, { maxKeys: 4 }), weight: 2 },
+      { arbitrary: value, weight: 1 },
+      { arbitrary: fc.constant(undefined), weight: 2 },
+    );
+    const service = fc.oneof(
+      { arbitrary: fc.string({ minLength: 1 }), weight: 6 },
+      { arbitrary: fc.constantFrom(' svc ', '', '  '), weight: 1 },
+      { arbitrary: fc.integer(), weight: 1 },
+    );
+    const request = fc.oneof(
+      {
+        arbitrary: fc.record({ service, payload: object, metadata: object }, { requiredKeys: ['service'] }),
+        weight: 8,
+      },
+      { arbitrary: fc.record({ service, payload: object, extra: fc.jsonValue() }, { requiredKeys: [] }), weight: 1 },
+      { arbitrary: fc.anything(), weight: 1 },
+    );
+    fc.assert(
+      fc.property(request, (input) => {
+        const expected = IntegrationRequestSchema.safeParse(input);
+        if (expected.success) {
+          accepted += 1;
+          expect(parseIntegrationRequest(input)).toStrictEqual(expected.data);
+        } else {
+          refused += 1;
+          expect(invalid(input).issues).toEqual(expected.error.issues);
+        }
+      }),
+      { numRuns: 500 },
+    );
+    // both paths were taken
+    expect([accepted > 50, refused > 50]).toEqual([true, true]);
   });
 });
 
