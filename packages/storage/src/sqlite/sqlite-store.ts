@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import {
   RunStoreError,
@@ -80,7 +81,10 @@ export class SqliteRunStore implements RunStore {
     this.description = `sqlite:${this.file}`;
     mkdirSync(dirname(this.file), { recursive: true });
     try {
-      this.db = new (betterSqlite3())(this.file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+      this.db = new (betterSqlite3())(this.file, {
+        timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+        ...(nativeBuild() ? { nativeBinding: nativeBuild() } : {}),
+      });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
@@ -471,4 +475,28 @@ function parseKey(row: Row | undefined): KeyItem | undefined {
 function betterSqlite3(): typeof Database {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('better-sqlite3') as typeof Database;
+}
+
+let native: string | undefined | null = null;
+/**
+ * better-sqlite3's native build where its own build writes it (build/Release), so it is loaded
+ * by path rather than found by `bindings` trying a dozen places (a few ms of a cold start);
+ * undefined when it is not there (better-sqlite3 then looks as it always does).
+ */
+function nativeBuild(): string | undefined {
+  if (native === null) {
+    try {
+      // resolved from this file, as require('better-sqlite3') is (also from a start bundle, whose
+      // __filename is this file's)
+      const root = dirname(createRequire(__filename).resolve('better-sqlite3/package.json'));
+      const [first, debug, file] = [[], ['Debug'], ['Release']].map((dir) =>
+        join(root, 'build', ...dir, 'better_sqlite3.node'),
+      ) as [string, string, string];
+      // (bindings looks in build/ and build/Debug/ first: a build there is left to it)
+      native = !existsSync(first) && !existsSync(debug) && existsSync(file) ? file : undefined;
+    } catch {
+      native = undefined;
+    }
+  }
+  return native;
 }
