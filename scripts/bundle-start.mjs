@@ -6,8 +6,9 @@
 //   node ../../scripts/bundle-start.mjs <entry in dist> <bundle in dist>
 //
 // It bundles the compiled entry with our packages and the small libraries they load at start
-// (zod, tsyringe, pino, semver, ...); everything else (the AWS SDK, W&B, OpenTelemetry's SDK,
-// BullMQ, native modules) stays a real require, resolved from the package that asked for it.
+// (zod, tsyringe, pino, semver, better-sqlite3's JavaScript, ...); everything else (the AWS SDK,
+// W&B, OpenTelemetry's SDK, BullMQ, native builds) stays a real require, resolved from the package
+// that asked for it.
 //
 // The bundle keeps every module's identity. Before anything runs, each bundled module is put in
 // Node's require cache under the file it came from (in the installed tree, found as Node would
@@ -59,8 +60,14 @@ const BUNDLED = new Set([
   'atomic-sleep',
   'real-require',
   'process-warning',
+  // its JavaScript (a dozen small files); its native build stays a file, loaded by path
+  'better-sqlite3',
 ]);
 const EXTERNAL = 'pipeline-start-external:';
+/** better-sqlite3's module that loads its native build. */
+const BETTER_SQLITE3 = /[\\/]node_modules[\\/]better-sqlite3[\\/]lib[\\/]database\.js$/;
+/** zod's index of its translations (v4): only English, which zod's schemas load, is bundled. */
+const ZOD_LOCALES = /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.c?js$/;
 /** Workspace-relative keys are esbuild's paths; they use "/" on every platform. */
 const key = (file) => relative(workspace, file).split(sep).join('/');
 /**
@@ -149,6 +156,15 @@ const bundle = () =>
             if (bare && !BUNDLED.has(packageName(args.path)))
               return { path: `${EXTERNAL}${from}:${args.path}`, external: true };
             const file = createRequire(args.importer).resolve(args.path);
+            // zod's translations but English: required from their own files when first asked for
+            // (z.locales.fr()), not read and compiled with the bundle at every start (a third of it)
+            if (ZOD_LOCALES.test(args.importer) && !/[\\/]en\.c?js$/.test(file)) {
+              const pkg = packageOf(file);
+              return {
+                path: `${EXTERNAL}${pkg}:./${relative(join(workspace, pkg), file).split(sep).join('/')}`,
+                external: true,
+              };
+            }
             if (!usesImport(file)) return undefined;
             // a module with import() is required from its own file: vm-compiled code cannot import()
             // on Node 20 once it comes from a code cache; its requires still find the bundle's modules
@@ -159,10 +175,46 @@ const bundle = () =>
               external: true,
             };
           });
+          // zod's list of translations, each required when it is first asked for
+          b.onLoad({ filter: ZOD_LOCALES }, (args) => {
+            const text = readFileSync(args.path, 'utf8');
+            let lazy = 0;
+            const contents = text.replace(
+              /var (\w+) = require\(("[^"]+")\);\s*Object\.defineProperty\(exports, ("\w+"), \{ enumerable: true, get: function \(\) \{ return __importDefault\(\1\)\.default; \} \}\);/g,
+              (_, _name, spec, key) => {
+                lazy += 1;
+                // (not configurable, as a getter of zod's own would be without the `= void 0` line
+                // before it: the loop at the end that turns getters into values leaves it lazy)
+                return `delete exports[${key}]; Object.defineProperty(exports, ${key}, { enumerable: true, get: function () { return __importDefault(require(${spec})).default; } });`;
+              },
+            );
+            if (
+              /\brequire\(/.test(
+                contents.replace(/get: function \(\) \{ return __importDefault\(require\("[^"]+"\)\)/g, ''),
+              ) ||
+              lazy < 10
+            )
+              throw new Error(
+                `bundle-start: ${key(args.path)} is not in the expected shape (zod changed): update bundle-start.mjs`,
+              );
+            return { contents, loader: 'js' };
+          });
           // a module's own folder, where it reads files beside it (W&B's worker, pino's transports)
           b.onLoad({ filter: /\.(c?js)$/ }, (args) => {
-            const text = readFileSync(args.path, 'utf8');
-            if (!/__dirname|__filename/.test(text)) return undefined;
+            let text = readFileSync(args.path, 'utf8');
+            if (BETTER_SQLITE3.test(args.path)) {
+              // `bindings` finds the native build from its caller's file, the bundle here: give it
+              // better-sqlite3's own folder, where it would have looked from the unbundled file
+              const call = "require('bindings')('better_sqlite3.node')";
+              if (!text.includes(call))
+                throw new Error(`bundle-start: ${key(args.path)} changed: update bundle-start.mjs`);
+              text = text.replace(
+                call,
+                "require('bindings')({ bindings: 'better_sqlite3.node', module_root: require('path').dirname(__dirname) })",
+              );
+            }
+            if (!/__dirname|__filename/.test(text))
+              return BETTER_SQLITE3.test(args.path) ? { contents: text, loader: 'js' } : undefined;
             const file = JSON.stringify(key(args.path));
             return {
               contents: `var __filename = __startFile(${file}), __dirname = require("node:path").dirname(__filename);\n${text}`,

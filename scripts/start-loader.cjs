@@ -91,6 +91,8 @@ function loadStart(file) {
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const owner = new Module(file, module);
   owner.filename = file;
+  // where the bundle keeps the stamp of its check of the installed packages (scripts/start-runtime.cjs)
+  if (dir && id) owner.pipelineStartStamp = path.join(dir, `${prefix}${id}.check.json`);
   owner.paths = Module._nodeModulePaths(path.dirname(file));
   const req = Module.createRequire(file);
   script.runInThisContext().call(owner.exports, owner.exports, req, owner, file, path.dirname(file));
@@ -105,10 +107,14 @@ function loadStart(file) {
         const temp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(temp, script.createCachedData());
         fs.renameSync(temp, cacheFile);
-        // the caches of this bundle's earlier builds, for this Node, are of no use any more
+        // the caches (for this Node) and stamps of this bundle's earlier builds are of no use any more
         const suffix = `-${process.version}-${process.arch}.v8`;
+        const stamp = `${prefix}${id}.check.json`;
         for (const name of fs.readdirSync(dir)) {
-          if (name.startsWith(prefix) && name.endsWith(suffix) && path.join(dir, name) !== cacheFile) {
+          const earlier = name.endsWith(suffix)
+            ? path.join(dir, name) !== cacheFile
+            : name.endsWith('.check.json') && name !== stamp;
+          if (name.startsWith(prefix) && earlier) {
             fs.rmSync(path.join(dir, name), { force: true });
           }
         }

@@ -23,7 +23,26 @@ const injected = cjsPlugin('injected-plugin', ['injected_service'], {
     `,
   },
 });
-const root = createHostProject([injected]);
+/** A plugin that answers with zod's English message, then its French one (a translation zod loads when asked). */
+const translated = cjsPlugin('translated-plugin', ['translated_service'], {
+  files: {
+    'index.js': `
+      const { definePlugin, pipelineHandler, z } = require('@pipeline-invocation/core');
+      class Translated {
+        handle() {
+          const english = z.string().safeParse(1).error.issues[0].message;
+          z.config(z.locales.fr());
+          const french = z.string().safeParse(1).error.issues[0].message;
+          z.config(z.locales.en());
+          return { statusCode: 200, body: JSON.stringify({ english, french, again: z.string().safeParse(1).error.issues[0].message }) };
+        }
+      }
+      pipelineHandler('translated_service')(Translated);
+      module.exports = { default: definePlugin({ handlers: [Translated] }) };
+    `,
+  },
+});
+const root = createHostProject([injected, translated]);
 
 /** Run the CLI and list every module its process loaded from a file of its own. */
 async function run(args: string[], env: Record<string, string> = {}) {
@@ -81,6 +100,47 @@ describe('pipeline invoke from the start bundle', () => {
       expect(modules.some((m) => /node_modules\/tsyringe\//.test(m))).toBe(true); // read from its own files
     } finally {
       // put it back, unless a real build wrote it meanwhile
+      if (readFileSync(buildInfo).equals(rebuilt)) writeFileSync(buildInfo, built);
+    }
+  });
+
+  it("holds zod's English messages; a translation is read from its own file when asked for", async () => {
+    const { code, stdout, modules } = await run(['invoke', 'translated_service', '--json']);
+    expect([code, JSON.parse(JSON.parse(stdout).body)]).toEqual([
+      0,
+      {
+        english: 'Invalid input: expected string, received number',
+        french: expect.stringContaining('Entrée invalide'),
+        again: 'Invalid input: expected string, received number',
+      },
+    ]);
+    // started from the bundle (tsyringe not from its files); of zod's translations, only the French one
+    // (its require of zod's util is answered with the bundle's module)
+    expect(modules.filter((m) => /node_modules\/(zod\/v4\/locales|tsyringe)\//.test(m))).toEqual([
+      expect.stringMatching(/node_modules\/zod\/v4\/locales\/fr\.cjs$/),
+    ]);
+  });
+
+  it('checks the installed packages by their stats after the first start, and still steps aside for a rebuild', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'bundle-cache-'));
+    const first = await run(invoke, { PIPELINE_CACHE_DIR: cache });
+    expect([first.code, readdirSync(cache).filter((f) => f.endsWith('.check.json'))]).toEqual([
+      0,
+      [expect.stringMatching(/^pipeline\.bundle-/)],
+    ]);
+    const fromBundle = (modules: string[]) => !modules.some((m) => /node_modules\/tsyringe\//.test(m));
+    const buildInfo = join(WORKSPACE, 'packages/core/dist/.tsbuildinfo');
+    const built = readFileSync(buildInfo);
+    // a build restored with the same content but new file times: still the bundle
+    writeFileSync(buildInfo, built);
+    const touched = await run(invoke, { PIPELINE_CACHE_DIR: cache });
+    expect([touched.code, fromBundle(touched.modules)]).toEqual([0, true]);
+    const rebuilt = Buffer.concat([built, Buffer.from('\n')]);
+    writeFileSync(buildInfo, rebuilt);
+    try {
+      const after = await run(invoke, { PIPELINE_CACHE_DIR: cache });
+      expect([after.code, JSON.parse(after.stdout).status, fromBundle(after.modules)]).toEqual([0, 'SUCCEEDED', false]);
+    } finally {
       if (readFileSync(buildInfo).equals(rebuilt)) writeFileSync(buildInfo, built);
     }
   });
