@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-// the two functions, not semver's index (which loads all of its ~45 files at start-up)
-import satisfies from 'semver/functions/satisfies';
-import validRange from 'semver/ranges/valid';
+import type Satisfies from 'semver/functions/satisfies';
+import type ValidRange from 'semver/ranges/valid';
 import {
   CONTRACT_VERSION,
   IncompatiblePluginError,
@@ -25,9 +24,38 @@ const importModule = (url: string) => (require('./esm-import') as typeof import(
  * @throws IncompatiblePluginError with both versions.
  */
 export function checkContract(plugin: Pick<DiscoveredPlugin, 'packageName' | 'contract'>): void {
-  if (!validRange(plugin.contract) || !satisfies(CONTRACT_VERSION, plugin.contract)) {
+  if (!contractAccepts(plugin.contract, CONTRACT_VERSION)) {
     throw new IncompatiblePluginError(plugin.packageName, plugin.contract, CONTRACT_VERSION);
   }
+}
+
+/** A caret range of three plain numbers (`^1.0.0`), what almost every manifest declares. */
+const CARET = /^\^(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,14})$/;
+/** A version of three plain numbers, no prerelease or build. */
+const PLAIN = /^(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,14})$/;
+
+/**
+ * Whether the semver range `range` is valid and accepts `version`, as semver's `validRange` and
+ * `satisfies` answer. A caret range of a plain version is answered here (semver's rule: the
+ * version is at least the range's, and the leftmost non-zero part is the same; with `^0.0.z`, all
+ * three are), so a cold start does not load semver and build its expressions; any other range
+ * goes to semver.
+ */
+export function contractAccepts(range: string, version: string): boolean {
+  const caret = CARET.exec(range);
+  const plain = caret && PLAIN.exec(version);
+  if (caret && plain) {
+    const [r, v] = [caret.slice(1, 4).map(Number), plain.slice(1, 4).map(Number)] as [number[], number[]];
+    const atLeast = v[0]! !== r[0]! ? v[0]! > r[0]! : v[1]! !== r[1]! ? v[1]! > r[1]! : v[2]! >= r[2]!;
+    const fixed = r[0]! > 0 ? 1 : r[1]! > 0 ? 2 : 3; // the parts that must stay as they are
+    return atLeast && v.slice(0, fixed).every((part, i) => part === r[i]);
+  }
+  // the two functions, not semver's index (which loads all of its ~45 files at start-up)
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const validRange = require('semver/ranges/valid') as typeof ValidRange;
+  const satisfies = require('semver/functions/satisfies') as typeof Satisfies;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return !!validRange(range) && satisfies(version, range);
 }
 
 /**
