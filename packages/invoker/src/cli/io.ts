@@ -15,7 +15,11 @@ export interface Io {
 export const processIo: Io = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
-  errIsTty: process.stderr.isTTY === true,
+  // a getter: process.stderr is made on first use, and a command that writes only to stdout
+  // (`pipeline list`) does not pay for it
+  get errIsTty() {
+    return process.stderr.isTTY === true;
+  },
   env: process.env,
   cwd: process.cwd(),
 };

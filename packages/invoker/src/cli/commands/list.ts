@@ -1,4 +1,5 @@
 import { discoverPlugins } from '../../discovery/manifest';
+import { compareNames } from '../compare-names';
 import { EXIT } from '../exit-codes';
 import { parseCommandArgs, table, type Io } from '../io';
 
@@ -22,7 +23,7 @@ export async function list(args: string[], io: Io): Promise<number> {
     .flatMap((p) =>
       p.services.map((service) => ({ service, package: p.packageName, version: p.version, contract: p.contract })),
     )
-    .sort((a, b) => a.service.localeCompare(b.service) || a.package.localeCompare(b.package));
+    .sort((a, b) => compareNames(a.service, b.service) || compareNames(a.package, b.package));
   for (const problem of discovery.problems)
     io.err(`pipeline list: skipped ${problem.packageName}: ${problem.message}\n`);
   const seen = new Map<string, string>();
