@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32, as ULID specifies
 let lastTime = -1;
 let lastRandom: number[] = [];
@@ -16,8 +18,7 @@ export function newRunId(nowMs: number = Date.now()): string {
   } else {
     lastTime = nowMs;
     if (poolAt + 16 > pool.length) {
-      // node:crypto loads with the first id, not with core (a cold import of core does not need it)
-      (require('node:crypto') as typeof import('node:crypto')).randomFillSync(pool); // eslint-disable-line @typescript-eslint/no-require-imports
+      fillRandom(pool);
       poolAt = 0;
     }
     lastRandom = Array.from(pool.subarray(poolAt, poolAt + 16), (b) => b & 31);
@@ -30,6 +31,27 @@ export function newRunId(nowMs: number = Date.now()): string {
     t = Math.floor(t / 32);
   }
   return time + lastRandom.map((d) => ALPHABET[d]).join('');
+}
+
+/**
+ * Fill `buffer` from the OS's random source: read from /dev/urandom where there is one (what
+ * node:crypto's randomFillSync draws from too), so a cold start does not load node:crypto (~3 ms
+ * of module loading); else, or when the read falls short, from node:crypto.
+ */
+function fillRandom(buffer: Buffer): void {
+  if (process.platform !== 'win32') {
+    try {
+      const fd = openSync('/dev/urandom', 'r');
+      try {
+        if (readSync(fd, buffer, 0, buffer.length, null) === buffer.length) return;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // no /dev/urandom (a sandbox, another OS): node:crypto below
+    }
+  }
+  (require('node:crypto') as typeof import('node:crypto')).randomFillSync(buffer); // eslint-disable-line @typescript-eslint/no-require-imports
 }
 
 function incrementRandom(): void {

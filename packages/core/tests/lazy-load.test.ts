@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // Importing core (every plugin, the CLI, the Lambda entry) and validating an ordinary request
@@ -58,5 +60,29 @@ describe('zod at import', () => {
         console.log(JSON.stringify({ z: typeof z.object, schema: IntegrationRequestSchema.safeParse({ service: 's' }).success })));
     `);
     expect(result).toEqual({ z: 'function', schema: true });
+  });
+});
+
+describe('run ids at a cold start', () => {
+  it('are made without loading node:crypto, 80 random bits from the OS each, distinct across processes', () => {
+    // the built core from a script file in plain node (the TypeScript hook loads crypto itself, and
+    // so does node -e on Node 20)
+    const script = join(mkdtempSync(join(tmpdir(), 'run-ids-')), 'ids.js');
+    writeFileSync(
+      script,
+      `const core = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))});
+      const ids = [core.newRunId(1_000), core.newRunId(2_000)];
+      console.log(JSON.stringify({ ids, crypto: process.moduleLoadList.includes('NativeModule crypto') }));`,
+    );
+    const make = () => {
+      const child = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+      expect(child.stderr).toBe('');
+      return JSON.parse(child.stdout) as { ids: string[]; crypto: boolean };
+    };
+    const [first, second] = [make(), make()];
+    expect([first.crypto, second.crypto]).toEqual([false, false]);
+    // same times, so the same 10-character prefix; the 16 random characters differ
+    expect(first.ids.map((id) => id.slice(0, 10))).toEqual(second.ids.map((id) => id.slice(0, 10)));
+    expect(new Set([...first.ids, ...second.ids].map((id) => id.slice(10))).size).toBe(4);
   });
 });
