@@ -107,6 +107,8 @@ async function throughput(
           cwd: root,
           env: {
             PATH: process.env.PATH,
+            // e.g. a --require that points better-sqlite3 at a build for this Node version
+            ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}),
             REDIS_URL: redis.url,
             PIPELINE_STORE: store,
             PIPELINE_HOME: home,
