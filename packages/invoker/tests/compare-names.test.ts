@@ -1,7 +1,7 @@
 // `pipeline list` orders services and packages as localeCompare does, without building ICU's
 // collator for plain names.
 import fc from 'fast-check';
-import { compareNames } from '../src/cli/compare-names';
+import { compareNames } from '../src/cli/commands/list';
 
 const name = fc.string({ unit: fc.constantFrom(...'_-.@/~09aAbBzZ'.split(''), 'é', ' ', 'ß'), maxLength: 6 });
 
