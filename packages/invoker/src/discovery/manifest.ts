@@ -2,7 +2,7 @@
 // `pipeline list`, which must stay about as fast as starting node: it imports node:fs and
 // node:path and nothing else (no zod, no core, no plugin code).
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, parse as parsePath, resolve } from 'node:path';
+import { dirname, join, parse as parsePath, resolve, sep } from 'node:path';
 
 /** The `pipelineInvocation` field a plugin package declares in its package.json. */
 export interface PluginManifestField {
@@ -116,7 +116,7 @@ export function discoverPlugins(options: DiscoveryOptions = {}): Discovery {
       }
       continue;
     }
-    const packageJson = readJson(join(dir, 'package.json'));
+    const packageJson = readJson(joinPlain(dir, 'package.json'));
     if (!packageJson) {
       problems.push({
         packageName: name,
@@ -192,12 +192,24 @@ export function hostServices(
   return { services: Object.keys(services).sort() };
 }
 
+/**
+ * A package name whose path needs no normalizing (no `.` or `..` segment, no backslash): its
+ * folder is joined by hand on POSIX, which is what `join` gives, at a fraction of the cost.
+ */
+const PLAIN_NAME = /^(@[\w~-][\w.~-]*\/)?[\w~-][\w.~-]*$/;
+
+/** `join(dir, ...parts)` for a normalized `dir` and plain parts. */
+function joinPlain(dir: string, ...parts: string[]): string {
+  return sep === '/' ? `${dir.endsWith('/') ? dir : `${dir}/`}${parts.join('/')}` : join(dir, ...parts);
+}
+
 function findPackageDir(root: string, name: string): string | undefined {
   let dir = root;
   const top = parsePath(dir).root;
+  const plain = PLAIN_NAME.test(name);
   for (;;) {
-    const candidate = join(dir, 'node_modules', name);
-    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    const candidate = plain ? joinPlain(dir, 'node_modules', name) : join(dir, 'node_modules', name);
+    if (existsSync(plain ? joinPlain(candidate, 'package.json') : join(candidate, 'package.json'))) return candidate;
     if (dir === top) return undefined;
     dir = dirname(dir);
   }
