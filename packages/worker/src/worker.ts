@@ -3,7 +3,6 @@ import { ROOT_CONTEXT, SpanKind, propagation } from '@opentelemetry/api';
 import {
   describe,
   errorPolicy,
-  heartbeatMsOf,
   type Logger,
   type RunExecutionMetadata,
   type RunLifecycle,
@@ -33,7 +32,7 @@ export interface RunningWorker {
   readonly invoker: Invoker;
   /**
    * Stop taking jobs and finish the ones in hand; after `timeoutMs` (default 30 s) the rest are
-   * left to BullMQ's stalled-job recovery and the worker closes anyway.
+   * cancelled (their runs end CANCELLED) and given back to the queue, and the worker closes.
    */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -44,7 +43,8 @@ export interface RunningWorker {
  * retryable; infrastructure failures before the handler ran (the store down) are retried with
  * the job's backoff. A handler never runs twice for one job because a write failed after it ran:
  * that job completes with the record kept in the outbox. If a worker dies mid-job, BullMQ hands
- * the job to another worker, which first marks the dead attempt's RUNNING record as CRASHED.
+ * the job to another worker, which marks the earlier attempt's RUNNING record CRASHED only once
+ * its heartbeat is stale; while it is fresh (a false stall) the job waits for that run.
  */
 export async function startWorker(options: WorkerOptions = {}): Promise<RunningWorker> {
   const invoker = options.invoker ?? createInvoker();
@@ -73,7 +73,9 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
       ),
   );
   for (const worker of workers) {
-    worker.on('error', (error) => logger.warn(`queue connection problem: ${describe(error)}`));
+    // BullMQ reports here both connection trouble and a job lock this worker lost (after a false
+    // stall another worker may hold the job; its run is then waited for, never run twice)
+    worker.on('error', (error) => logger.warn(`queue error (connection or job lock): ${describe(error)}`));
     worker.on('failed', (job, error) => {
       logger.warn(`job ${job?.id} failed: ${error.message}`, { attempts: job?.attemptsMade });
       // BullMQ gave up on a job whose workers kept dying: its last run would stay RUNNING.
@@ -136,7 +138,7 @@ async function processJob(
   if (job.stalledCounter > 0 || job.attemptsMade > 0 || job.data.awaitingRunId) {
     const previous = await previousAttempts(lifecycle, job, logger);
     if (previous.kind === 'alive') {
-      const waitMs = Math.max(1000, heartbeatMsOf(previous.run) + lifecycle.staleAfterMs - lifecycle.clock.now());
+      const waitMs = Math.max(1000, lifecycle.staleAtMs(previous.run) - lifecycle.clock.now());
       logger.warn(`run ${previous.run.run_id} of an earlier attempt of job ${job.id} is alive: waiting ${waitMs} ms`, {
         job: job.id,
       });
@@ -218,7 +220,7 @@ async function markGivenUp(invoker: Invoker, job: Job<InvocationJobData>, logger
     const lifecycle = await invoker.runLifecycle();
     const previous = await previousAttempts(lifecycle, job, logger);
     if (previous.kind !== 'alive') return;
-    const waitMs = Math.max(1000, heartbeatMsOf(previous.run) + lifecycle.staleAfterMs - lifecycle.clock.now() + 1);
+    const waitMs = Math.max(1000, lifecycle.staleAtMs(previous.run) - lifecycle.clock.now() + 1);
     lifecycle.clock.setTimeout(() => void markGivenUp(invoker, job, logger), waitMs, { unref: true });
   } catch (error) {
     logger.warn(`could not mark the runs of job ${job.id}: ${describe(error)}`);
