@@ -60,13 +60,10 @@ export function parseCommandArgs<O extends Options>(
   options: O,
   allowPositionals = true,
 ): { values: ParsedValues<O>; positionals: string[] } {
-  // no arguments and no defaults: what parseArgs answers (objects without a prototype, as its
-  // are), without loading its modules at a cold start
+  // no arguments and no defaults: what parseArgs answers (its values without a prototype, as
+  // its are), without loading its modules at a cold start
   if (args.length === 0 && !Object.values(options).some((option) => option.default !== undefined)) {
-    return Object.assign(Object.create(null) as object, {
-      values: Object.create(null) as ParsedValues<O>,
-      positionals: [],
-    });
+    return { values: Object.create(null) as ParsedValues<O>, positionals: [] };
   }
   try {
     return parseArgs({
