@@ -19,19 +19,23 @@ export interface Io {
  * non-blocking pipe that is full) or fails goes through process.stdout, as before.
  */
 function writeStdout(text: string): void {
-  if (process.platform === 'linux') {
+  if (process.platform === 'linux' && !stdoutStream) {
     const bytes = Buffer.from(text, 'utf8');
     let done = 0;
     try {
       while (done < bytes.length) done += writeSync(1, bytes, done, bytes.length - done);
       return;
     } catch {
+      // from now on everything goes through the stream, so nothing overtakes what it still holds
+      stdoutStream = true;
       process.stdout.write(bytes.subarray(done));
       return;
     }
   }
   process.stdout.write(text);
 }
+/** Whether stdout is written through process.stdout (after a write that could not be made at once). */
+let stdoutStream = false;
 
 /** The process's own streams. */
 export const processIo: Io = {
