@@ -71,21 +71,39 @@ export interface RetryOptions {
  * Call `fn` until it succeeds, the classification says a failure is final, the attempts are
  * spent or the budget is: then its last error escapes unchanged.
  */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+export function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const startedMs = (options.clock ?? systemClock).now();
+  // The first attempt without the retry loop's state: most calls succeed at once.
+  let first: Promise<T>;
+  try {
+    first = Promise.resolve(fn(1));
+  } catch (error) {
+    return retryAfter(fn, options, startedMs, error);
+  }
+  return first.catch((error: unknown) => retryAfter(fn, options, startedMs, error));
+}
+
+/** The rest of {@link retry}, once its first attempt failed with `error`. */
+async function retryAfter<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+  startedMs: number,
+  error: unknown,
+): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY_POLICY;
   const clock = options.clock ?? systemClock;
-  const startedMs = clock.now();
   for (let attempt = 1; ; attempt++) {
+    if (attempt >= policy.attempts) throw error;
+    const decision = options.classify(error);
+    if (!decision.retryable) throw error;
+    const delayMs = Math.max(backoffDelayMs(policy, attempt, options.random), decision.retryAfterMs ?? 0);
+    if (clock.now() + delayMs - startedMs > policy.budgetMs) throw error;
+    options.onRetry?.(error, attempt, delayMs);
+    await clock.sleep(delayMs, options.signal);
     try {
-      return await fn(attempt);
-    } catch (error) {
-      if (attempt >= policy.attempts) throw error;
-      const decision = options.classify(error);
-      if (!decision.retryable) throw error;
-      const delayMs = Math.max(backoffDelayMs(policy, attempt, options.random), decision.retryAfterMs ?? 0);
-      if (clock.now() + delayMs - startedMs > policy.budgetMs) throw error;
-      options.onRetry?.(error, attempt, delayMs);
-      await clock.sleep(delayMs, options.signal);
+      return await fn(attempt + 1);
+    } catch (next) {
+      error = next;
     }
   }
 }

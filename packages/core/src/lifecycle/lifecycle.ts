@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../clock';
 import { IdempotencyKeyMismatchError, RunConflictError, RunStoreError } from '../errors';
 import type { RunExecutionMetadata, RunStatus } from '../models/run-record';
-import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, retry, type RetryOptions, type RetryPolicy } from '../retry';
 import type { KeyItem, PruneQuery, PruneResult, RunCondition, RunKey, RunStore, Written } from '../store';
 
 /**
@@ -139,7 +139,8 @@ export interface CrashReason {
 export class RunLifecycle {
   readonly clock: Clock;
   readonly staleAfterMs: number;
-  private readonly policy: RetryPolicy;
+  /** The retry options of every store call (one object, not one per call). */
+  private readonly retryOptions: RetryOptions;
 
   constructor(
     readonly store: RunStore,
@@ -147,7 +148,11 @@ export class RunLifecycle {
   ) {
     this.clock = options.clock ?? systemClock;
     this.staleAfterMs = options.staleAfterMs ?? LIFECYCLE_DEFAULTS.staleAfterMs;
-    this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.retryOptions = {
+      policy: options.retry ?? DEFAULT_RETRY_POLICY,
+      clock: this.clock,
+      classify: (error) => ({ retryable: this.store.classifyError(error) === 'transient' }),
+    };
   }
 
   /** Whether `record` is RUNNING with a heartbeat older than the staleness limit (its process died). */
@@ -499,10 +504,6 @@ export class RunLifecycle {
 
   /** One store call under the retry policy; transient errors, as the store classifies them, are retried. */
   private call<T>(fn: () => Promise<T>): Promise<T> {
-    return retry(fn, {
-      policy: this.policy,
-      clock: this.clock,
-      classify: (error) => ({ retryable: this.store.classifyError(error) === 'transient' }),
-    });
+    return retry(fn, this.retryOptions);
   }
 }
