@@ -24,29 +24,37 @@ import { classifyStoreError } from './store-errors';
 /**
  * A run store in memory: for tests (the invoker's testing kit uses it) and for processes
  * that need no history. Records are kept as JSON text, so what goes in and comes out are copies,
- * as with a real store (and a long-lived worker's history takes less memory). `latest` uses an
- * index, so its cost does not grow with the history. Each primitive runs to its end without
+ * as with a real store (and a long-lived worker's history takes less memory). A run's status is
+ * kept beside its text, so a condition on the status alone (a finish's) is evaluated without
+ * parsing, and the record a write answers with is parsed only when the caller reads it. `latest`
+ * uses an index, so its cost does not grow with the history. Each primitive runs to its end without
  * awaiting, so it is atomic.
  */
 export class MemoryRunStore implements RunStore {
   readonly description = 'memory';
-  private readonly runs = new JsonMap<RunExecutionMetadata>();
+  private readonly runs = new RunMap();
   private readonly keys = new JsonMap<KeyItem>();
   /** Newest run id per service. */
   private readonly newest = new Map<string, string>();
 
   async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
-    const current = this.runs.get(record.run_id);
-    if (!runSatisfies(current, when)) return { written: false, current };
-    this.put(record);
-    return { written: true, current: this.runs.get(record.run_id)! };
+    const json = this.runs.text(record.run_id);
+    if (json !== undefined && onStatusOnly(when)) {
+      // a condition on the status alone (a finish: no item, or RUNNING) is evaluated on the status
+      // kept beside the text; the record is parsed only for a caller who reads the answer
+      const status = { status: this.runs.status(record.run_id) } as RunExecutionMetadata;
+      if (!runSatisfies(status, when)) return answer(false, json);
+    } else {
+      const current = json === undefined ? undefined : (JSON.parse(json) as RunExecutionMetadata);
+      if (!runSatisfies(current, when)) return { written: false, current };
+    }
+    return answer(true, this.put(record));
   }
 
   async updateRun(run: RunKey, patch: RunPatch, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
     const current = this.runs.get(run.run_id);
     if (!current || !runSatisfies(current, when)) return { written: false, current };
-    this.runs.set(run.run_id, { ...current, ...patch });
-    return { written: true, current: this.runs.get(run.run_id)! };
+    return answer(true, this.runs.set(run.run_id, { ...current, ...patch }));
   }
 
   async readRun(run: RunKey): Promise<RunExecutionMetadata | undefined> {
@@ -119,33 +127,83 @@ export class MemoryRunStore implements RunStore {
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 
-  private put(record: RunExecutionMetadata): void {
-    this.runs.set(record.run_id, record);
+  private put(record: RunExecutionMetadata): string {
+    const json = this.runs.set(record.run_id, record);
     const newest = this.newest.get(record.service);
     if (newest === undefined || record.run_id > newest) this.newest.set(record.service, record.run_id);
+    return json;
   }
+}
+
+/**
+ * Whether `when` looks at nothing but whether the item exists and its status (a clause naming
+ * anything else, including a field added later, needs the whole record), as in the SQLite store.
+ */
+function onStatusOnly(when: RunCondition): boolean {
+  for (const clause of when) {
+    for (const field in clause) {
+      if (field !== 'exists' && field !== 'statusIn' && clause[field as keyof typeof clause] !== undefined)
+        return false;
+    }
+  }
+  return true;
+}
+
+/** The answer of a conditional write on a stored run: `current` is parsed from `json` when first read. */
+function answer(done: boolean, json: string): Written<RunExecutionMetadata> {
+  let parsed: RunExecutionMetadata | undefined;
+  return {
+    written: done,
+    get current(): RunExecutionMetadata {
+      return (parsed ??= JSON.parse(json) as RunExecutionMetadata);
+    },
+  } as Written<RunExecutionMetadata>;
 }
 
 /** Values by id, each kept as its JSON text: every read parses a fresh copy. */
 class JsonMap<T> {
-  private readonly text = new Map<string, string>();
+  protected readonly json = new Map<string, string>();
   has(id: string): boolean {
-    return this.text.has(id);
+    return this.json.has(id);
   }
   get(id: string): T | undefined {
-    const json = this.text.get(id);
+    const json = this.json.get(id);
     return json === undefined ? undefined : (JSON.parse(json) as T);
   }
-  set(id: string, value: T): void {
-    this.text.set(id, JSON.stringify(value));
+  /** Store a copy of `value`; returns its text. */
+  set(id: string, value: T): string {
+    const json = JSON.stringify(value);
+    this.json.set(id, json);
+    return json;
   }
   delete(id: string): void {
-    this.text.delete(id);
+    this.json.delete(id);
   }
   *values(): IterableIterator<T> {
-    for (const json of this.text.values()) yield JSON.parse(json) as T;
+    for (const json of this.json.values()) yield JSON.parse(json) as T;
   }
   *entries(): IterableIterator<[string, T]> {
-    for (const [id, json] of this.text) yield [id, JSON.parse(json) as T];
+    for (const [id, json] of this.json) yield [id, JSON.parse(json) as T];
+  }
+}
+
+/** Runs by id, each kept as its JSON text, with its status beside it: every read parses a fresh copy. */
+class RunMap extends JsonMap<RunExecutionMetadata> {
+  private readonly statuses = new Map<string, RunStatus>();
+  /** The stored text of a run, if any. */
+  text(id: string): string | undefined {
+    return this.json.get(id);
+  }
+  /** The status of a stored run. */
+  status(id: string): RunStatus | undefined {
+    return this.statuses.get(id);
+  }
+  override set(id: string, value: RunExecutionMetadata): string {
+    this.statuses.set(id, value.status);
+    return super.set(id, value);
+  }
+  override delete(id: string): void {
+    this.statuses.delete(id);
+    super.delete(id);
   }
 }
