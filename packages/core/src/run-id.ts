@@ -3,6 +3,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32, as ULID specifies
 let lastTime = -1;
 let lastRandom: number[] = [];
+/** The time part of the ids made at `prefixTime` (a run of ids in one millisecond shares it). */
+let prefixTime = Number.NaN;
+let prefix = '';
 // random bytes drawn 4 KB at a time: one call into the crypto library per 256 ids, not per id
 const pool = Buffer.alloc(4096);
 let poolAt = pool.length;
@@ -21,16 +24,24 @@ export function newRunId(nowMs: number = Date.now()): string {
       fillRandom(pool);
       poolAt = 0;
     }
-    lastRandom = Array.from(pool.subarray(poolAt, poolAt + 16), (b) => b & 31);
+    const random: number[] = [];
+    for (let i = 0; i < 16; i++) random.push(pool[poolAt + i]! & 31);
+    lastRandom = random;
     poolAt += 16;
   }
-  let time = '';
-  let t = lastTime;
-  for (let i = 0; i < 10; i++) {
-    time = ALPHABET[t % 32] + time;
-    t = Math.floor(t / 32);
+  if (prefixTime !== lastTime) {
+    let time = '';
+    let t = lastTime;
+    for (let i = 0; i < 10; i++) {
+      time = ALPHABET[t % 32] + time;
+      t = Math.floor(t / 32);
+    }
+    prefix = time;
+    prefixTime = lastTime;
   }
-  return time + lastRandom.map((d) => ALPHABET[d]).join('');
+  let id = prefix;
+  for (const d of lastRandom) id += ALPHABET[d];
+  return id;
 }
 
 /**
