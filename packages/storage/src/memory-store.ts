@@ -1,6 +1,7 @@
 import {
   keySatisfies,
   runIdFloor,
+  onStatusOnly,
   runSatisfies,
   type KeyCondition,
   type KeyItem,
@@ -133,20 +134,6 @@ export class MemoryRunStore implements RunStore {
     if (newest === undefined || record.run_id > newest) this.newest.set(record.service, record.run_id);
     return json;
   }
-}
-
-/**
- * Whether `when` looks at nothing but whether the item exists and its status (a clause naming
- * anything else, including a field added later, needs the whole record), as in the SQLite store.
- */
-function onStatusOnly(when: RunCondition): boolean {
-  for (const clause of when) {
-    for (const field in clause) {
-      if (field !== 'exists' && field !== 'statusIn' && clause[field as keyof typeof clause] !== undefined)
-        return false;
-    }
-  }
-  return true;
 }
 
 /** The answer of a conditional write on a stored run: `current` is parsed from `json` when first read. */

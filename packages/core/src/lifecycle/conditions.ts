@@ -35,3 +35,19 @@ export function keySatisfies(current: KeyItem | undefined, when: KeyCondition): 
     return true;
   });
 }
+
+/**
+ * Whether `when` looks at nothing but whether the run's item exists and its status (a clause
+ * naming anything else, including a field added later, needs the whole record): a store that
+ * keeps the status beside the record (SQLite's column, the memory store's map) can then evaluate
+ * it on the status alone.
+ */
+export function onStatusOnly(when: RunCondition): boolean {
+  for (const clause of when) {
+    for (const field in clause) {
+      if (field !== 'exists' && field !== 'statusIn' && clause[field as keyof typeof clause] !== undefined)
+        return false;
+    }
+  }
+  return true;
+}

@@ -14,4 +14,4 @@ export {
   type CrashOutcome,
   type CrashReason,
 } from './lifecycle';
-export { runSatisfies, keySatisfies } from './conditions';
+export { runSatisfies, keySatisfies, onStatusOnly } from './conditions';

@@ -7,6 +7,7 @@ import {
   describe,
   keySatisfies,
   runIdFloor,
+  onStatusOnly,
   runSatisfies,
   type KeyCondition,
   type KeyItem,
@@ -443,20 +444,6 @@ export class SqliteRunStore implements RunStore {
     }
     return error;
   }
-}
-
-/**
- * Whether `when` looks at nothing but whether the item exists and its status (a clause naming
- * anything else, including a field added later, needs the whole record).
- */
-function onStatusOnly(when: RunCondition): boolean {
-  for (const clause of when) {
-    for (const field in clause) {
-      if (field !== 'exists' && field !== 'statusIn' && clause[field as keyof typeof clause] !== undefined)
-        return false;
-    }
-  }
-  return true;
 }
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
