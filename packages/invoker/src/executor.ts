@@ -3,7 +3,6 @@ import {
   AbortError,
   CANCELLED_STATUS_CODE,
   DEFAULT_METADATA_TABLE_NAME,
-  DEFAULT_RETRY_POLICY,
   HandlerTimeoutError,
   LIFECYCLE_DEFAULTS,
   LOGGER,
@@ -18,10 +17,8 @@ import {
   outcomeOfThrown,
   parseWith,
   payloadHash,
-  retry,
   toJsonValue,
   type Clock,
-  type RetryPolicy,
   type RunLifecycle,
   type HandlerResult,
   type IntegrationRequest,
@@ -111,8 +108,6 @@ export interface ExecutorDeps {
   readonly redactor?: Redactor;
   /** Table name stored in each record's `metadata_table_name`. */
   readonly tableName?: string;
-  /** Retries of the store reads the executor makes itself (the lifecycle has its own); default: core's policy. */
-  readonly retryPolicy?: RetryPolicy;
   /** How often a RUNNING record's heartbeat is renewed (ms); default 10 000. */
   readonly heartbeatMs?: number;
   /** Default grace for a cancelled handler to settle (ms); default 10 000. */
@@ -140,17 +135,7 @@ type Outcome = Pick<RunExecutionMetadata, 'status' | 'status_code' | 'body' | 'e
  * exists, nothing escapes without a terminal record; tracking never fails a run.
  */
 export class Executor {
-  /** The retries of the executor's own store reads (one options object for every run). */
-  private readonly readRetry: Parameters<typeof retry>[1];
-
-  constructor(private readonly deps: ExecutorDeps) {
-    const { store } = deps;
-    this.readRetry = {
-      policy: deps.retryPolicy ?? DEFAULT_RETRY_POLICY,
-      clock: deps.clock,
-      classify: (error) => ({ retryable: store.classifyError(error) === 'transient' }),
-    };
-  }
+  constructor(private readonly deps: ExecutorDeps) {}
 
   /** When this executor last looked for dead runs of each service (ms). */
   private readonly sweptAtMs = new Map<string, number>();
@@ -222,7 +207,7 @@ export class Executor {
       : request.payload;
 
     const previousRun = await this.storeCall(request.service, () =>
-      retry(() => store.latest(request.service), this.readRetry),
+      lifecycle.retrying(() => store.latest(request.service)),
     );
     const source = registry.sourceOf(request.service)!;
     const startedMs = clock.now();

@@ -663,7 +663,6 @@ export class Invoker {
       outbox,
       tableName,
       redactor: this.redactor,
-      retryPolicy: this.retryPolicy,
       heartbeatMs: this.lifecycle.heartbeatMs,
       cancelGraceMs: this.lifecycle.cancelGraceMs,
       defaultTimeoutMs: this.lifecycle.timeoutMs,

@@ -195,7 +195,7 @@ export class RunLifecycle {
           },
         ).catch(() => undefined); // the store is failing: the key is ours; the old record is told when it can be
         if (crash && !crash.crashed && crash.reason === 'fresh') {
-          await this.call(() => this.store.putKey(claim.tookOverFrom!, [{ ownerIs: record.run_id }]));
+          await this.retrying(() => this.store.putKey(claim.tookOverFrom!, [{ ownerIs: record.run_id }]));
           const ageMs = this.clock.now() - heartbeatMsOf(crash.record!);
           throw new RunConflictError(record.idempotency_key, claim.tookOverFrom.run_id, ageMs, {
             service: record.service,
@@ -205,7 +205,7 @@ export class RunLifecycle {
     }
     let put: Written<RunExecutionMetadata>;
     try {
-      put = await this.call(() => this.store.putRun(record, [{ exists: false }]));
+      put = await this.retrying(() => this.store.putRun(record, [{ exists: false }]));
     } catch (error) {
       await this.abandon(record);
       throw error;
@@ -257,7 +257,7 @@ export class RunLifecycle {
     let seen: KeyItem | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
       const cutoff = this.cutoff();
-      const put = await this.call(() =>
+      const put = await this.retrying(() =>
         this.store.putKey(item, [
           { exists: false },
           { ownerIs: record.run_id }, // a retried claim whose answer was lost
@@ -291,7 +291,7 @@ export class RunLifecycle {
       if (!holder) continue; // gone between the write and the read: try again
       seen = holder;
       const mismatch = keyVerdict(holder, record.payload_hash) === 'mismatch';
-      const run = await this.call(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
+      const run = await this.retrying(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
       if (holder.status === 'SUCCEEDED' && run?.status === 'SUCCEEDED') {
         if (mismatch) throw new IdempotencyKeyMismatchError(record.idempotency_key!, holder.run_id, record.run_id);
         return { replayed: { ...run, replayed: true } };
@@ -308,7 +308,7 @@ export class RunLifecycle {
       }
       if (run && run.status !== holder.status && isTerminal(run.status)) {
         // the holder ended but its key was not told (that write failed): tell it, then decide again
-        await this.call(() =>
+        await this.retrying(() =>
           this.store.updateKey(key, { status: run.status }, [{ ownerIs: holder.run_id, statusIn: [holder.status] }]),
         );
         lastHolder = undefined;
@@ -332,9 +332,11 @@ export class RunLifecycle {
     run: Pick<RunExecutionMetadata, 'service' | 'run_id' | 'idempotency_key'>,
   ): Promise<RunExecutionMetadata | undefined> {
     const at = new Date(this.clock.now()).toISOString();
-    const result = await this.call(() => this.store.updateRun(run, { heartbeat_at: at }, [{ statusIn: ['RUNNING'] }]));
+    const result = await this.retrying(() =>
+      this.store.updateRun(run, { heartbeat_at: at }, [{ statusIn: ['RUNNING'] }]),
+    );
     if (result.written && run.idempotency_key) {
-      await this.call(() =>
+      await this.retrying(() =>
         this.store.updateKey(scopedKey(run.service, run.idempotency_key!), { heartbeat_at: at }, [
           { ownerIs: run.run_id, statusIn: ['RUNNING'] },
         ]),
@@ -348,10 +350,10 @@ export class RunLifecycle {
    * time is kept); its executor sees it at its next heartbeat. Returns the record as stored.
    */
   async requestCancel(runId: string): Promise<RunExecutionMetadata | undefined> {
-    const found = await this.call(() => this.store.get(runId));
+    const found = await this.retrying(() => this.store.get(runId));
     if (found?.status !== 'RUNNING') return found;
     const at = new Date(this.clock.now()).toISOString();
-    const result = await this.call(() =>
+    const result = await this.retrying(() =>
       this.store.updateRun(found, { cancel_requested_at: at }, [{ statusIn: ['RUNNING'], cancelRequested: false }]),
     );
     return result.current;
@@ -373,9 +375,9 @@ export class RunLifecycle {
       if (attempt === 4) {
         throw new RunStoreError(this.store.description, `run ${record.run_id} is contended`, 'Retry the write.');
       }
-      const put = await this.call(() => this.store.putRun(record, when));
+      const put = await this.retrying(() => this.store.putRun(record, when));
       if (put.written) break;
-      const current = put.current ?? (await this.call(() => this.store.readRun(record)));
+      const current = put.current ?? (await this.retrying(() => this.store.readRun(record)));
       if (!current) continue; // removed between the write and the read: write again
       if (current.status === record.status && current.ended_at === record.ended_at) break; // our own write, retried
       if (current.status !== 'CRASHED' || record.status === 'CRASHED') return { ok: false, existing: current };
@@ -394,10 +396,7 @@ export class RunLifecycle {
    * runs nothing, whatever that holder's run comes to. A holder that SUCCEEDED keeps the key.
    */
   private async settleKey(record: RunExecutionMetadata): Promise<void> {
-    const key = scopedKey(record.service, record.idempotency_key!);
-    let told: Written<KeyItem> = await this.call(() =>
-      this.store.updateKey(key, { status: record.status }, [{ ownerIs: record.run_id }]),
-    );
+    let told = await this.releaseKey(record, record.status);
     if (told.written || record.status !== 'SUCCEEDED') return;
     const item = keyItemOf(record);
     // taken from exactly the holder read (it may be replaced meanwhile: then look again)
@@ -405,9 +404,11 @@ export class RunLifecycle {
       const holder: KeyItem = told.current;
       if (holder.run_id === record.run_id) return;
       // the key's status may lag its run's (a release whose write failed): a run that SUCCEEDED keeps it
-      const run = await this.call(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
+      const run = await this.retrying(() => this.store.readRun({ service: holder.service, run_id: holder.run_id }));
       if (run?.status === 'SUCCEEDED') return;
-      told = await this.call(() => this.store.putKey(item, [{ ownerIs: holder.run_id, statusIn: [holder.status] }]));
+      told = await this.retrying(() =>
+        this.store.putKey(item, [{ ownerIs: holder.run_id, statusIn: [holder.status] }]),
+      );
       if (told.written) return;
     }
   }
@@ -418,7 +419,7 @@ export class RunLifecycle {
    * alone (`fresh`).
    */
   async markCrashed(run: RunKey, reason: CrashReason): Promise<CrashOutcome> {
-    const current = await this.call(() => this.store.readRun(run));
+    const current = await this.retrying(() => this.store.readRun(run));
     if (!current) return { crashed: false, reason: 'missing' };
     if (isTerminal(current.status)) return { crashed: false, reason: 'ended', record: current };
     const nowMs = this.clock.now();
@@ -436,7 +437,7 @@ export class RunLifecycle {
       ended_at: ended,
       duration_ms: Math.max(0, nowMs - Date.parse(current.started_at)),
     };
-    const put = await this.call(() =>
+    const put = await this.retrying(() =>
       this.store.putRun(crashed, [{ statusIn: ['RUNNING'], heartbeatBefore: this.cutoff(nowMs) }]),
     );
     const landed = put.written || (put.current?.status === 'CRASHED' && put.current.ended_at === ended);
@@ -467,7 +468,7 @@ export class RunLifecycle {
   async *running(service: string): AsyncGenerator<RunExecutionMetadata, void, undefined> {
     let cursor: string | undefined;
     do {
-      const page = await this.call(() => this.store.list({ service, status: 'RUNNING', limit: 100, cursor }));
+      const page = await this.retrying(() => this.store.list({ service, status: 'RUNNING', limit: 100, cursor }));
       yield* page.items;
       cursor = page.nextCursor;
     } while (cursor);
@@ -481,12 +482,12 @@ export class RunLifecycle {
    */
   async prune(query: PruneQuery): Promise<PruneResult> {
     if (!this.store.prune) throw new TypeError(`${this.store.description} cannot be pruned`);
-    return this.call(() => this.store.prune!({ ...query, statuses: prunableStatuses(query.keepFailed) }));
+    return this.retrying(() => this.store.prune!({ ...query, statuses: prunableStatuses(query.keepFailed) }));
   }
 
-  /** Tell the run's key how its run ended (only while the key is still the run's). */
-  private async releaseKey(record: RunExecutionMetadata, status: RunStatus): Promise<void> {
-    await this.call(() =>
+  /** Tell the run's key how its run ended (only while the key is still the run's); the answer says whose it is otherwise. */
+  private releaseKey(record: RunExecutionMetadata, status: RunStatus): Promise<Written<KeyItem>> {
+    return this.retrying(() =>
       this.store.updateKey(scopedKey(record.service, record.idempotency_key!), { status }, [
         { ownerIs: record.run_id },
       ]),
@@ -502,8 +503,12 @@ export class RunLifecycle {
     return new Date(nowMs - this.staleAfterMs + 1).toISOString();
   }
 
-  /** One store call under the retry policy; transient errors, as the store classifies them, are retried. */
-  private call<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * One store call under the lifecycle's retry policy; transient errors, as the store classifies
+   * them, are retried. Every transition's calls go through it, and so may a caller's own reads of
+   * the store (the executor's `latest`).
+   */
+  retrying<T>(fn: () => Promise<T>): Promise<T> {
     return retry(fn, this.retryOptions);
   }
 }
