@@ -206,10 +206,10 @@ function joinPlain(dir: string, ...parts: string[]): string {
 function findPackageDir(root: string, name: string): string | undefined {
   let dir = root;
   const top = parsePath(dir).root;
-  const plain = PLAIN_NAME.test(name);
+  const joinTo = PLAIN_NAME.test(name) ? joinPlain : join;
   for (;;) {
-    const candidate = plain ? joinPlain(dir, 'node_modules', name) : join(dir, 'node_modules', name);
-    if (existsSync(plain ? joinPlain(candidate, 'package.json') : join(candidate, 'package.json'))) return candidate;
+    const candidate = joinTo(dir, 'node_modules', name);
+    if (existsSync(joinTo(candidate, 'package.json'))) return candidate;
     if (dir === top) return undefined;
     dir = dirname(dir);
   }

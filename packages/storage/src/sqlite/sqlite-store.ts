@@ -82,9 +82,10 @@ export class SqliteRunStore implements RunStore {
     this.description = `sqlite:${this.file}`;
     mkdirSync(dirname(this.file), { recursive: true });
     try {
+      const nativeBinding = nativeBuild();
       this.db = new (betterSqlite3())(this.file, {
         timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
-        ...(nativeBuild() ? { nativeBinding: nativeBuild() } : {}),
+        ...(nativeBinding ? { nativeBinding } : {}),
       });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
