@@ -79,6 +79,7 @@ describe('Python services on the BullMQ worker (real redis-server, real python3)
 
   it('runs a Python service on a schedule; each record carries its schedule_id', async () => {
     const schedules = new Schedules(redisConnection(redis.url));
+    const queue = new InvocationQueue(redisConnection(redis.url));
     try {
       await schedules.add({
         service: 'ml_inference_sociopolitical',
@@ -87,11 +88,15 @@ describe('Python services on the BullMQ worker (real redis-server, real python3)
         payload: { run_type: 'prod', n: 1 },
         id: 'python-every-second',
       });
-      // `now: true` runs it once at once: that run (the tick grid itself is the worker package's tests')
-      const end = Date.now() + 30_000;
+      // `now: true` queues a run at once: its job (the earliest due) is awaited through the queue's
+      // events (the tick grid itself is the worker package's tests')
+      const jobs = await queue
+        .queue('ml_inference_sociopolitical')
+        .getJobs(['waiting', 'prioritized', 'active', 'completed', 'delayed']);
+      const first = jobs.sort((a, b) => a.timestamp + a.delay - (b.timestamp + b.delay))[0]!;
+      await queue.waitForRun(`ml_inference_sociopolitical/${first.id}`, { timeoutMs: 30_000 });
       const scheduled = () =>
         store.all().filter((r) => r.schedule_id === 'python-every-second' && r.status !== 'RUNNING');
-      while (scheduled().length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
       const listed = await schedules.list(['ml_inference_sociopolitical']);
       expect(await schedules.remove('python-every-second', ['ml_inference_sociopolitical'])).toBe(true);
       const runs = scheduled();
@@ -108,6 +113,7 @@ describe('Python services on the BullMQ worker (real redis-server, real python3)
       expect(Date.parse(listed[0]!.next_run_at!) - Date.now()).toBeLessThanOrEqual(1000);
     } finally {
       await schedules.close();
+      await queue.close();
     }
   }, 60_000);
 });
