@@ -100,9 +100,13 @@ export class Redactor {
       .sort((a, b) => b.length - a.length);
   }
 
-  /** A deep copy of `value` with secrets replaced by {@link REDACTED}. */
+  /**
+   * A deep copy of `value` with secrets replaced by {@link REDACTED}; an object inside itself
+   * (a cycle) becomes `'[Circular]'`.
+   */
   redact<T>(value: T): T {
-    return this.walk(value, new WeakSet()) as T;
+    if (value === null || typeof value !== 'object') return this.walk(value, undefined) as T;
+    return this.walk(value, []) as T;
   }
 
   /** `text` with every known secret value replaced. */
@@ -112,22 +116,30 @@ export class Redactor {
     return out;
   }
 
-  private walk(value: unknown, seen: WeakSet<object>): unknown {
+  /** `value` redacted; `path` holds the objects it is inside of (a cycle is one of them). */
+  private walk(value: unknown, path: object[] | undefined): unknown {
     if (typeof value === 'string') return this.redactString(value);
     if (value === null || typeof value !== 'object') return value;
-    if (seen.has(value)) return '[Circular]';
-    seen.add(value);
-    if (Array.isArray(value)) return value.map((item) => this.walk(item, seen));
+    path ??= [];
+    if (path.includes(value)) return '[Circular]';
     if (value instanceof Error) {
       return { name: value.name, message: this.redactString(value.message) };
     }
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[key] =
-        this.secretKeys.has(normalise(key)) && item !== null && typeof item !== 'object'
-          ? REDACTED
-          : this.walk(item, seen);
+    path.push(value);
+    let out: unknown;
+    if (Array.isArray(value)) out = value.map((item) => this.walk(item, path));
+    else {
+      const copy: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[key];
+        copy[key] =
+          this.secretKeys.has(normalise(key)) && item !== null && typeof item !== 'object'
+            ? REDACTED
+            : this.walk(item, path);
+      }
+      out = copy;
     }
+    path.pop();
     return out;
   }
 }

@@ -78,6 +78,13 @@ describe('Redactor', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     expect(redactor.redact(cyclic)).toEqual({ a: 1, self: '[Circular]' });
+    expect(redactor.redact([cyclic])).toEqual([{ a: 1, self: '[Circular]' }]);
+    // an object met twice, not inside itself, is no cycle: each place gets its copy
+    const shared = { token: 'abc', note: `key ${env.GOOGLE_API_KEY}` };
+    expect(redactor.redact({ first: shared, second: [shared] })).toEqual({
+      first: { token: '[REDACTED]', note: 'key [REDACTED]' },
+      second: [{ token: '[REDACTED]', note: 'key [REDACTED]' }],
+    });
     expect(redactor.redact({ err: new Error(`bad ${env.GOOGLE_API_KEY}`) })).toEqual({
       err: { name: 'Error', message: 'bad [REDACTED]' },
     });
