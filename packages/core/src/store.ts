@@ -187,13 +187,14 @@ export interface TrackedRunStart {
 export interface Tracker {
   /**
    * Start tracking a run (awaited before the handler starts: a tracker that talks to a service
-   * should hand the work to the background and return, as the W&B tracker does).
+   * should hand the work to the background and return, as the W&B tracker does). A tracker with
+   * nothing to wait for may return nothing: the run then does not wait a turn for it.
    */
-  start(run: TrackedRunStart): Promise<void>;
+  start(run: TrackedRunStart): Promise<void> | void;
   /** Metrics the handler logged during the run. */
   log(runId: string, metrics: Record<string, number>, step: number): void;
-  /** The final record (after it is stored); closes the tracked run. May return before the service has it. */
-  finish(record: RunExecutionMetadata): Promise<void>;
+  /** The final record (after it is stored); closes the tracked run. May return before the service has it (or nothing). */
+  finish(record: RunExecutionMetadata): Promise<void> | void;
   /** Wait until the service has every run whose `finish` was called (before a Lambda returns). Optional. */
   flush?(): Promise<void>;
   /** Flush and release resources (end of process). */
@@ -202,8 +203,8 @@ export interface Tracker {
 
 /** A tracker that does nothing. */
 export const noopTracker: Tracker = {
-  start: async () => {},
+  start: () => {},
   log: () => {},
-  finish: async () => {},
+  finish: () => {},
   close: async () => {},
 };

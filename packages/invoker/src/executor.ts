@@ -278,7 +278,8 @@ export class Executor {
     try {
       if (options.onRunStarted)
         await this.safely(logger, () => options.onRunStarted!(running), 'the onRunStarted hook failed');
-      if (tracker) await this.safely(logger, () => tracker.start({ record: running, payload }));
+      const tracking = tracker && this.safely(logger, () => tracker.start({ record: running, payload }));
+      if (tracking) await tracking;
       logger.info('run started', {
         handler: `${source.package}@${source.version}`,
         previous_run_id: previousRun?.run_id,
@@ -341,7 +342,8 @@ export class Executor {
       writeError = error;
     }
     const { tracker } = this.deps;
-    if (tracker) await this.safely(logger, () => tracker.finish(stored));
+    const tracking = tracker && this.safely(logger, () => tracker.finish(stored));
+    if (tracking) await tracking;
     if (writeError !== undefined) throw this.keep(final, writeError, logger);
     return stored;
   }
@@ -555,26 +557,37 @@ export class Executor {
   }
 
   /** Turn store errors that escape retries into MetadataWriteError (exit code 4 / 503). */
-  private async storeCall<T>(service: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
+  private storeCall<T>(service: string, call: () => Promise<T>): Promise<T> {
+    const fail = (error: unknown): never => {
       if (
         error instanceof Error &&
         ['RunConflictError', 'IdempotencyKeyMismatchError', 'MetadataWriteError'].includes(error.name)
       )
         throw error;
       throw new MetadataWriteError(service, error, 'The handler was not run.');
+    };
+    try {
+      return call().catch(fail);
+    } catch (error) {
+      return fail(error);
     }
   }
 
-  /** Tracking (and the caller's hooks) never fail a run: log the error and go on. */
-  private async safely(logger: Logger, fn: () => unknown, what = 'tracking failed'): Promise<void> {
-    try {
-      await fn();
-    } catch (error) {
+  /**
+   * Tracking (and the caller's hooks) never fail a run: log the error and go on. Returns a
+   * promise only when `fn` did (a tracker that does nothing costs no await).
+   */
+  private safely(logger: Logger, fn: () => unknown, what = 'tracking failed'): Promise<void> | undefined {
+    const failed = (error: unknown) => {
       logger.warn(`${what}: ${describe(error)}`);
+    };
+    try {
+      const result = fn() as PromiseLike<unknown> | undefined;
+      if (typeof result?.then === 'function') return Promise.resolve(result).then(() => {}, failed);
+    } catch (error) {
+      failed(error);
     }
+    return undefined;
   }
 }
 

@@ -570,8 +570,11 @@ export class Invoker {
   private async run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
     // the run's span holds everything: the plugin's import, the store, the handler
     return inSpan(...runSpan(request.service, options, this.config.telemetry === false), async (span) => {
-      await this.ensureService(request.service);
-      const runtime = await this.ready(`invokePipelineHandler("${request.service}")`);
+      // a service already installed, on an open runtime: no await (a worker passes here each run)
+      if (this.config.fallbackRegistry || !this.registry.has(request.service))
+        await this.ensureService(request.service);
+      const runtime = this.opened ?? (await this.ready(`invokePipelineHandler("${request.service}")`));
+      if (this.closing) throw new InvokerClosedError(`invokePipelineHandler("${request.service}")`);
       // records this process left there, and (every 30 s) those of other processes
       if (runtime.outbox?.due()) await this.replayOutbox(runtime);
       return runtime.executor.executeIn(span, request, options);
@@ -595,12 +598,18 @@ export class Invoker {
 
   private ready(call: string): Promise<Runtime> {
     if (this.closing) return Promise.reject(new InvokerClosedError(call));
-    this.runtime ??= this.open().catch((error) => {
-      this.runtime = undefined;
-      throw error;
-    });
+    this.runtime ??= this.open().then(
+      (runtime) => (this.opened = runtime),
+      (error) => {
+        this.runtime = undefined;
+        throw error;
+      },
+    );
     return this.runtime;
   }
+
+  /** The runtime once {@link ready} has opened it. */
+  private opened: Runtime | undefined;
 
   private async open(): Promise<Runtime> {
     const storage = this.storage;

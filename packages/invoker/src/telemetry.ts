@@ -56,12 +56,13 @@ const ERROR = 2;
  * Run `fn` inside a new active span (a child of `parent`, default the active context); the span
  * ends when `fn` settles, with the exception recorded and an error status when it throws.
  */
-export async function inSpan<T>(
+export function inSpan<T>(
   name: string,
   options: { kind?: SpanKind; attributes?: Attributes; parent?: Context; off?: boolean },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const api = options.off ? undefined : otel();
+  // no SDK: `fn`'s own promise (not an async wrapper around it: a run passes here several times)
   if (!api) return fn(NO_SPAN);
   const parent = options.parent ?? api.context.active();
   return api.trace

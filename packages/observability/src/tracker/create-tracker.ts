@@ -15,7 +15,7 @@ const said = new Set<string>();
 function silentTracker(logger: Logger, line: string): Tracker {
   return {
     ...noopTracker,
-    start: async () => {
+    start: () => {
       if (said.has(line)) return;
       said.add(line);
       logger.info(line);
