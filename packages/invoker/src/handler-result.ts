@@ -30,12 +30,27 @@ const EXPECTED = '{ statusCode: integer, body: string, metadata?: object }';
  * //  "status_code" is spelt "statusCode" here; metadata is a JSON string: return the object itself (JSON.parse it)'
  */
 export function describeBadHandlerResult(value: unknown): string {
+  if (plainlyValid(value)) return '';
   const problems = problemsOf(value);
   if (problems.length === 0) return '';
   return `the handler returned ${show(value)}, not ${EXPECTED}: ${problems.join('; ')}`;
 }
 
-function problemsOf(value: unknown): string[] {
+/**
+ * The common case, told without building the problem list: an object (not a promise) with an
+ * integer `statusCode`, a string `body` and an object `metadata` or, without one, no `Metadata`
+ * in its place ({@link problemsOf} finds nothing in exactly these).
+ */
+function plainlyValid(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { statusCode, body, metadata, then } = value as Record<string, unknown>;
+  if (!Number.isInteger(statusCode) || typeof body !== 'string' || typeof then === 'function') return false;
+  if (metadata === undefined) return !Object.hasOwn(value, 'Metadata');
+  return typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata);
+}
+
+/** Each problem of `value` as a handler result, with its fix (none: a valid result). */
+export function problemsOf(value: unknown): string[] {
   if (value === undefined || value === null) return [`it returned ${String(value)}; return ${EXPECTED}`];
   if (typeof value !== 'object' || Array.isArray(value)) {
     return [`it returned ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}; return ${EXPECTED}`];

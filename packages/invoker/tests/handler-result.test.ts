@@ -1,4 +1,5 @@
-import { describeBadHandlerResult } from '../src/handler-result';
+import fc from 'fast-check';
+import { describeBadHandlerResult, problemsOf } from '../src/handler-result';
 
 describe('describeBadHandlerResult', () => {
   it("names the original's status_code and says it is statusCode here", () => {
@@ -50,5 +51,42 @@ describe('describeBadHandlerResult', () => {
   it('is empty for a valid result', () => {
     expect(describeBadHandlerResult({ statusCode: 200, body: 'ok' })).toBe('');
     expect(describeBadHandlerResult({ statusCode: 503, body: 'busy', metadata: { n: 1 } })).toBe('');
+  });
+
+  it('accepts exactly the results the full check finds no problem in (its quick path included)', () => {
+    // results built from the fields that matter, right and wrong: the quick path for valid
+    // results must agree with the full list of problems on every one
+    const field = fc.oneof(
+      fc.integer({ min: 100, max: 599 }),
+      fc.double(),
+      fc.string(),
+      fc.constant('200'),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.constant([]),
+      fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }),
+      fc.constant(() => {}),
+    );
+    const keys = ['statusCode', 'body', 'metadata', 'Metadata', 'status_code', 'message', 'then', 'service'];
+    const result = fc.oneof(
+      fc.dictionary(fc.constantFrom(...keys), field, { maxKeys: 5 }),
+      fc.record({ statusCode: fc.integer({ min: 100, max: 599 }), body: fc.string() }),
+      fc.record(
+        { statusCode: fc.integer(), body: fc.string(), metadata: field, Metadata: field },
+        { requiredKeys: ['statusCode', 'body'] },
+      ),
+      field,
+    );
+    const seen = { valid: 0, refused: 0 };
+    fc.assert(
+      fc.property(result, (value) => {
+        const valid = describeBadHandlerResult(value) === '';
+        expect(valid).toBe(problemsOf(value).length === 0);
+        seen[valid ? 'valid' : 'refused'] += 1;
+      }),
+      { numRuns: 1000 },
+    );
+    expect(seen.valid).toBeGreaterThan(50);
+    expect(seen.refused).toBeGreaterThan(50);
   });
 });
