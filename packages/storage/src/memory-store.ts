@@ -200,7 +200,8 @@ export function copyJson<T>(value: T): T {
   if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function')
     return JSON.parse(JSON.stringify(value)) as T;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue; // (an enumerable property someone put on Object.prototype)
     if (key === '__proto__') return JSON.parse(JSON.stringify(value)) as T; // an own property, as JSON.parse makes it
     const item: unknown = (value as Record<string, unknown>)[key];
     if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
