@@ -105,24 +105,57 @@ export class SqliteRunStore implements RunStore {
   }
 
   private putRunBody(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
-    if (onStatusOnly(when)) {
-      // a condition on the status alone (a finish: no item, or RUNNING) is evaluated on the status
-      // column; the record is read only to answer a refusal
-      const found = this.statements.getStatus.get(record.run_id) as { status: RunStatus } | undefined;
-      if (!runSatisfies(found as RunExecutionMetadata | undefined, when))
-        return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
-      (found ? this.statements.replace : this.statements.insert).run(this.row(record));
-      return { written: true, current: record };
-    }
+    if (onStatusOnly(when)) return this.putRunOnStatus(record, when);
     const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
     if (!runSatisfies(current, when)) return { written: false, current };
-    (current ? this.statements.replace : this.statements.insert).run(this.row(record));
+    const json = JSON.stringify(record);
+    if (current) this.statements.replace.run(record.status, json, record.run_id);
+    else this.statements.insert.run(...this.row(record, json));
     return { written: true, current: record };
   }
 
+  /**
+   * A condition on the status alone (a finish: no item, or RUNNING) as statements: an UPDATE
+   * limited to the statuses its clauses allow, else (when a clause allows no item) an INSERT that
+   * does nothing on conflict; the record is read only to answer a refusal. In the common case one
+   * statement, where reading the status first took two.
+   */
+  private putRunOnStatus(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
+    const json = JSON.stringify(record);
+    const onItem = when.filter((clause) => clause.exists !== false);
+    if (onItem.length > 0) {
+      // any status, or those the clauses name (a clause with neither matches no item)
+      const statuses = onItem.some((clause) => !clause.statusIn)
+        ? undefined
+        : [...new Set(onItem.flatMap((clause) => clause.statusIn!))];
+      if (
+        statuses?.length !== 0 &&
+        this.replaceWhere(statuses).run(record.status, json, record.run_id, ...(statuses ?? [])).changes === 1
+      )
+        return { written: true, current: record };
+    }
+    if (when.some((clause) => clause.exists === false)) {
+      if (this.statements.insertOnce.run(...this.row(record, json)).changes === 1)
+        return { written: true, current: record };
+    }
+    return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
+  }
+
+  /** The UPDATE of a run's status and record where its status is one of `statuses` (any, when undefined). */
+  private replaceWhere(statuses: readonly RunStatus[] | undefined): Database.Statement {
+    const sql = statuses
+      ? `UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status IN (${statuses.map(() => '?').join(', ')})`
+      : 'UPDATE runs SET status = ?, record = ? WHERE run_id = ?';
+    let statement = this.replaceStatements.get(sql);
+    if (!statement) this.replaceStatements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+  /** Prepared by {@link replaceWhere}, by their SQL (a handful: the lifecycle's conditions). */
+  private readonly replaceStatements = new Map<string, Database.Statement>();
+
   /** "No item yet" (a begin): one INSERT that does nothing on conflict. */
   private insertBody(record: RunExecutionMetadata): Written<RunExecutionMetadata> {
-    if (this.statements.insertOnce.run(this.row(record)).changes === 1) return { written: true, current: record };
+    if (this.statements.insertOnce.run(...this.row(record)).changes === 1) return { written: true, current: record };
     return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
   }
 
@@ -185,17 +218,17 @@ export class SqliteRunStore implements RunStore {
 
   private prepare() {
     return {
+      // (positional parameters: binding by name costs an object and a lookup per value)
       insert: this.db.prepare(
-        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record)',
+        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?)',
       ),
       insertOnce: this.db.prepare(
-        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (@run_id, @service, @status, @idempotency_key, @record) ON CONFLICT (run_id) DO NOTHING',
+        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING',
       ),
       // service and idempotency_key never change after the first write: leaving them out spares their index updates
-      replace: this.db.prepare('UPDATE runs SET status = @status, record = @record WHERE run_id = @run_id'),
+      replace: this.db.prepare('UPDATE runs SET status = ?, record = ? WHERE run_id = ?'),
       setRecord: this.db.prepare('UPDATE runs SET record = ? WHERE run_id = ?'),
       get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
-      getStatus: this.db.prepare('SELECT status FROM runs WHERE run_id = ?'),
       latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
       getKey: this.db.prepare('SELECT item AS record FROM run_keys WHERE key = ?'),
       putKey: this.db.prepare(
@@ -205,14 +238,9 @@ export class SqliteRunStore implements RunStore {
     };
   }
 
-  private row(record: RunExecutionMetadata) {
-    return {
-      run_id: record.run_id,
-      service: record.service,
-      status: record.status,
-      idempotency_key: record.idempotency_key ?? null,
-      record: JSON.stringify(record),
-    };
+  /** The values of `insert`/`insertOnce` for `record` (its JSON when already made). */
+  private row(record: RunExecutionMetadata, json = JSON.stringify(record)) {
+    return [record.run_id, record.service, record.status, record.idempotency_key ?? null, json] as const;
   }
 
   async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
