@@ -59,11 +59,15 @@ export class HandlerSignal {
     this.abort(reason);
   }
 
-  /** Rejects with the reason once the signal aborts (at once when it has). */
-  whenAborted(): Promise<never> {
-    return new Promise<never>((_, reject) => {
-      if (this.aborted) reject(this.reason);
-      else this.stopped = reject;
+  /**
+   * `work`'s outcome, or a rejection with the reason once the signal aborts (at once when it
+   * has): `Promise.race([work, whenAborted])` in one promise.
+   */
+  race<T>(work: Promise<T> | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.aborted) return reject(this.reason);
+      this.stopped = reject;
+      work?.then(resolve, reject);
     });
   }
 

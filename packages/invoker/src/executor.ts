@@ -213,7 +213,9 @@ export class Executor {
     const startedMs = clock.now();
     const started = isoTime(startedMs);
     const idempotencyKey = options.idempotencyKey ?? stringOrUndefined(request.metadata.request_id);
-    const running: RunExecutionMetadata = {
+    // (fields set one by one, in the record's order: a literal with conditional spreads makes an
+    // object per spread)
+    const running = {
       service: request.service,
       timestamp: started,
       status_code: 0,
@@ -222,16 +224,19 @@ export class Executor {
       metadata: '{}',
       run_id: newRunId(startedMs),
       status: 'RUNNING',
-      ...(typeof payload.run_type === 'string' ? { run_type: this.redactString(payload.run_type) } : {}),
-      started_at: started,
-      heartbeat_at: started,
-      handler_package: source.package,
-      handler_version: source.version,
-      request_metadata: this.redact(request.metadata),
-      ...(idempotencyKey ? { idempotency_key: idempotencyKey, payload_hash: payloadHash(payload) } : {}),
-      ...(options.scheduleId ? { schedule_id: options.scheduleId } : {}),
-      ...(options.jobId ? { job_id: options.jobId } : {}),
-    };
+    } as RunExecutionMetadata;
+    if (typeof payload.run_type === 'string') running.run_type = this.redactString(payload.run_type);
+    running.started_at = started;
+    running.heartbeat_at = started;
+    running.handler_package = source.package;
+    running.handler_version = source.version;
+    running.request_metadata = this.redact(request.metadata);
+    if (idempotencyKey) {
+      running.idempotency_key = idempotencyKey;
+      running.payload_hash = payloadHash(payload);
+    }
+    if (options.scheduleId) running.schedule_id = options.scheduleId;
+    if (options.jobId) running.job_id = options.jobId;
     const traceId = traceIdOf(span);
     if (traceId) running.trace_id = traceId;
     // A run span that records nothing (no SDK, or the run not sampled) gets no child spans: they
@@ -460,8 +465,6 @@ export class Executor {
     });
     let work: Promise<HandlerResult> | undefined;
     try {
-      const stopped = signal.whenAborted();
-      stopped.catch(() => {}); // settled through the race below
       if (!signal.aborted) {
         // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
         // handler runs in its span's context: spans it (or a library it calls) starts are children.
@@ -477,7 +480,7 @@ export class Executor {
         });
         work.catch(() => {}); // a handler that fails after being stopped is not an unhandled rejection
       }
-      const outcome = checkResult(await Promise.race([work ?? stopped, stopped]));
+      const outcome = checkResult(await signal.race(work));
       return { outcome, work };
     } catch (error) {
       if (signal.aborted) {
