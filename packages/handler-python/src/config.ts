@@ -1,53 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, z, type JsonObject } from '@pipeline-invocation/core';
+import { ConfigError, type JsonObject, type z } from '@pipeline-invocation/core';
+import { ENTRY_POINT, SERVICE_NAME } from './config-names';
+import type * as schema from './config-schema';
 import { payloadSchemaFromJsonSchema } from './json-schema';
 
-/** `module.path:function`: a dotted module path, a colon, and a (dotted) attribute name. */
-const ENTRY_POINT =
-  /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-const EntryPointSchema = z
-  .string()
-  .regex(ENTRY_POINT, 'must be "module.path:function", e.g. "pipelines.preprocess.handler:lambda_handler"');
-
-/** One configured service: an entry point, or an object with its entry point and payload schema. */
-export const PythonServiceSchema = z.union([
-  EntryPointSchema,
-  z.strictObject({
-    entry: EntryPointSchema,
-    /** A JSON Schema the payload must satisfy before Python starts (see the README for the subset). */
-    payloadSchema: z.record(z.string(), z.unknown()).optional(),
-    /** Example payloads: the conformance kit checks that each is accepted. */
-    examples: z.array(z.record(z.string(), z.unknown())).optional(),
-  }),
-]);
-
-/**
- * The host's `pipelineInvocation.python` section (package.json), or the options of
- * {@link pythonPlugin}.
- */
-export const PythonConfigSchema = z.strictObject({
-  /** Service name to entry point (`"module.path:function"`) or `{ entry, payloadSchema?, examples? }`. */
-  services: z
-    .record(z.string().regex(SERVICE_NAME, 'a service name is letters, digits, "_", "-" and "."'), PythonServiceSchema)
-    .refine((services) => Object.keys(services).length > 0, 'list at least one service'),
-  /** Interpreter to run (default `python3`; the variable `PIPELINE_PYTHON` overrides it). */
-  interpreter: z.string().min(1).optional(),
-  /** Working folder of the Python process (default: the host's folder); relative to the host's folder. */
-  cwd: z.string().min(1).optional(),
-  /** Folders put first on `PYTHONPATH` (relative to the host's folder). */
-  pythonPath: z.array(z.string().min(1)).optional(),
-  /**
-   * How long a cancelled or timed-out run's process gets before SIGKILL (ms, default 6000): it is
-   * told at once (`ctx.cancelled`), gets SIGINT after a third of it, SIGTERM after two thirds.
-   * The variable `PIPELINE_PYTHON_KILL_AFTER_MS` overrides it.
-   */
-  killAfterMs: z.number().int().min(0).max(600_000).optional(),
-});
-
 /** The `pipelineInvocation.python` section as written. */
-export type PythonConfig = z.input<typeof PythonConfigSchema>;
+export type PythonConfig = z.input<typeof schema.PythonConfigSchema>;
 
 /** One service, resolved. */
 export interface PythonService {
@@ -81,7 +39,9 @@ export const DEFAULT_KILL_AFTER_MS = 6000;
 export function resolvePythonConfig(input: unknown, hostDir: string, origin?: string): ResolvedPythonConfig {
   const field = 'pipelineInvocation.python';
   const where = origin ? ` (in ${origin})` : '';
-  const parsed = PythonConfigSchema.safeParse(input);
+  // a configuration of the ordinary shape is checked by hand (zod loads only for another one)
+  const valid = validPythonConfig(input);
+  const parsed = valid ? { success: true as const, data: valid } : configSchema().PythonConfigSchema.safeParse(input);
   if (!parsed.success) {
     const { path: issuePath, message } = explain(parsed.error.issues[0]!);
     const path = [field, ...issuePath.map(String)].join('.');
@@ -167,4 +127,57 @@ function explain(issue: Issue): { path: readonly PropertyKey[]; message: string 
     };
   }
   return { path: issue.path, message: issue.message };
+}
+
+/** The zod schemas, loaded for an unusual configuration only. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loading on first use is the point
+const configSchema = (): typeof schema => require('./config-schema');
+
+const CONFIG_KEYS = ['services', 'interpreter', 'cwd', 'pythonPath', 'killAfterMs'];
+const SERVICE_KEYS = ['entry', 'payloadSchema', 'examples'];
+type Fields = Record<string, unknown>;
+
+/** A plain object (what zod's object and record accept here: enumerable string keys only). */
+function isPlain(value: unknown): value is Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    Object.getOwnPropertySymbols(value).length === 0 &&
+    Object.getOwnPropertyNames(value).length === Object.keys(value).length
+  );
+}
+const onlyKeys = (value: Fields, allowed: readonly string[]) => Object.keys(value).every((k) => allowed.includes(k));
+const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+const entryPoint = (value: unknown): value is string => typeof value === 'string' && ENTRY_POINT.test(value);
+
+/**
+ * PythonConfigSchema's output for `input` when it is a configuration of the ordinary shape;
+ * undefined for anything else, which the schema then decides (tests/config.test.ts compares
+ * the two on random configurations).
+ */
+export function validPythonConfig(input: unknown): z.output<typeof schema.PythonConfigSchema> | undefined {
+  if (!isPlain(input) || !onlyKeys(input, CONFIG_KEYS)) return undefined;
+  const { services, interpreter, cwd, pythonPath, killAfterMs } = input;
+  if (!isPlain(services) || Object.keys(services).length === 0) return undefined;
+  for (const [name, spec] of Object.entries(services)) {
+    if (!SERVICE_NAME.test(name)) return undefined;
+    if (typeof spec === 'string') {
+      if (!entryPoint(spec)) return undefined;
+      continue;
+    }
+    if (!isPlain(spec) || !onlyKeys(spec, SERVICE_KEYS) || !entryPoint(spec.entry)) return undefined;
+    if (spec.payloadSchema !== undefined && !isPlain(spec.payloadSchema)) return undefined;
+    if (spec.examples !== undefined && !(Array.isArray(spec.examples) && spec.examples.every(isPlain)))
+      return undefined;
+  }
+  if (interpreter !== undefined && !nonEmptyString(interpreter)) return undefined;
+  if (cwd !== undefined && !nonEmptyString(cwd)) return undefined;
+  if (pythonPath !== undefined && !(Array.isArray(pythonPath) && pythonPath.every(nonEmptyString))) return undefined;
+  if (
+    killAfterMs !== undefined &&
+    !(typeof killAfterMs === 'number' && Number.isInteger(killAfterMs) && killAfterMs >= 0 && killAfterMs <= 600_000)
+  )
+    return undefined;
+  return input as z.output<typeof schema.PythonConfigSchema>;
 }
