@@ -199,6 +199,12 @@ export interface Tracker {
   flush?(): Promise<void>;
   /** Flush and release resources (end of process). */
   close(): Promise<void>;
+  /**
+   * `true` while every call but `close` does nothing (tracking off): the invoker then makes no
+   * tracking calls at all, so a run costs what it costs without a tracker. Read at each run. (Not
+   * set on {@link noopTracker}, so a tracker spread from it is called.)
+   */
+  readonly idle?: boolean;
 }
 
 /** A tracker that does nothing. */

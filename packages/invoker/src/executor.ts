@@ -274,7 +274,8 @@ export class Executor {
       (reason) => cancel.abort(reason),
     );
     heartbeat.start();
-    const { tracker } = this.deps;
+    // a tracker that does nothing (tracking off) gets no calls: the run costs what it would without one
+    const tracker = this.deps.tracker?.idle ? undefined : this.deps.tracker;
     const metrics = new RunMetrics(
       tracker && ((m, step) => this.safely(logger, () => tracker.log(running.run_id, m, step))),
     );
@@ -346,7 +347,7 @@ export class Executor {
     } catch (error) {
       writeError = error;
     }
-    const { tracker } = this.deps;
+    const tracker = this.deps.tracker?.idle ? undefined : this.deps.tracker;
     const tracking = tracker && this.safely(logger, () => tracker.finish(stored));
     if (tracking) await tracking;
     if (writeError !== undefined) throw this.keep(final, writeError, logger);

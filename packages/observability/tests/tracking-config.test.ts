@@ -45,6 +45,9 @@ describe('createTracker', () => {
     expect(logs.lines()).toEqual([
       expect.objectContaining({ level: 30, msg: expect.stringContaining('set WANDB_API_KEY') }),
     ]);
+    // its line said, it does nothing: the invoker's runs make no tracking calls
+    expect(first.idle).toBe(true);
+    expect(second.idle).toBe(true);
     // otherwise it does nothing
     first.log('r', { x: 1 }, 0);
     expect(first.finish(record())).toBeUndefined(); // nothing to wait for: a run waits no turn for it

@@ -15,6 +15,10 @@ const said = new Set<string>();
 function silentTracker(logger: Logger, line: string): Tracker {
   return {
     ...noopTracker,
+    // busy until its line is said (at the first run's start); then a run makes no tracking calls
+    get idle() {
+      return said.has(line);
+    },
     start: () => {
       if (said.has(line)) return;
       said.add(line);
