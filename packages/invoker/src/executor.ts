@@ -274,7 +274,8 @@ export class Executor {
       (reason) => cancel.abort(reason),
     );
     heartbeat.start();
-    // a tracker that does nothing (tracking off) gets no calls: the run costs what it would without one
+    // a tracker that does nothing (tracking off) gets no calls: the run costs what it would without
+    // one (asked once per run, so a run's start and finish go to the same tracker or to none)
     const tracker = this.deps.tracker?.idle ? undefined : this.deps.tracker;
     const metrics = new RunMetrics(
       tracker && ((m, step) => this.safely(logger, () => tracker.log(running.run_id, m, step))),
@@ -311,7 +312,7 @@ export class Executor {
       status_code: final.status_code,
       duration_ms: final.duration_ms,
     });
-    const stored = await this.settle(final, logger, childSpansOff);
+    const stored = await this.settle(final, logger, childSpansOff, tracker);
     if (options.holdUntilSettled && work && final.handler_settled === false) {
       logger.warn('waiting for the stopped handler to settle before freeing its slot');
       await work.then(
@@ -322,11 +323,12 @@ export class Executor {
     return stored;
   }
 
-  /** Write the terminal record and tell the tracker; returns the record the store holds. */
+  /** Write the terminal record and tell the run's tracker (the one its start was told); returns the record the store holds. */
   private async settle(
     final: RunExecutionMetadata,
     logger: Logger,
     childSpansOff: boolean,
+    tracker: Tracker | undefined,
   ): Promise<RunExecutionMetadata> {
     let writeError: unknown;
     let stored = final;
@@ -347,7 +349,6 @@ export class Executor {
     } catch (error) {
       writeError = error;
     }
-    const tracker = this.deps.tracker?.idle ? undefined : this.deps.tracker;
     const tracking = tracker && this.safely(logger, () => tracker.finish(stored));
     if (tracking) await tracking;
     if (writeError !== undefined) throw this.keep(final, writeError, logger);
