@@ -14,7 +14,7 @@ export { withTimeout } from './timeout';
 export { DEFAULT_PIPELINE_HOME, pipelineHome, type Env, type EnvVariable } from './env';
 export type { JsonObject } from './models/json-object';
 export { toJsonValue, canonicalJson, payloadHash, type JsonValue } from './models/json-value';
-export { parseIntegrationRequest, parseWith } from './models/parse';
+export { parseIntegrationRequest, parseWith, isPlainRecord } from './models/parse';
 export type { IntegrationRequest, IntegrationPayload, RunType } from './models/request';
 export { CANCELLED_STATUS_CODE, DEFAULT_METADATA_TABLE_NAME } from './models/run-constants';
 export type { RunExecutionMetadata, RunStatus, IntegrationResponse } from './models/run-record';

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, type JsonObject, type z } from '@pipeline-invocation/core';
+import { ConfigError, isPlainRecord, type JsonObject, type z } from '@pipeline-invocation/core';
 import { ENTRY_POINT, SERVICE_NAME } from './config-names';
 import type * as schema from './config-schema';
 import { payloadSchemaFromJsonSchema } from './json-schema';
@@ -135,40 +135,30 @@ const configSchema = (): typeof schema => require('./config-schema');
 
 const CONFIG_KEYS = ['services', 'interpreter', 'cwd', 'pythonPath', 'killAfterMs'];
 const SERVICE_KEYS = ['entry', 'payloadSchema', 'examples'];
-type Fields = Record<string, unknown>;
 
-/** A plain object (what zod's object and record accept here: enumerable string keys only). */
-function isPlain(value: unknown): value is Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return (
-    (proto === Object.prototype || proto === null) &&
-    Object.getOwnPropertySymbols(value).length === 0 &&
-    Object.getOwnPropertyNames(value).length === Object.keys(value).length
-  );
-}
-const onlyKeys = (value: Fields, allowed: readonly string[]) => Object.keys(value).every((k) => allowed.includes(k));
+const onlyKeys = (value: Record<string, unknown>, allowed: readonly string[]) =>
+  Object.keys(value).every((k) => allowed.includes(k));
 const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const entryPoint = (value: unknown): value is string => typeof value === 'string' && ENTRY_POINT.test(value);
 
 /**
  * PythonConfigSchema's output for `input` when it is a configuration of the ordinary shape;
- * undefined for anything else, which the schema then decides (tests/config.test.ts compares
- * the two on random configurations).
+ * undefined for anything else, which the schema then decides (tests/hand-checks.test.ts
+ * compares the two on random configurations).
  */
 export function validPythonConfig(input: unknown): z.output<typeof schema.PythonConfigSchema> | undefined {
-  if (!isPlain(input) || !onlyKeys(input, CONFIG_KEYS)) return undefined;
+  if (!isPlainRecord(input) || !onlyKeys(input, CONFIG_KEYS)) return undefined;
   const { services, interpreter, cwd, pythonPath, killAfterMs } = input;
-  if (!isPlain(services) || Object.keys(services).length === 0) return undefined;
+  if (!isPlainRecord(services) || Object.keys(services).length === 0) return undefined;
   for (const [name, spec] of Object.entries(services)) {
     if (!SERVICE_NAME.test(name)) return undefined;
     if (typeof spec === 'string') {
       if (!entryPoint(spec)) return undefined;
       continue;
     }
-    if (!isPlain(spec) || !onlyKeys(spec, SERVICE_KEYS) || !entryPoint(spec.entry)) return undefined;
-    if (spec.payloadSchema !== undefined && !isPlain(spec.payloadSchema)) return undefined;
-    if (spec.examples !== undefined && !(Array.isArray(spec.examples) && spec.examples.every(isPlain)))
+    if (!isPlainRecord(spec) || !onlyKeys(spec, SERVICE_KEYS) || !entryPoint(spec.entry)) return undefined;
+    if (spec.payloadSchema !== undefined && !isPlainRecord(spec.payloadSchema)) return undefined;
+    if (spec.examples !== undefined && !(Array.isArray(spec.examples) && spec.examples.every(isPlainRecord)))
       return undefined;
   }
   if (interpreter !== undefined && !nonEmptyString(interpreter)) return undefined;

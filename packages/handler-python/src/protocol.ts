@@ -1,8 +1,8 @@
 // The messages are checked by hand (the common case: every line of every run); a line the check
 // does not accept goes through MessageSchema (protocol-schema.ts), whose answer stands, so zod
-// loads only for a line that is malformed or of an unusual shape (tests/protocol.test.ts compares
-// the two on random messages).
-import type { z } from '@pipeline-invocation/core';
+// loads only for a line that is malformed or of an unusual shape (tests/hand-checks.test.ts
+// compares the two on random messages).
+import { isPlainRecord, type z } from '@pipeline-invocation/core';
 import type * as schema from './protocol-schema';
 
 /** The protocol version this package speaks (the `v` field of every message). */
@@ -39,12 +39,6 @@ export function parseLine(line: string): ParsedLine {
   };
 }
 
-type Fields = Record<string, unknown>;
-const isObject = (value: unknown): value is Fields =>
-  typeof value === 'object' &&
-  value !== null &&
-  !Array.isArray(value) &&
-  Object.getPrototypeOf(value) === Object.prototype;
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isString = (value: unknown): value is string => typeof value === 'string';
 const optional = <T>(value: unknown, check: (v: unknown) => v is T): boolean => value === undefined || check(value);
@@ -54,7 +48,7 @@ const optional = <T>(value: unknown, check: (v: unknown) => v is T): boolean => 
  * fields, as zod's objects keep them); undefined for anything else, which the schema then decides.
  */
 export function messageOf(json: unknown): Message | undefined {
-  if (!isObject(json) || !isNumber(json.v)) return undefined;
+  if (!isPlainRecord(json) || !isNumber(json.v)) return undefined;
   const { v } = json;
   switch (json.type) {
     case 'opened':
@@ -99,17 +93,17 @@ export function messageOf(json: unknown): Message | undefined {
 
 function resultOf(value: unknown): Extract<Message, { type: 'closed' }>['result'] {
   if (
-    !isObject(value) ||
+    !isPlainRecord(value) ||
     !Number.isSafeInteger(value.status_code) ||
     !isString(value.body) ||
-    !isObject(value.metadata)
+    !isPlainRecord(value.metadata)
   )
     return undefined;
   return { status_code: value.status_code as number, body: value.body, metadata: { ...value.metadata } };
 }
 
 function exceptionOf(value: unknown): PythonException | undefined {
-  if (!isObject(value) || !isString(value.type) || !isString(value.message)) return undefined;
+  if (!isPlainRecord(value) || !isString(value.type) || !isString(value.message)) return undefined;
   if (!optional(value.module, isString) || !optional(value.phase, isString) || !optional(value.traceback, isString))
     return undefined;
   let frames: PythonException['frames'];
@@ -117,7 +111,7 @@ function exceptionOf(value: unknown): PythonException | undefined {
     if (!Array.isArray(value.frames)) return undefined;
     frames = [];
     for (const frame of value.frames as unknown[]) {
-      if (!isObject(frame) || !isString(frame.file) || !isString(frame.function)) return undefined;
+      if (!isPlainRecord(frame) || !isString(frame.file) || !isString(frame.function)) return undefined;
       if (frame.line !== null && !isNumber(frame.line)) return undefined;
       frames.push({ file: frame.file, line: frame.line, function: frame.function });
     }

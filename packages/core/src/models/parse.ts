@@ -65,8 +65,12 @@ function jsonObject(value: unknown): Record<string, unknown> | undefined {
   return copy;
 }
 
-/** An object whose prototype is Object's (or none), whose own keys are all enumerable strings. */
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
+/**
+ * An object whose prototype is Object's (or none), whose own keys are all enumerable strings:
+ * what zod's objects and records accept, so a hand check of the ordinary shape (a request here,
+ * a plugin's configuration) decides the same as its schema.
+ */
+export function isPlainRecord(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
