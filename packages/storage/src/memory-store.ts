@@ -1,7 +1,6 @@
 import {
   keySatisfies,
   runIdFloor,
-  onStatusOnly,
   runSatisfies,
   type KeyCondition,
   type KeyItem,
@@ -39,15 +38,9 @@ export class MemoryRunStore implements RunStore {
   private readonly newest = new Map<string, string>();
 
   async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
+    // the condition is evaluated on the stored record itself (no copy is made to read it)
     const current = this.runs.stored(record.run_id);
-    // a condition on the status alone (a finish's) is evaluated without copying the stored record
-    if (
-      !runSatisfies(
-        onStatusOnly(when) && current ? ({ status: current.status } as RunExecutionMetadata) : current,
-        when,
-      )
-    )
-      return answer(false, current);
+    if (!runSatisfies(current, when)) return answer(false, current);
     return answer(true, this.put(record));
   }
 

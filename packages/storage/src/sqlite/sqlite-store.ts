@@ -143,14 +143,13 @@ export class SqliteRunStore implements RunStore {
 
   /** The UPDATE of a run's status and record where its status is one of `statuses` (any, when undefined). */
   private replaceWhere(statuses: readonly RunStatus[] | undefined): Database.Statement {
-    const sql = statuses
-      ? `UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status IN (${statuses.map(() => '?').join(', ')})`
-      : 'UPDATE runs SET status = ?, record = ? WHERE run_id = ?';
+    if (!statuses) return this.statements.replace;
+    const sql = `UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status IN (${statuses.map(() => '?').join(', ')})`;
     let statement = this.replaceStatements.get(sql);
     if (!statement) this.replaceStatements.set(sql, (statement = this.db.prepare(sql)));
     return statement;
   }
-  /** Prepared by {@link replaceWhere}, by their SQL (a handful: the lifecycle's conditions). */
+  /** Prepared by {@link replaceWhere} for each list of statuses, by their SQL (a handful: the lifecycle's conditions). */
   private readonly replaceStatements = new Map<string, Database.Statement>();
 
   /** "No item yet" (a begin): one INSERT that does nothing on conflict. */
