@@ -105,8 +105,7 @@ export class Redactor {
    * (a cycle) becomes `'[Circular]'`.
    */
   redact<T>(value: T): T {
-    if (value === null || typeof value !== 'object') return this.walk(value, undefined) as T;
-    return this.walk(value, []) as T;
+    return this.walk(value, undefined) as T;
   }
 
   /** `text` with every known secret value replaced. */
@@ -116,7 +115,7 @@ export class Redactor {
     return out;
   }
 
-  /** `value` redacted; `path` holds the objects it is inside of (a cycle is one of them). */
+  /** `value` redacted; `path` holds the objects it is inside of (a cycle is one of them), made at the first object. */
   private walk(value: unknown, path: object[] | undefined): unknown {
     if (typeof value === 'string') return this.redactString(value);
     if (value === null || typeof value !== 'object') return value;
