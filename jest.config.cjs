@@ -7,8 +7,11 @@ module.exports = {
     '<rootDir>/tests/reliability/jest.config.cjs',
   ],
   reporters: ['default', '<rootDir>/scripts/count-reporter.cjs'],
-  // Obtains redis-server (worker, reliability tests) and chromium (dashboard tests) on a fresh machine.
-  globalSetup: '<rootDir>/scripts/ensure-system-packages.cjs',
+  // Obtains redis-server (worker, reliability tests) and chromium (dashboard tests) on a fresh machine,
+  // and gives the run a temp folder of its own (TMPDIR); the teardown reports what the tests left
+  // in it (under CI it fails the run) and removes it (scripts/test-tmpdir.cjs).
+  globalSetup: '<rootDir>/scripts/jest-global-setup.cjs',
+  globalTeardown: '<rootDir>/scripts/jest-global-teardown.cjs',
   // A global option: jest ignores testTimeout in project configs when it runs several projects.
   testTimeout: 60_000,
 };

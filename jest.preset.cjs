@@ -8,7 +8,8 @@ const packages = path.join(__dirname, 'packages');
 module.exports = (dir) => ({
   displayName: path.basename(dir),
   rootDir: dir,
-  testEnvironment: 'node',
+  // Node's, removing the folders a test file made with tempDir() (tests/support/temp-dir.ts) once it has finished
+  testEnvironment: path.join(__dirname, 'scripts/jest-environment.cjs'),
   testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
   setupFiles: [require.resolve('reflect-metadata')],
   transform: {

@@ -1,11 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { pipelineHandler, z, type PipelineHandler } from '@pipeline-invocation/core';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
 import { createHostProject, esmPlugin, runCli } from '../../packages/invoker/tests/helpers/host-project';
 import { SOAK, tally } from './helpers/tally';
+import { tempDir } from '../support/temp-dir';
 
 const Strict = z.strictObject({ run_type: z.enum(['prod', 'backfill']), count: z.number().int().positive() });
 
@@ -140,7 +139,7 @@ describe('bad input, fuzzed', () => {
     const root = createHostProject([esmPlugin('esm-plugin', 'esm_service')]);
 
     it('exits 2 with a message for malformed payloads and metadata, and records nothing', async () => {
-      const home = mkdtempSync(join(tmpdir(), 'fuzz-cli-'));
+      const home = tempDir('fuzz-cli-');
       const samples = fc.sample(
         fc.oneof(
           fc

@@ -1,6 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipelineHandler, type PipelineHandler } from '@pipeline-invocation/core';
 import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
@@ -12,9 +11,9 @@ import { startFakeWandb } from '../../packages/observability/tests/helpers/wandb
 import { startDynalite } from '../../packages/storage/tests/helpers/dynalite';
 import { startRedis } from '../../packages/worker/tests/helpers/redis';
 import { countedCase } from './helpers/tally';
+import { tempDir } from '../support/temp-dir';
 
 const root = createHostProject([cjsPlugin('fault-plugin', ['fault_service'])]);
-const temp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 @pipelineHandler('misbehaving')
 class Misbehaving implements PipelineHandler<{ mode: string }> {
@@ -80,7 +79,7 @@ describe('handler faults', () => {
       countedCase('handler faults (process death)', async (figures) => {
         const redis = await startRedis();
         const queue = new InvocationQueue(redisConnection(redis.url));
-        const home = temp('fault-worker-');
+        const home = tempDir('fault-worker-');
         const env = {
           PATH: process.env.PATH!,
           REDIS_URL: redis.url,
@@ -173,7 +172,7 @@ describe('store faults', () => {
           AWS_ACCESS_KEY_ID: 'a',
           AWS_SECRET_ACCESS_KEY: 'b',
           NODE_NO_WARNINGS: '1',
-          PIPELINE_HOME: temp('fault-dyn-'),
+          PIPELINE_HOME: tempDir('fault-dyn-'),
         };
         expect((await cli(['storage', 'init'], env)).code).toBe(0);
         const ok = await cli(['invoke', 'fault_service', '--json'], env);
@@ -195,7 +194,7 @@ describe('store faults', () => {
     'a SQLite file locked by another process: rides out a short lock, exit 4 when it outlasts the busy timeout and the retries',
     () =>
       countedCase('store faults', async (figures) => {
-        const home = temp('fault-lock-');
+        const home = tempDir('fault-lock-');
         new SqliteRunStore(join(home, 'runs.db')).close();
         const holdLock = (ms: number) =>
           spawn(
@@ -252,9 +251,9 @@ describe('store faults', () => {
       'the disk fills up during a run: the record waits in an outbox on another disk, exit 4, flushed once space is back',
       () =>
         countedCase('store faults', async (figures) => {
-          const home = temp('fault-full-');
+          const home = tempDir('fault-full-');
           mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs'], home);
-          const outbox = join(temp('fault-outbox-'), 'outbox.jsonl');
+          const outbox = join(tempDir('fault-outbox-'), 'outbox.jsonl');
           const env = { PIPELINE_HOME: home, PIPELINE_OUTBOX: outbox };
           const filler = join(home, 'filler');
           const full = await cli(
@@ -279,10 +278,10 @@ describe('store faults', () => {
       'a read-only PIPELINE_HOME: exit 4 with the fix, before any run starts',
       () =>
         countedCase('store faults', async (figures) => {
-          const home = temp('fault-ro-');
+          const home = tempDir('fault-ro-');
           new SqliteRunStore(join(home, 'runs.db')).close();
           mount(['--bind', '-o', 'ro', home], home);
-          const outbox = join(temp('fault-ro-outbox-'), 'o.jsonl');
+          const outbox = join(tempDir('fault-ro-outbox-'), 'o.jsonl');
           const result = await cli(['invoke', 'fault_service'], { PIPELINE_HOME: home, PIPELINE_OUTBOX: outbox });
           figures.observe(
             result.code === 4 && result.stderr.includes('the database cannot be written') && !existsSync(outbox),

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
@@ -8,6 +6,7 @@ import { createTestInvoker } from '@pipeline-invocation/invoker/testing';
 import { ManualClock } from '../../packages/storage/tests/helpers/manual-clock';
 import { LostAnswerStore } from './helpers/lifecycle-system';
 import { SOAK, tallyModel } from './helpers/tally';
+import { tempDir } from '../support/temp-dir';
 
 /**
  * The public API against the model: random sequences of `invokePipelineHandler(service, payload,
@@ -129,8 +128,7 @@ class LoseAnswer implements fc.AsyncCommand<Model, Real> {
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'invoke-model-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('invoke-model-');
 let files = 0;
 
 describe('invokePipelineHandler against the model (fast-check commands)', () => {

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { RunLifecycle, retryPolicyFromDelays, scopedKey, type RunExecutionMetadata } from '@pipeline-invocation/core';
@@ -17,6 +15,7 @@ import {
 } from './helpers/lifecycle-model';
 import { openStoreUnderTest, type StoreKind } from './helpers/lifecycle-system';
 import { SOAK, tallyModel } from './helpers/tally';
+import { tempDir } from '../support/temp-dir';
 
 /**
  * Model-based tests of the run lifecycle (see helpers/lifecycle-model.ts): random sequences of
@@ -35,7 +34,7 @@ const MAX_COMMANDS: Record<StoreKind, number> = SOAK
   ? { memory: 60, sqlite: 60, dynamodb: 50 }
   : { memory: 40, sqlite: 40, dynamodb: 25 };
 
-const dir = mkdtempSync(join(tmpdir(), 'lifecycle-model-'));
+const dir = tempDir('lifecycle-model-');
 let dynamo: LocalDynamo | undefined;
 let outboxes = 0;
 
@@ -44,7 +43,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await dynamo?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function runModel(kind: StoreKind): Promise<void> {

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipelineHandler, type PipelineHandler } from '@pipeline-invocation/core';
 import { createInvoker } from '@pipeline-invocation/invoker';
@@ -7,6 +5,7 @@ import { silentLogger } from '@pipeline-invocation/observability';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { cjsPlugin, createHostProject, runCli } from '../../packages/invoker/tests/helpers/host-project';
 import { SOAK, countedCase, tally } from './helpers/tally';
+import { tempDir } from '../support/temp-dir';
 
 @pipelineHandler('load_service')
 class LoadHandler implements PipelineHandler<{ i: number }> {
@@ -30,7 +29,7 @@ const root = createHostProject([
 describe('load', () => {
   it('concurrent in-process invocations on one SQLite file: each recorded exactly once, unique ids, no SQLITE_BUSY', async () => {
     const count = SOAK ? 5000 : 1000;
-    const file = join(mkdtempSync(join(tmpdir(), 'load-')), 'runs.db');
+    const file = join(tempDir('load-'), 'runs.db');
     const invoker = createInvoker({
       discover: false,
       outbox: false,
@@ -64,7 +63,7 @@ describe('load', () => {
 
   it('concurrent CLI processes: every run recorded exactly once, unique run ids', async () => {
     const count = SOAK ? 200 : 50;
-    const home = mkdtempSync(join(tmpdir(), 'load-cli-'));
+    const home = tempDir('load-cli-');
     const results = await Promise.all(
       Array.from({ length: count }, (_, i) =>
         runCli(['invoke', 'cli_load_service', '--payload', JSON.stringify({ i }), '--json'], {
@@ -87,8 +86,7 @@ describe('load', () => {
 });
 
 describe('plugins', () => {
-  const cli = (args: string[]) =>
-    runCli(args, { cwd: root, env: { PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'plugins-')) } });
+  const cli = (args: string[]) => runCli(args, { cwd: root, env: { PIPELINE_HOME: tempDir('plugins-') } });
 
   it('a package in node_modules that is not a declared dependency is never loaded', () =>
     countedCase('plugins', async (figures) => {

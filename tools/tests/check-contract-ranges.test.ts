@@ -1,13 +1,13 @@
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { tempDir } from '../../tests/support/temp-dir';
 
 const WORKSPACE = resolve(__dirname, '../..');
 const script = join(WORKSPACE, 'scripts/check-contract-ranges.mjs');
 
 function workspace(handlerManifest: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ranges-'));
+  const dir = tempDir('ranges-');
   mkdirSync(join(dir, 'packages/core/src'), { recursive: true });
   cpSync(join(WORKSPACE, 'packages/core/src/version.ts'), join(dir, 'packages/core/src/version.ts'));
   cpSync(join(WORKSPACE, 'packages/core/package.json'), join(dir, 'packages/core/package.json'));

@@ -1,17 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { tempDir } from '../../tests/support/temp-dir';
 
 // Generates a handler package into a temporary copy of this workspace, then builds it, runs its
 // test and lists its service, as a team would right after `npm install` (which here is
@@ -21,7 +11,7 @@ const WORKSPACE = resolve(__dirname, '../..');
 describe('a generated handler package in a copy of the workspace', () => {
   let copy: string;
   beforeAll(() => {
-    copy = mkdtempSync(join(tmpdir(), 'workspace-copy-'));
+    copy = tempDir('workspace-copy-');
     const tracked = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: WORKSPACE, encoding: 'utf8' })
       .split('\n')
       .filter(Boolean);
@@ -61,7 +51,6 @@ describe('a generated handler package in a copy of the workspace', () => {
     host.dependencies['@pipeline-invocation/handler-team-extra'] = '1.0.0';
     writeFileSync(join(copy, 'package.json'), `${JSON.stringify(host, null, 2)}\n`);
   });
-  afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
   /** Run a command in the copy; a failure shows what it printed. */
   const run = (command: string, args: string[]) => {

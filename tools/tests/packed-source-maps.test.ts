@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tempDir } from '../../tests/support/temp-dir';
 
 // scripts/check-packed-maps.mjs: every source map a package publishes names only files its
 // tarball holds (npm pack --dry-run lists them).
@@ -21,7 +21,7 @@ function check(...dirs: string[]): { code: number; stdout: string; stderr: strin
 
 /** A package whose dist has a map naming ../src/index.ts, publishing `files`. */
 function fixture(files: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'packed-maps-'));
+  const dir = tempDir('packed-maps-');
   mkdirSync(join(dir, 'src'));
   mkdirSync(join(dir, 'dist'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'fixture-pkg', version: '1.0.0', files }));
@@ -53,18 +53,12 @@ describe('check-packed-maps', () => {
     const lacking = fixture(['dist']);
     const noMaps = fixture(['dist/index.js']);
     const whole = fixture(['dist', 'src']);
-    try {
-      const result = check(lacking, noMaps);
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain(
-        'fixture-pkg: dist/index.js.map names ../src/index.ts (src/index.ts), which is not in the tarball',
-      );
-      expect(result.stderr).toContain('fixture-pkg: dist/index.js points at index.js.map, which is not in the tarball');
-      expect(check(whole).code).toBe(0);
-    } finally {
-      rmSync(whole, { recursive: true, force: true });
-      rmSync(lacking, { recursive: true, force: true });
-      rmSync(noMaps, { recursive: true, force: true });
-    }
+    const result = check(lacking, noMaps);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'fixture-pkg: dist/index.js.map names ../src/index.ts (src/index.ts), which is not in the tarball',
+    );
+    expect(result.stderr).toContain('fixture-pkg: dist/index.js points at index.js.map, which is not in the tarball');
+    expect(check(whole).code).toBe(0);
   });
 });

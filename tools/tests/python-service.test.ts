@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import handlerPluginGenerator from '../src/generators/handler-plugin/generator';
+import { tempDir } from '../../tests/support/temp-dir';
 
 function seededTree(): Tree {
   const tree = createTreeWithEmptyWorkspace();
@@ -49,22 +49,18 @@ describe('handler-plugin --python', () => {
       },
     });
     // the generated files, on disk, with the generated test run by a real python3
-    const dir = mkdtempSync(join(tmpdir(), 'python-generated-'));
-    try {
-      for (const change of tree.listChanges().filter((c) => c.path.startsWith('pipelines/'))) {
-        mkdirSync(dirname(join(dir, change.path)), { recursive: true });
-        writeFileSync(join(dir, change.path), change.content ?? '');
-      }
-      const run = spawnSync('python3', ['-m', 'unittest', 'discover', '-s', 'pipelines', '-t', '.'], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1' },
-      });
-      expect(run.stderr).toMatch(/Ran 4 tests/);
-      expect(run.status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const dir = tempDir('python-generated-');
+    for (const change of tree.listChanges().filter((c) => c.path.startsWith('pipelines/'))) {
+      mkdirSync(dirname(join(dir, change.path)), { recursive: true });
+      writeFileSync(join(dir, change.path), change.content ?? '');
     }
+    const run = spawnSync('python3', ['-m', 'unittest', 'discover', '-s', 'pipelines', '-t', '.'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    expect(run.stderr).toMatch(/Ran 4 tests/);
+    expect(run.status).toBe(0);
   });
 
   it('refuses a service the host already configures, and a name that is no Python package name', async () => {

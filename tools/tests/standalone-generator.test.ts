@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tempDir } from '../../tests/support/temp-dir';
 
 // `npx @pipeline-invocation/tools handler-plugin` in a folder outside this workspace: the tools
 // tarball (npm pack) runs through npm exec, the package it writes builds, passes its own tests and
@@ -9,8 +9,7 @@ import { join, resolve } from 'node:path';
 // workspace's built packages and node_modules (file: specs), as a registry would serve them.
 
 const WORKSPACE = resolve(__dirname, '../..');
-const outside = mkdtempSync(join(tmpdir(), 'standalone-generator-'));
-afterAll(() => rmSync(outside, { recursive: true, force: true }));
+const outside = tempDir('standalone-generator-');
 
 let tarball: string;
 beforeAll(() => {

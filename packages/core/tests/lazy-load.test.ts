@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // Importing core (every plugin, the CLI, the Lambda entry) and validating an ordinary request
 // must not load zod, whose module bodies cost a cold start tens of milliseconds; zod and the
@@ -67,7 +67,7 @@ describe('run ids at a cold start', () => {
   it('are made without loading node:crypto, 80 random bits from the OS each, distinct across processes', () => {
     // the built core from a script file in plain node (the TypeScript hook loads crypto itself, and
     // so does node -e on Node 20)
-    const script = join(mkdtempSync(join(tmpdir(), 'run-ids-')), 'ids.js');
+    const script = join(tempDir('run-ids-'), 'ids.js');
     writeFileSync(
       script,
       `const core = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))});

@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { dashboard } from '../src/cli';
 import { startDashboard } from '../src';
+import { tempDir } from '../../../tests/support/temp-dir';
 
-const dir = mkdtempSync(join(tmpdir(), 'dashboard-help-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('dashboard-help-');
 
 it('--help names every loopback host, and the dashboard starts on each of them without a token', async () => {
   const out: string[] = [];

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { startDashboard, type Dashboard } from '../src';
 import { runningRecord } from '../../storage/tests/helpers/records';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // Debian's chromium, installed by `npm test` when missing (scripts/ensure-system-packages.cjs).
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -16,7 +16,7 @@ const XSS = '<script>window.__xss = 1</script><img src="x" onerror="window.__xss
 let browser: Browser;
 let store: SqliteRunStore;
 let dashboard: Dashboard;
-const dir = mkdtempSync(join(tmpdir(), 'dashboard-'));
+const dir = tempDir('dashboard-');
 
 /** Record a finished run, `minutesAgo` minutes ago. */
 async function run(
@@ -87,7 +87,6 @@ afterAll(async () => {
   await dashboard?.close();
   await browser?.close();
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function open(path: string): Promise<Page> {

@@ -1,15 +1,14 @@
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { startDashboard, type Dashboard } from '../src';
 import { runningRecord } from '../../storage/tests/helpers/records';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // Real HTTP on 127.0.0.1 through node:http, which sends the path and the Host header exactly as
 // given (fetch would normalise both).
 
-const dir = mkdtempSync(join(tmpdir(), 'dashboard-edges-'));
+const dir = tempDir('dashboard-edges-');
 let store: SqliteRunStore;
 let open: Dashboard;
 let runId: string;
@@ -45,7 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await open?.close();
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("bad filters and run ids are the caller's mistake: 400, never 500", () => {

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureServices, pythonInvoker } from './helpers';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const meta = (record: { metadata: string }) => JSON.parse(record.metadata) as Record<string, any>;
 
@@ -45,7 +45,7 @@ describe('cancelling and timing out a Python run (real processes and signals)', 
 
   it('a run cancelled while Python is still starting is killed at once; the record still names its pid', async () => {
     // an interpreter that takes 5 s to start: the run is cancelled before the runner opens
-    const dir = mkdtempSync(join(tmpdir(), 'slow-python-'));
+    const dir = tempDir('slow-python-');
     const slowPython = join(dir, 'python');
     const startedMark = join(dir, 'started');
     writeFileSync(

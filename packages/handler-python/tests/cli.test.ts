@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from '../../invoker/tests/helpers/host-project';
 import { pythonHostProject } from './host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
-const home = mkdtempSync(join(tmpdir(), 'python-cli-home-'));
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+const home = tempDir('python-cli-home-');
 
 const team = pythonHostProject({
   services: {

@@ -1,7 +1,7 @@
-import { readFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureServices, pythonInvoker } from './helpers';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const meta = (record: { metadata: string }) => JSON.parse(record.metadata) as Record<string, any>;
 
@@ -123,7 +123,7 @@ describe('a Python handler run in-process (real python3)', () => {
 
   it('killed by SIGKILL from outside: FAILED naming the signal', async () => {
     const { invoker, log } = pythonInvoker({ services: fixtureServices('sleeper') });
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'py-pid-')), 'pid');
+    const pidFile = join(tempDir('py-pid-'), 'pid');
     const run = invoker.invokePipelineHandler('sleeper', { pid_file: pidFile });
     while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8') === '') await new Promise((r) => setTimeout(r, 20));
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');

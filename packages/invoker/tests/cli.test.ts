@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cjsPlugin, createHostProject, esmPlugin, runCli } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const root = createHostProject([
   cjsPlugin('cjs-plugin', ['cjs_service']),
@@ -13,7 +13,7 @@ const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, {
 
 /** Run the CLI and list every CommonJS module its process loaded. */
 async function loadedModules(args: string[], env: Record<string, string> = {}) {
-  const out = join(mkdtempSync(join(tmpdir(), 'modules-')), 'modules.json');
+  const out = join(tempDir('modules-'), 'modules.json');
   const preload = join(out, '..', 'preload.cjs');
   writeFileSync(
     preload,
@@ -56,7 +56,7 @@ describe('pipeline list', () => {
 describe('pipeline invoke at cold start', () => {
   it('loads only what the run needs: no OpenTelemetry (none configured), no AWS SDK, W&B SDK or BullMQ, no semver index', async () => {
     const { code, modules } = await loadedModules(['invoke', 'esm_service', '--payload', '{"word":"hi"}'], {
-      PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'cold-')),
+      PIPELINE_HOME: tempDir('cold-'),
     });
     expect(code).toBe(0);
     expect(modules.some((m) => m.includes('better-sqlite3'))).toBe(true); // the run's store
@@ -65,7 +65,7 @@ describe('pipeline invoke at cold start', () => {
 
   it('loads no zod for a plugin that declares no payload schema (run from the files, where every module loaded is seen)', async () => {
     const { code, modules } = await loadedModules(['invoke', 'cjs_service', '--payload', '{"word":"hi"}'], {
-      PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'cold-')),
+      PIPELINE_HOME: tempDir('cold-'),
       PIPELINE_NO_BUNDLE: '1',
     });
     expect(code).toBe(0);
@@ -76,7 +76,7 @@ describe('pipeline invoke at cold start', () => {
 
 describe('the "W&B tracking is off" line', () => {
   it('is said once per run, and never ahead of an input error', async () => {
-    const env = { LOG_LEVEL: 'info', PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'wandb-line-')) };
+    const env = { LOG_LEVEL: 'info', PIPELINE_HOME: tempDir('wandb-line-') };
     const bad = await cli(['invoke', 'esm_service', '--payload', '{"word":1}'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).not.toContain('W&B tracking is off');
@@ -89,7 +89,7 @@ describe('the "W&B tracking is off" line', () => {
 describe('pipeline worker / queue without the worker package', () => {
   it('still answer --help, saying how to install it, and refuse to run with exit 2', async () => {
     // A machine where @pipeline-invocation/worker is not installed: Node's resolver cannot find it.
-    const dir = mkdtempSync(join(tmpdir(), 'no-worker-'));
+    const dir = tempDir('no-worker-');
     const preload = join(dir, 'no-worker.cjs');
     writeFileSync(
       preload,
@@ -258,7 +258,7 @@ describe('pipeline invoke', () => {
   });
 
   it('exits 4 when the run store cannot be used, naming the file', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'bad-home-'));
+    const home = tempDir('bad-home-');
     writeFileSync(join(home, 'runs.db'), 'not a database at all '.repeat(100));
     const { code, stderr } = await cli(['invoke', 'cjs_service'], { PIPELINE_HOME: home });
     expect(code).toBe(4);
@@ -267,7 +267,7 @@ describe('pipeline invoke', () => {
   });
 
   it('records every run when 20 CLI processes invoke at once', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'concurrent-home-'));
+    const home = tempDir('concurrent-home-');
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         cli(['invoke', 'cjs_service', '--payload', `{"i":${i}}`, '--json'], { PIPELINE_HOME: home }),
@@ -283,7 +283,7 @@ describe('pipeline invoke', () => {
 
 describe('pipeline runs, doctor, outbox, storage', () => {
   it('lists runs newest first with filters and pages', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'runs-home-'));
+    const home = tempDir('runs-home-');
     const env = { PIPELINE_HOME: home };
     await cli(['invoke', 'cjs_service'], env);
     await cli(['invoke', 'cjs_service', '--payload', '{"mode":"fail"}'], env);
@@ -361,7 +361,7 @@ describe('pipeline runs, doctor, outbox, storage', () => {
   });
 
   it('outbox shows and flushes waiting records', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'outbox-home-'));
+    const home = tempDir('outbox-home-');
     const record = {
       service: 'cjs_service',
       timestamp: '2026-11-21T10:00:00.000Z',
@@ -394,7 +394,7 @@ describe('pipeline runs, doctor, outbox, storage', () => {
   });
 
   it('storage init prepares the SQLite store', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'init-home-'));
+    const home = tempDir('init-home-');
     const { code, stdout } = await cli(['storage', 'init'], { PIPELINE_HOME: home });
     expect(code).toBe(0);
     expect(stdout).toBe(`Run store ready: sqlite at ${join(home, 'runs.db')}\n`);

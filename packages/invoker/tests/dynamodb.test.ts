@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   RunLifecycle,
@@ -16,6 +14,7 @@ import { startDynalite, type LocalDynamo } from '../../storage/tests/helpers/dyn
 import { startFaultProxy } from '../../storage/tests/helpers/tcp-proxy';
 import { createInvoker } from '../src';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 let dynamo: LocalDynamo;
 beforeAll(async () => {
@@ -127,7 +126,7 @@ describe('the invoker on DynamoDB', () => {
         return { statusCode: 200, body: 'work done' };
       }
     }
-    const outbox = new Outbox(join(mkdtempSync(join(tmpdir(), 'dyn-outbox-')), 'outbox.jsonl'));
+    const outbox = new Outbox(join(tempDir('dyn-outbox-'), 'outbox.jsonl'));
     const invoker = createInvoker({
       discover: false,
       env: {},

@@ -12,6 +12,7 @@ import {
 } from '@pipeline-invocation/core';
 import { FaultyHandler, GREETING, GreetHandler } from './helpers/handlers';
 import { fakeTime, track } from './helpers/fake-time';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const withGreeting = { register: (c: any) => c.register(GREETING, { useValue: 'Hello' }) };
 
@@ -580,10 +581,8 @@ describe('store and tracker failures', () => {
 
   it('keeps the record in the outbox and raises MetadataWriteError when the write keeps failing', async () => {
     const { Outbox } = await import('@pipeline-invocation/storage');
-    const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const outbox = new Outbox(join(mkdtempSync(join(tmpdir(), 'outbox-')), 'outbox.jsonl'));
+    const outbox = new Outbox(join(tempDir('outbox-'), 'outbox.jsonl'));
     const store = failingFinish(new MemoryRunStore(), 3);
     const { invoker, tracker } = createTestInvoker({
       store,

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHostProject, runCli, type FixturePlugin } from './helpers/host-project';
 import { startOtlpReceiver, type OtlpReceiver } from './helpers/otlp-receiver';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 /** A plugin whose handler starts a span of its own, or fails. */
 const otelPlugin: FixturePlugin = {
@@ -41,7 +41,7 @@ afterEach(async () => {
   await receiver.stop();
 });
 
-const home = () => mkdtempSync(join(tmpdir(), 'otel-home-'));
+const home = () => tempDir('otel-home-');
 const invoke = (payload: Record<string, unknown>, env: Record<string, string>) =>
   runCli(['invoke', 'otel_service', '--payload', JSON.stringify({ run_type: 'prod', ...payload }), '--json'], {
     cwd: root,
@@ -122,7 +122,7 @@ describe('OpenTelemetry export from the CLI', () => {
   });
 
   it('loads no SDK and exports nothing when no endpoint is set (or OTEL_SDK_DISABLED=true)', async () => {
-    const probeDir = mkdtempSync(join(tmpdir(), 'otel-probe-'));
+    const probeDir = tempDir('otel-probe-');
     const probe = join(probeDir, 'probe.cjs');
     const out = join(probeDir, 'loaded.json');
     writeFileSync(

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunLifecycle, runIdFloor, type RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const root = createHostProject([cjsPlugin('prune-plugin', ['prune_service'])]);
-const home = mkdtempSync(join(tmpdir(), 'prune-home-'));
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+const home = tempDir('prune-home-');
 const cli = (args: string[]) => runCli(args, { cwd: root, env: { PIPELINE_HOME: home } });
 
 const DAY = 86_400_000;

@@ -1,7 +1,6 @@
 // A team moving from the Python library, calling this one the way it called the original:
 // the original's override names, a custom writer, where records say they are, closing.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CLOCK,
@@ -26,9 +25,9 @@ import { createInvoker, type InvokerConfig } from '../src';
 import { createTestInvoker } from '../src/testing';
 import { recordLocationOf } from '../src/record-location';
 import { createHostProject, type FixturePlugin } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
-const home = mkdtempSync(join(tmpdir(), 'python-migration-'));
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+const home = tempDir('python-migration-');
 
 @pipelineHandler('classify')
 class Classify implements PipelineHandler {

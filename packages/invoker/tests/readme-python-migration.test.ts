@@ -2,18 +2,18 @@
 // the original used (/work/shared/ORIGINAL-BEHAVIOUR.md), and each of its `ts` examples runs, in
 // order, against the top-level functions (compiled by the same swc transform as every test).
 // Core's README shows the original's inject_handler_for_testing pattern: that example runs too.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultInvoker } from '../src';
 import { cjsPlugin, createHostProject } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // A project with an installed plugin providing `ml_inference_perspective_api` (a stand-in: the
 // examples replace its handler in a test, they do not call the Perspective API).
 const root = createHostProject([cjsPlugin('stand-in-perspective', ['ml_inference_perspective_api'])]);
 process.env.PIPELINE_ROOT = root;
 process.env.PIPELINE_STORE = 'memory';
-process.env.PIPELINE_HOME = mkdtempSync(join(tmpdir(), 'readme-python-'));
+process.env.PIPELINE_HOME = tempDir('readme-python-');
 process.env.LOG_LEVEL = 'error';
 afterAll(() => defaultInvoker().close());
 
@@ -33,8 +33,7 @@ function tsBlocks(text: string): string[] {
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-const snippetDir = mkdtempSync(join(tmpdir(), 'readme-snippets-'));
-afterAll(() => rmSync(snippetDir, { recursive: true, force: true }));
+const snippetDir = tempDir('readme-snippets-');
 
 /** Run a README example as a module: its imports stay on top, the rest runs as one async function. */
 async function run(code: string, name: string): Promise<void> {

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const root = createHostProject([cjsPlugin('echo-plugin', ['echo_service'])]);
 
@@ -14,7 +14,7 @@ function filesUnder(dir: string): string[] {
 
 describe('secrets never appear in anything a run writes', () => {
   it('with every secret variable set to a marker: stdout, stderr, run records, offline W&B files, outbox', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'secrets-home-'));
+    const home = tempDir('secrets-home-');
     const marker = (name: string) => `MARKER-${name}-7f3a9c`;
     const secrets = [
       'WANDB_API_KEY',

@@ -1,13 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineHandlerRegistry, type HandlerResult } from '@pipeline-invocation/core';
 import { defaultInvoker, invokePipelineHandler, routeAndRunIntegrationRequest } from '../src';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // The top-level functions as the seed library's users call them, with handlers registered
 // through the static facade. The default invoker reads its store from the environment.
 process.env.PIPELINE_STORE = 'memory';
-process.env.PIPELINE_HOME = mkdtempSync(join(tmpdir(), 'seed-facade-'));
+process.env.PIPELINE_HOME = tempDir('seed-facade-');
 process.env.LOG_LEVEL = 'error';
 
 class WordCount {

@@ -1,10 +1,10 @@
 // The CLI's start path from its one-file bundle (dist/pipeline.bundle.js, scripts/bundle-start.mjs):
 // it shares its modules with the plugins, keeps a code cache outside the package, and steps
 // aside when the installed packages are not the ones it was built from.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const WORKSPACE = resolve(__dirname, '../../..');
 
@@ -46,7 +46,7 @@ const root = createHostProject([injected, translated]);
 
 /** Run the CLI and list every module its process loaded from a file of its own. */
 async function run(args: string[], env: Record<string, string> = {}) {
-  const out = join(mkdtempSync(join(tmpdir(), 'bundle-modules-')), 'modules.json');
+  const out = join(tempDir('bundle-modules-'), 'modules.json');
   const preload = join(out, '..', 'preload.cjs');
   writeFileSync(
     preload,
@@ -54,7 +54,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
   );
   const result = await runCli(args, {
     cwd: root,
-    env: { PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'bundle-home-')), ...env },
+    env: { PIPELINE_HOME: tempDir('bundle-home-'), ...env },
     nodeArgs: ['--require', preload],
   });
   return { ...result, modules: JSON.parse(readFileSync(out, 'utf8')) as string[] };
@@ -68,7 +68,7 @@ describe('pipeline invoke from the start bundle', () => {
   });
 
   it('runs a plugin whose handler is injected through its own require of core (one core, one tsyringe)', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'bundle-cache-'));
+    const cache = tempDir('bundle-cache-');
     const { code, stdout, stderr, modules } = await run(invoke, { PIPELINE_CACHE_DIR: cache });
     expect([code, JSON.parse(stdout).status, JSON.parse(stdout).body]).toEqual([0, 'SUCCEEDED', 'injected']);
     expect(stderr).toContain('hello from an injected logger');
@@ -83,7 +83,7 @@ describe('pipeline invoke from the start bundle', () => {
   });
 
   it('still runs when the cache folder cannot be made', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'bundle-nocache-')), 'a-file');
+    const file = join(tempDir('bundle-nocache-'), 'a-file');
     writeFileSync(file, ''); // a folder under a file cannot be made, not even by root
     const { code, stdout } = await run(invoke, { PIPELINE_CACHE_DIR: join(file, 'cache') });
     expect([code, JSON.parse(stdout).status]).toEqual([0, 'SUCCEEDED']);
@@ -122,7 +122,7 @@ describe('pipeline invoke from the start bundle', () => {
   });
 
   it('checks the installed packages by their stats after the first start, and still steps aside for a rebuild', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'bundle-cache-'));
+    const cache = tempDir('bundle-cache-');
     const first = await run(invoke, { PIPELINE_CACHE_DIR: cache });
     expect([first.code, readdirSync(cache).filter((f) => f.endsWith('.check.json'))]).toEqual([
       0,

@@ -1,16 +1,15 @@
 // The original's static registry, as a Python team's tests use it: it sees the installed plugins,
 // and a handler registered there for an installed service is the test override.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineHandlerRegistry, type HandlerResult } from '@pipeline-invocation/core';
 import { defaultInvoker, invokePipelineHandler } from '../src';
 import { cjsPlugin, createHostProject } from './helpers/host-project';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const root = createHostProject([cjsPlugin('installed-classifier', ['ml_inference_installed'])]);
 process.env.PIPELINE_ROOT = root;
 process.env.PIPELINE_STORE = 'memory';
-process.env.PIPELINE_HOME = mkdtempSync(join(tmpdir(), 'static-facade-'));
+process.env.PIPELINE_HOME = tempDir('static-facade-');
 process.env.LOG_LEVEL = 'error';
 
 afterAll(() => defaultInvoker().close());

@@ -1,10 +1,10 @@
-import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { noopTracker } from '@pipeline-invocation/core';
 import { OfflineTracker, Redactor, WandbTracker, createLogger, createTracker, trackingConfigFromEnv } from '../src';
 import { Capture } from './helpers/capture';
 import { record } from './helpers/records';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 describe('trackingConfigFromEnv', () => {
   it('is off without an API key, and online with one', () => {
@@ -67,7 +67,7 @@ describe('createTracker', () => {
 
 describe('OfflineTracker', () => {
   it('writes everything that would have been sent as JSON lines, one file per run, secrets redacted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wandb-offline-'));
+    const dir = tempDir('wandb-offline-');
     const redactor = new Redactor({ WANDB_API_KEY: 'offline-secret-123' });
     const tracker = new OfflineTracker(dir, { project: undefined, entity: 'team', redactor });
     const rec = record({ status: 'FAILED', status_code: 500 });

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '@pipeline-invocation/observability';
 import {
@@ -11,9 +10,9 @@ import {
   type Classifier,
   type LabelRunOptions,
 } from '../src';
+import { tempDir } from '../../../tests/support/temp-dir';
 
-const base = mkdtempSync(join(tmpdir(), 'labelling-engine-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+const base = tempDir('labelling-engine-');
 
 let counter = 0;
 const post = (text = `a post long enough, number ${++counter}`) => ({

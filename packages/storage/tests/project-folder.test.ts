@@ -1,13 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectFolder, sqliteFile, storageConfigFromEnv } from '../src';
+import { tempDir } from '../../../tests/support/temp-dir';
 
-const project = mkdtempSync(join(tmpdir(), 'project-folder-'));
+const project = tempDir('project-folder-');
 const sub = join(project, 'scripts', 'nightly');
 mkdirSync(sub, { recursive: true });
 writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'host', dependencies: {} }));
-afterAll(() => rmSync(project, { recursive: true, force: true }));
 
 describe('the run store lives in the project folder, not the working directory', () => {
   it('from a subfolder, the default store is the one at the project root', () => {

@@ -1,15 +1,14 @@
 // The SQLite store loads better-sqlite3's native build by path (from better-sqlite3's own
 // build/Release), so a cold start does not load `bindings` to look for it in a dozen places.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const dist = resolve(__dirname, '../dist/index.js');
 
 describe('the SQLite store in a fresh process', () => {
   it("opens a store without loading bindings, with the native build from better-sqlite3's build/Release", () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'sqlite-native-')), 'runs.db');
+    const file = join(tempDir('sqlite-native-'), 'runs.db');
     const script = `
       const { SqliteRunStore } = require(${JSON.stringify(dist)});
       new SqliteRunStore(${JSON.stringify(file)});

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageConfigSchema, storageConfigFromEnv } from '../src';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // storageConfigFromEnv checks an ordinary configuration by hand (a cold start does not load zod
 // for it) and a refused one through StorageConfigSchema: what it accepts must be what the schema
 // accepts, unchanged, and what it refuses is refused with the schema's message.
-const dir = mkdtempSync(join(tmpdir(), 'storage-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('storage-config-');
 
 describe('storageConfigFromEnv', () => {
   it.each([

@@ -1,13 +1,12 @@
 // The published Lambda entry (`@pipeline-invocation/worker/lambda` through the package's exports,
 // not the sources): it loads from its one-file bundle, and a function built on it runs a plugin.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const WORKSPACE = resolve(__dirname, '../../..');
-const root = mkdtempSync(join(tmpdir(), 'lambda-bundle-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('lambda-bundle-');
 
 beforeAll(() => {
   for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {

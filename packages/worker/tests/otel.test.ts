@@ -1,6 +1,4 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -9,6 +7,7 @@ import { CLI, cjsPlugin, createHostProject } from '../../invoker/tests/helpers/h
 import { startOtlpReceiver } from '../../invoker/tests/helpers/otlp-receiver';
 import { InvocationQueue, redisConnection } from '../src';
 import { startRedis } from './helpers/redis';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 const root = createHostProject([cjsPlugin('traced-plugin', ['traced_service'])]);
 
@@ -30,7 +29,7 @@ describe('trace context through the queue', () => {
       env: {
         PATH: process.env.PATH,
         REDIS_URL: redis.url,
-        PIPELINE_HOME: mkdtempSync(join(tmpdir(), 'otel-worker-')),
+        PIPELINE_HOME: tempDir('otel-worker-'),
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
         LOG_LEVEL: 'warn',
       },

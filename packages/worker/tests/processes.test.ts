@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { silentLogger } from '@pipeline-invocation/observability';
@@ -8,6 +7,7 @@ import { createInvoker } from '@pipeline-invocation/invoker';
 import { cjsPlugin, createHostProject, runCli, CLI } from '../../invoker/tests/helpers/host-project';
 import { InvocationQueue, redisConnection, startWorker } from '../src';
 import { startRedis, type LocalRedis } from './helpers/redis';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 // A host project with a plugin (CommonJS fixture: modes sleep / fail) and `pipeline worker`
 // processes running in it, as they would on a real machine.
@@ -19,7 +19,7 @@ let home: string;
 beforeEach(async () => {
   redis = await startRedis();
   queue = new InvocationQueue(redisConnection(redis.url));
-  home = mkdtempSync(join(tmpdir(), 'worker-home-'));
+  home = tempDir('worker-home-');
 });
 afterEach(async () => {
   await queue.close();

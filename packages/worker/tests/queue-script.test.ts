@@ -2,14 +2,14 @@
 // it prints its result and ends by itself; a misspelt service or a bad payload is refused at
 // once with the invoker's typed errors; waitForRun's failures are typed too.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '@pipeline-invocation/observability';
 import { createInvoker } from '@pipeline-invocation/invoker';
 import { InvocationQueue, redisConnection, startWorker, type RunningWorker } from '../src';
 import { cjsPlugin, createHostProject, type FixturePlugin } from '../../invoker/tests/helpers/host-project';
 import { startRedis, type LocalRedis } from './helpers/redis';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 /** A plugin whose handler declares a payload schema (zod), as most do. */
 const schemaPlugin: FixturePlugin = {
@@ -26,7 +26,7 @@ const schemaPlugin: FixturePlugin = {
   packageJson: { main: 'index.js' },
 };
 const root = createHostProject([cjsPlugin('script-plugin', ['script_service']), schemaPlugin]);
-const home = mkdtempSync(join(tmpdir(), 'queue-script-'));
+const home = tempDir('queue-script-');
 
 let redis: LocalRedis;
 let worker: RunningWorker;

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRunStore } from '@pipeline-invocation/storage';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
@@ -8,6 +6,7 @@ import { Queue } from 'bullmq';
 import { QUEUE_PREFIX, Schedules, redisConnection, type RunningWorker } from '../src';
 import { jobInvoker, testWorker } from './helpers/plugin';
 import { startRedis, type LocalRedis } from './helpers/redis';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 let redis: LocalRedis;
 let schedules: Schedules;
@@ -129,7 +128,7 @@ describe('pipeline schedule (CLI)', () => {
     cjsPlugin('sched-plugin', ['sched_service']),
     esmPlugin('strict-plugin', 'strict_service'),
   ]);
-  const home = mkdtempSync(join(tmpdir(), 'schedule-home-'));
+  const home = tempDir('schedule-home-');
   const cli = (args: string[], env: Record<string, string> = {}) =>
     runCli(['schedule', ...args], { cwd: root, env: { REDIS_URL: redis.url, PIPELINE_HOME: home, ...env } });
 

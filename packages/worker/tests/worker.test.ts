@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRunStore, SqliteRunStore } from '@pipeline-invocation/storage';
 import type { InvokerConfig } from '@pipeline-invocation/invoker';
@@ -12,6 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynalite } from '../../storage/tests/helpers/dynalite';
 import { startFaultProxy, type FaultProxy } from '../../storage/tests/helpers/tcp-proxy';
 import { startRedis, type LocalRedis } from './helpers/redis';
+import { tempDir } from '../../../tests/support/temp-dir';
 
 let redis: LocalRedis;
 let queue: InvocationQueue;
@@ -109,7 +108,7 @@ describe('a final write that fails after the handler ran', () => {
       maxAttempts: 2,
     });
     const store = new DynamoRunStore(client, 'runs');
-    const outbox = new Outbox(join(mkdtempSync(join(tmpdir(), 'worker-outbox-')), 'outbox.jsonl'));
+    const outbox = new Outbox(join(tempDir('worker-outbox-'), 'outbox.jsonl'));
     try {
       await worker('w1', { store, outbox, handlers: [CutStoreHandler], plugins: [] });
       const job = await queue.enqueue(
@@ -142,7 +141,7 @@ describe('a final write that fails after the handler ran', () => {
 
 describe('workers', () => {
   it('runs 200 jobs across 2 workers, each recorded exactly once in the shared SQLite store', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'worker-runs-')), 'runs.db');
+    const file = join(tempDir('worker-runs-'), 'runs.db');
     const handles = await Promise.all(Array.from({ length: 200 }, (_, n) => queue.enqueue(request({ n }))));
     await worker('w1', { store: new SqliteRunStore(file) });
     await worker('w2', { store: new SqliteRunStore(file) });

@@ -1,9 +1,19 @@
-// Prints the reliability summary: cases tried, passed, and records lost (must be 0).
-const { existsSync, readFileSync } = require('node:fs');
+// Prints the reliability summary: cases tried, passed, and records lost (must be 0); then removes
+// the tally's folder (global-setup.cjs made it).
+const { existsSync, readFileSync, rmSync } = require('node:fs');
+const { dirname } = require('node:path');
 
 module.exports = async () => {
   const file = process.env.RELIABILITY_TALLY;
-  if (!file || !existsSync(file)) return;
+  if (!file) return;
+  try {
+    if (existsSync(file)) summarize(file);
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+};
+
+function summarize(file) {
   const rows = new Map();
   const models = new Map();
   for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
@@ -56,4 +66,4 @@ module.exports = async () => {
     lines.push(fmt('total', sum), '');
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-};
+}

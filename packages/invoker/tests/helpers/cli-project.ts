@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
 import { SqliteRunStore } from '@pipeline-invocation/storage';
 import { runCli, startCli } from './host-project';
+import { tempDir } from '../../../../tests/support/temp-dir';
 
 const STALE_AFTER_MS = 4000;
 /**
@@ -26,7 +25,7 @@ afterAll(async () => {
  * CLI and watch its runs.
  */
 export function cliProject(root: string, service: string, env: Record<string, string> = {}) {
-  const home = mkdtempSync(join(tmpdir(), 'pipeline-cli-'));
+  const home = tempDir('pipeline-cli-');
   const fullEnv = {
     PIPELINE_HOME: home,
     PIPELINE_HEARTBEAT_MS: '100',

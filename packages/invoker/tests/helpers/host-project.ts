@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { tempDir } from '../../../../tests/support/temp-dir';
 
 const WORKSPACE = resolve(__dirname, '../../../..');
 export const CLI = join(WORKSPACE, 'packages/invoker/bin/pipeline.js');
@@ -25,8 +25,7 @@ export interface FixturePlugin {
  * given plugin packages, and our own packages linked from the workspace (built dist).
  */
 export function createHostProject(plugins: FixturePlugin[]): string {
-  const root = mkdtempSync(join(tmpdir(), 'pipeline-host-'));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const root = tempDir('pipeline-host-');
   const deps: Record<string, string> = {};
   for (const ours of ['core', 'storage', 'observability', 'invoker', 'worker']) {
     const link = join(root, 'node_modules/@pipeline-invocation', ours);
@@ -144,11 +143,17 @@ export interface CliProcess {
   readonly result: Promise<CliResult>;
 }
 
+/**
+ * What a CLI process inherits: PATH, HOME, and TMPDIR (a test run's own temp folder, which the
+ * run checks is left empty: scripts/test-tmpdir.cjs).
+ */
+const childEnv = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR });
+
 /** Start the built `pipeline` CLI in `cwd` without waiting for it. */
 export function startCli(args: string[], options: { cwd: string; env?: Record<string, string> }): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...options.env },
+    env: { ...childEnv(), LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -170,7 +175,7 @@ export function runCli(
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...options.env },
+      env: { ...childEnv(), LOG_LEVEL: 'warn', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

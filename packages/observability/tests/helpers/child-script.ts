@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../../../tests/support/temp-dir';
 
 /** How a script run as its own Node process ended. */
 export interface ScriptResult {
@@ -31,13 +31,20 @@ export function runScript(
   env: Record<string, string>,
   { killAfterMs = 40_000, project }: { killAfterMs?: number; project: string },
 ): Promise<ScriptResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'script-'));
+  const dir = tempDir('script-');
   const file = join(dir, 'script.cjs');
   writeFileSync(file, source);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', REGISTER, '-r', FROM_SOURCE, file], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '', SWC_NODE_PROJECT: project, PIPELINE_HOME: dir, ...env },
+      // TMPDIR: the test run's own temp folder (scripts/test-tmpdir.cjs), where the script's temp files go too
+      env: {
+        PATH: process.env.PATH ?? '',
+        TMPDIR: process.env.TMPDIR,
+        SWC_NODE_PROJECT: project,
+        PIPELINE_HOME: dir,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

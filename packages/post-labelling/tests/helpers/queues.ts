@@ -1,17 +1,11 @@
 // Queue helpers every classifier plugin's tests share: temporary folders, posts as the
 // preprocessing step queues them, and the queue files read back.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SqliteQueue } from '../../src';
+import { tempDir as sharedTempDir } from '../../../../tests/support/temp-dir';
 
-// One temporary folder per test file (this module is loaded once per file), removed afterwards.
-const base = mkdtempSync(join(tmpdir(), 'labelling-queues-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
-
-/** A fresh temporary folder, removed after the test file. */
-export function tempDir(prefix = 'q-'): string {
-  return mkdtempSync(join(base, prefix));
+/** A fresh temporary folder, removed after the test file (tests/support/temp-dir.ts). */
+export function tempDir(prefix = 'labelling-q-'): string {
+  return sharedTempDir(prefix);
 }
 
 let counter = 0;

@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempDir as sharedTempDir } from '../../../../tests/support/temp-dir';
 
-/** A fresh temporary folder, removed after the current test file. */
+/** A fresh temporary folder, removed after the current test file (tests/support/temp-dir.ts). */
 export function tempDir(prefix = 'pipeline-storage-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return sharedTempDir(prefix);
 }
