@@ -304,8 +304,10 @@ const runtime = readFileSync(join(workspace, 'scripts/start-runtime.cjs'), 'utf8
 text = text.replace(/^("use strict";\n)?/, (strict) => `${strict}${runtime}\n`);
 // the loader keys its code cache by this hash (V8 itself only checks a cache's length)
 writeFileSync(out, `// start-bundle ${createHash('sha256').update(text).digest('hex').slice(0, 16)}\n${text}`);
-// the loader the package's entry uses, beside the bundle
-copyFileSync(join(workspace, 'scripts/start-loader.cjs'), join(dirname(out), 'start-loader.cjs'));
+// the loader the package's entry uses, beside the bundle, and the pruning of its cache folder it loads
+for (const name of ['start-loader.cjs', 'start-cache-prune.cjs']) {
+  copyFileSync(join(workspace, 'scripts', name), join(dirname(out), name));
+}
 console.log(
   `bundle-start: ${relative(packageDir, out)}: ${modules.length} modules of ${packages.size + 1} packages, ${(text.length / 1024).toFixed(0)} KiB`,
 );

@@ -9,6 +9,9 @@
 // installed package, which may be read-only. A cache that cannot be written only costs speed.
 // Where Node has it (22.8+), Node's own compile cache is switched on there too, for the files
 // outside the bundle (plugins, the AWS SDK, ...).
+//
+// The folder is pruned when a start writes a new code cache (a new build, Node version or
+// installation), after the command has done its work (scripts/start-cache-prune.cjs).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -102,27 +105,45 @@ function loadStart(file) {
   return {
     exports,
     saveCache() {
-      if (!stale) return;
+      if (!cacheFile) return;
+      if (!stale) return markUsed(cacheFile, Date.now());
       try {
         const temp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(temp, script.createCachedData());
         fs.renameSync(temp, cacheFile);
-        // the caches (for this Node) and stamps of this bundle's earlier builds are of no use any more
-        const suffix = `-${process.version}-${process.arch}.v8`;
-        const stamp = `${prefix}${id}.check.json`;
-        for (const name of fs.readdirSync(dir)) {
-          const earlier = name.endsWith(suffix)
-            ? path.join(dir, name) !== cacheFile
-            : name.endsWith('.check.json') && name !== stamp;
-          if (name.startsWith(prefix) && earlier) {
-            fs.rmSync(path.join(dir, name), { force: true });
-          }
-        }
       } catch {
-        // only a missed speed-up
+        return; // only a missed speed-up
       }
+      prune(dir, { cache: path.basename(cacheFile), prefix });
     },
   };
+}
+
+/** A day: a code cache read by a start is marked used at most this often. */
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A start that read the code cache `file` marks it used, at most once a day (its modification
+ * time: access times are not kept on every file system), so pruning keeps the caches in use.
+ */
+function markUsed(file, nowMs) {
+  try {
+    if (nowMs - fs.statSync(file).mtimeMs > DAY_MS) fs.utimesSync(file, nowMs / 1000, nowMs / 1000);
+  } catch {
+    // only a cache that may be pruned sooner
+  }
+}
+
+/**
+ * Prune the cache folder after a start wrote a new code cache (scripts/start-cache-prune.cjs,
+ * beside this file: loaded only then, so a start that reads its code cache never loads it).
+ */
+function prune(dir, current) {
+  try {
+    require('./start-cache-prune.cjs').pruneCache(dir, current);
+  } catch {
+    // (a build without it) only a cache that stays larger
+  }
 }
 
 module.exports = { loadStart };
