@@ -182,19 +182,25 @@ export class Schedules {
 /**
  * Whether Redis answers at `connection` within `timeoutMs` (a TCP connection and a PING; an
  * answer asking for a password counts). Commands on a BullMQ connection wait for Redis forever,
- * so a CLI asks first and says what is wrong.
+ * so a CLI asks first and says what is wrong. A server that closes the connection without an
+ * answer is no Redis either.
  */
 export function redisAnswers(connection: ConnectionOptions, timeoutMs = 2000): Promise<boolean> {
   const { host = '127.0.0.1', port = 6379 } = connection as { host?: string; port?: number };
   return new Promise((resolve) => {
     const socket = connect({ host, port });
+    // A timer of our own, not socket.setTimeout: that one does not keep the process alive and
+    // stops with the socket, so a server that closed the connection without answering left the
+    // promise unsettled and the CLI ended with nothing done, nothing said and exit code 0.
+    const timer = setTimeout(() => done(false), timeoutMs);
     const done = (ok: boolean) => {
+      clearTimeout(timer);
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(timeoutMs, () => done(false));
     socket.once('error', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (chunk) => done(/^[+-]/.test(chunk.toString())));
+    socket.once('close', () => done(false)); // (after an answer, the promise is settled already)
   });
 }

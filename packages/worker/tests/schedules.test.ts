@@ -1,9 +1,11 @@
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { MemoryRunStore } from '@pipeline-invocation/storage';
 import type { RunExecutionMetadata } from '@pipeline-invocation/core';
-import { cjsPlugin, createHostProject, esmPlugin, runCli } from '../../invoker/tests/helpers/host-project';
+import { cjsPlugin, createHostProject, esmPlugin } from '../../invoker/tests/helpers/host-project';
 import { Queue } from 'bullmq';
 import { QUEUE_PREFIX, Schedules, redisConnection, type RunningWorker } from '../src';
+import { runPipeline } from './helpers/cli';
 import { jobInvoker, testWorker } from './helpers/plugin';
 import { startRedis, type LocalRedis } from './helpers/redis';
 import { tempDir } from '../../../tests/support/temp-dir';
@@ -129,8 +131,9 @@ describe('pipeline schedule (CLI)', () => {
     esmPlugin('strict-plugin', 'strict_service'),
   ]);
   const home = tempDir('schedule-home-');
+  // a failure says how the process ended (exit code, signal, stderr), not only that its stdout was not JSON
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    runCli(['schedule', ...args], { cwd: root, env: { REDIS_URL: redis.url, PIPELINE_HOME: home, ...env } });
+    runPipeline(['schedule', ...args], { cwd: root, env: { REDIS_URL: redis.url, PIPELINE_HOME: home, ...env } });
 
   it('adds, lists with the next run time, and removes', async () => {
     const added = await cli([
@@ -145,7 +148,7 @@ describe('pipeline schedule (CLI)', () => {
       '--json',
     ]);
     expect(added.code).toBe(0);
-    const schedule = JSON.parse(added.stdout);
+    const schedule = added.json() as { next_run_at: string };
     expect(schedule).toMatchObject({ id: 'nightly', service: 'sched_service', cron: '0 3 * * *', tz: 'Europe/Berlin' });
     // 03:00 in Berlin is 01:00 or 02:00 UTC
     expect(new Date(schedule.next_run_at).getUTCHours()).toBeGreaterThanOrEqual(1);
@@ -156,7 +159,7 @@ describe('pipeline schedule (CLI)', () => {
     expect(listed.stdout).toMatch(/sched_service-every-300000ms\s+sched_service\s+every 5m/);
     expect((await cli(['remove', 'nightly'])).stdout).toContain('Removed schedule nightly.');
     expect((await cli(['remove', 'nightly'])).code).toBe(1);
-    expect(JSON.parse((await cli(['list', '--json'])).stdout).map((s: { id: string }) => s.id)).toEqual([
+    expect(((await cli(['list', '--json'])).json() as { id: string }[]).map((s) => s.id)).toEqual([
       'sched_service-every-300000ms',
     ]);
   });
@@ -171,12 +174,31 @@ describe('pipeline schedule (CLI)', () => {
   ])('refuses %j with exit code 2 and says why, scheduling nothing', async (args, message) => {
     const refused = await cli(args);
     expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining(message)]);
-    expect(JSON.parse((await cli(['list', '--json'])).stdout)).toEqual([]);
+    expect((await cli(['list', '--json'])).json()).toEqual([]);
   });
 
   it('says so when Redis cannot be reached (exit code 2)', async () => {
     const refused = await cli(['list'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1: start it, or set REDIS_URL');
+  });
+
+  it('says so when the server at REDIS_URL closes the connection without answering (exit code 2)', async () => {
+    // as a port forward with nothing behind it does: the connection is taken, then closed (what
+    // the client sends is read and dropped, so the socket ends and the server can close)
+    const server = createServer((socket) => socket.resume().end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `redis://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const refused = await cli(['list', '--json'], { REDIS_URL: url });
+      expect([refused.code, refused.json()]).toEqual([
+        2,
+        {
+          error: { name: 'UsageError', message: expect.stringContaining(`cannot reach Redis at ${url}`), exit_code: 2 },
+        },
+      ]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
