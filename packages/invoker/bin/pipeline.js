@@ -19,7 +19,10 @@ if (!UNBUNDLED.has(process.argv[2])) {
   }
 }
 const cli = start ? start.exports : require('../dist/cli/main.js');
-cli.main(process.argv.slice(2)).then((code) => {
+const argv = process.argv.slice(2);
+const answered = require('./answer-guard.js').guardAnswer(argv);
+cli.main(argv).then((code) => {
+  answered();
   process.exitCode = code;
   start?.saveCache();
   // A handler that ignored its abort signal may still hold the event loop: do not wait for it.

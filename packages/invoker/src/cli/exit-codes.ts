@@ -17,6 +17,12 @@ export const EXIT = {
   PLUGIN_FAILED: 5,
   /** A run with the same idempotency key is still running, or the key was used with another payload. */
   CONFLICT: 6,
+  /**
+   * The command stopped without an answer: nothing was left to run while it waited (a bug in
+   * pipeline or a plugin). Set by the entry point's backstop (`bin/answer-guard.js`), never by a
+   * command.
+   */
+  NO_ANSWER: 70,
   /** `pipeline invoke` was interrupted by SIGINT (Ctrl-C): the run is recorded CANCELLED. */
   SIGINT: 130,
   /** `pipeline invoke` was stopped by SIGTERM: the run is recorded CANCELLED. */

@@ -103,7 +103,8 @@ Exit codes:
   1  handler failed, timed out     5  plugin could not be loaded / incompatible / claimed twice
      or was cancelled              6  idempotency conflict: the key's run is still running, or
   2  invalid input                    the key was used with another payload
-  3  unknown service             130  interrupted by SIGINT (run recorded CANCELLED)
+  3  unknown service              70  stopped without an answer (a bug: please report it)
+                                 130  interrupted by SIGINT (run recorded CANCELLED)
                                  143  stopped by SIGTERM (run recorded CANCELLED)
 
 Configuration comes from environment variables: see \`pipeline doctor\`.
