@@ -20,9 +20,14 @@ if (!UNBUNDLED.has(process.argv[2])) {
 }
 const cli = start ? start.exports : require('../dist/cli/main.js');
 const argv = process.argv.slice(2);
-const answered = require('./answer-guard.js').guardAnswer(argv);
+// Nothing left to run while the command has not answered: a bug, never a silent exit 0 (answer-guard.js).
+let answered = false;
+process.on('beforeExit', () => {
+  if (!answered) require('./answer-guard.js').noAnswer(argv);
+  answered = true;
+});
 cli.main(argv).then((code) => {
-  answered();
+  answered = true;
   process.exitCode = code;
   start?.saveCache();
   // A handler that ignored its abort signal may still hold the event loop: do not wait for it.
