@@ -69,7 +69,10 @@ function keptBuild(node) {
 /** Whether `node` loads the better-sqlite3 build now in node_modules. */
 function loads(node) {
   try {
-    execFileSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: workspace, ...quiet });
+    execFileSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], {
+      cwd: workspace,
+      stdio: 'ignore',
+    });
     return true;
   } catch {
     return false;
