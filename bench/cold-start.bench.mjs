@@ -1,12 +1,19 @@
 // Cold start: wall time of `pipeline invoke` of a no-op handler (SQLite store, W&B off) as a whole
 // process, as a ratio to `node -e 0` measured in the same run (target at most 2.5x); and the
 // Lambda entry's cold import (`require('@pipeline-invocation/worker/lambda')`) the same way
-// (target at most 2x). Both start from their one-file bundles (scripts/bundle-start.mjs) with a
-// code cache written by the first, uncounted, rounds, as a user's second start would. Each
-// process also counts the modules it loaded from their own files (the bundle's are not), printed
-// beside its time. Processes get only PATH and PIPELINE_HOME: no NODE_EXTRA_CA_CERTS.
+// (target at most 2x). Both start from their one-file bundles (scripts/bundle-start.mjs).
+// - `pipeline invoke` is judged with the code cache its earlier starts wrote (the first,
+//   uncounted, rounds), as every start of a user's after the first; its first start after an
+//   install, a build or a Node upgrade (an empty cache folder) is reported beside it.
+// - The Lambda import is judged with an empty cache folder: a new Lambda execution environment
+//   starts with an empty /tmp and imports the entry once, so no code cache of ours is there for
+//   it. The import with a cache (a process that starts again on a machine that keeps the folder)
+//   is reported beside it.
+// Each process also counts the modules it loaded from their own files (the bundle's are not),
+// printed beside its time. Processes get only PATH, PIPELINE_HOME and (for first starts) a fresh
+// PIPELINE_CACHE_DIR: no NODE_EXTRA_CA_CERTS.
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median, report } from './harness.mjs';
 import { cli, noopHostProject } from './host.mjs';
@@ -21,11 +28,15 @@ writeFileSync(
   "process.on('exit', () => process.stderr.write(`\\nmodules=${Object.keys(require.cache).length}\\n`));\n",
 );
 
-function time(args, { count = false } = {}) {
+/** A fresh, empty cache folder: a first start. */
+let firsts = 0;
+const emptyCache = () => mkdtempSync(join(root, `cache-${firsts++}-`));
+
+function time(args, { count = false, cacheDir } = {}) {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, count ? ['-r', counter, ...args] : args, {
     cwd: root,
-    env,
+    env: cacheDir ? { ...env, PIPELINE_CACHE_DIR: cacheDir } : env,
     encoding: 'utf8',
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -41,28 +52,40 @@ if (record.status !== 'SUCCEEDED') throw new Error(`pipeline invoke ended ${reco
 const modules = { invoke: time(invoke, { count: true }).modules, lambda: time(lambda, { count: true }).modules };
 
 const rounds = 15;
-const times = { node: [], invoke: [], lambda: [] };
+const times = { node: [], invoke: [], lambda: [], invokeFirst: [], lambdaFirst: [] };
 for (let i = 0; i < rounds + 2; i++) {
   // Interleaved so machine noise hits all alike; the first 2 rounds warm the file cache.
   const n = time(['-e', '0']).ms;
   const v = time(invoke).ms;
   const l = time(lambda).ms;
+  const vFirst = time(invoke, { cacheDir: emptyCache() }).ms;
+  const lFirst = time(lambda, { cacheDir: emptyCache() }).ms;
   if (i >= 2) {
     times.node.push(n);
     times.invoke.push(v);
     times.lambda.push(l);
+    times.invokeFirst.push(vFirst);
+    times.lambdaFirst.push(lFirst);
   }
 }
 rmSync(root, { recursive: true, force: true });
 const node = { name: 'node -e 0', ms: median(times.node) };
 const lambdaOk = report(
-  `Lambda entry's cold import, ${modules.lambda} modules from files (median of ${rounds} processes)`,
-  [node, { name: "require('@pipeline-invocation/worker/lambda')", ms: median(times.lambda) }],
-  { target: 2 },
+  `Lambda entry's cold import in a new environment (no code cache), ${modules.lambda} modules from files (median of ${rounds} processes)`,
+  [
+    node,
+    { name: "require('@pipeline-invocation/worker/lambda')", ms: median(times.lambdaFirst) },
+    { name: '  (reported) the same import with a code cache', ms: median(times.lambda) },
+  ],
+  { target: 2, judged: 1 },
 );
 const invokeOk = report(
   `cold start of pipeline invoke, no-op handler, SQLite store, W&B off, ${modules.invoke} modules from files (median of ${rounds})`,
-  [node, { name: 'pipeline invoke noop', ms: median(times.invoke) }],
-  { target: 2.5 },
+  [
+    node,
+    { name: 'pipeline invoke noop', ms: median(times.invoke) },
+    { name: '  (reported) its first start, empty cache folder', ms: median(times.invokeFirst) },
+  ],
+  { target: 2.5, judged: 1 },
 );
 process.exit(lambdaOk && invokeOk ? 0 : 1);

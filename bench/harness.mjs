@@ -35,9 +35,10 @@ export function formatMs(ms) {
 
 /**
  * Print one bench's figures: `rows` is [{ name, ms }], the first row being the baseline.
- * `target` (optional) is the highest acceptable ratio for the last row.
+ * `target` (optional) is the highest acceptable ratio for row `judged` (default the last row;
+ * rows after it are reported only).
  */
-export function report(title, rows, { target } = {}) {
+export function report(title, rows, { target, judged = rows.length - 1 } = {}) {
   const [baseline] = rows;
   console.log(`\n${title}`);
   for (const row of rows) {
@@ -45,7 +46,7 @@ export function report(title, rows, { target } = {}) {
     console.log(`  ${row.name.padEnd(48)} ${formatMs(row.ms).padStart(12)}   ${ratio.toFixed(2)}x`);
   }
   if (target !== undefined) {
-    const ratio = rows.at(-1).ms / baseline.ms;
+    const ratio = rows[judged].ms / baseline.ms;
     const verdict = ratio <= target ? 'meets' : 'MISSES';
     console.log(`  -> ${ratio.toFixed(2)}x, ${verdict} the target of at most ${target}x`);
     return ratio <= target;

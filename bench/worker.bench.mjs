@@ -178,11 +178,13 @@ try {
   const ours1 = await throughput(1, { concurrency: 1 });
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
+    const bare = await measured(1, { concurrency: 16, bareBullmq: true });
     const round = {
-      bare16: await throughput(1, { concurrency: 16, bareBullmq: true }),
+      bare16: bare.perSec,
+      bareCpu: bare.cpuPerJob,
       ours16: await measured(1, { concurrency: 16 }),
       sqlite16: await measured(1, { concurrency: 16, store: 'sqlite' }),
-      bareInvoker16: await throughput(1, { concurrency: 16, bareBullmq: true, bareMode: 'invoker' }),
+      bareInvoker16: await measured(1, { concurrency: 16, bareBullmq: true, bareMode: 'invoker' }),
       bareWarm: await throughput(1, { concurrency: 16, bareBullmq: true, warmup: WARMUP_JOBS }),
       oursWarm: await throughput(1, { concurrency: 16, warmup: WARMUP_JOBS }),
     };
@@ -195,7 +197,8 @@ try {
   }
   // the round of the median ratio gives the c16 rows; each verdict takes its own median
   const mid = rounds.find((r) => r.ratio === median(rounds.map((x) => x.ratio)));
-  const { bare16, bareInvoker16 } = mid;
+  const { bare16 } = mid;
+  const bareInvoker16 = mid.bareInvoker16.perSec;
   const ours16 = mid.ours16.perSec;
   const sqlite16 = mid.sqlite16.perSec;
   const row = (name, perSec, base) =>
@@ -238,6 +241,13 @@ try {
       0,
       ' %',
     )} (median ${(median(rounds.map((r) => r.cpuShare)) * 100).toFixed(0)} %)`,
+  );
+  // clock ticks (1/100 s on Linux) per job, in µs
+  const cpuUs = (pick) => `${(median(rounds.map(pick)) * 10_000).toFixed(0)} µs`;
+  console.log(
+    `  worker process CPU time per job, median of rounds, reported: bare BullMQ ${cpuUs((r) => r.bareCpu)}, ` +
+      `bare BullMQ calling the invoker ${cpuUs((r) => r.bareInvoker16.cpuPerJob)}, pipeline worker ${cpuUs((r) => r.ours16.cpuPerJob)} ` +
+      `(memory) / ${cpuUs((r) => r.sqlite16.cpuPerJob)} (SQLite)`,
   );
   const storeShare = median(rounds.map((r) => r.storeShare));
   const shareOk = storeShare <= STORE_SHARE_TARGET;
