@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger, MetricsSink } from '@pipeline-invocation/core';
-import { ClassifierGoneError, type Classifier, type ClassifierAnswer } from './classifier';
+import type { Classifier } from './classifier';
+import { DEFAULT_MAX_IN_FLIGHT, Dispatcher, type BatchOwner } from './pacing/dispatcher';
 import { LabellingClient, type PacingOptions } from './pacing/labelling-client';
 import { flattenRow, rejectReason, type FlatPost, type RejectReason } from './posts';
 import { CommitLog, type Requeue } from './queue/commit-log';
@@ -12,6 +13,9 @@ import { queueTimestamp } from './timestamps';
 
 /** Output rows hold at most this many labels (the original's batch size). */
 export const OUTPUT_ROW_SIZE = 90;
+
+/** A page of one-post requests is cut after this many posts (at the end of an input row). */
+const MAX_PAGE_POSTS = 100;
 
 /** Inputs of {@link labelQueue}. */
 export interface LabelRunOptions {
@@ -68,28 +72,72 @@ export class MissingApiKeyError extends Error {
   }
 }
 
-interface Page {
-  rowIds: number[];
-  posts: FlatPost[];
-  duplicates: number;
+/** A post the filters kept from the API, and why. */
+class Rejected {
+  constructor(readonly reason: RejectReason) {}
 }
 
-type PostOutcome =
-  { ok: true; label: Record<string, unknown> } | { ok: false; reason: string } | { rejected: RejectReason };
+/**
+ * A page of posts read from the input: its rows (deleted when it commits), its posts, and each
+ * post's outcome as it arrives (a label, a failure reason, or why the filters rejected it).
+ * `done` settles once every post has its outcome.
+ */
+class Page implements BatchOwner {
+  readonly rowIds: number[] = [];
+  readonly posts: FlatPost[] = [];
+  duplicates = 0;
+  /** Per post: its label, a failure reason (string), or why it was not sent; `undefined` while unanswered. */
+  readonly outcomes: (Record<string, unknown> | string | Rejected | undefined)[] = [];
+  readonly done: Promise<Page>;
+  private unanswered = 0;
+  private resolve!: (page: Page) => void;
+  private reject!: (error: unknown) => void;
 
-interface LabelledPage {
-  page: Page;
-  outcomes: PostOutcome[];
+  constructor() {
+    this.done = new Promise<Page>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.done.catch(() => {}); // awaited by the run; keeps an abort from surfacing as unhandled
+  }
+
+  /** Filter the page's posts; returns the indexes of those to send, and settles when there are none. */
+  prepare(): number[] {
+    const toSend: number[] = [];
+    for (let i = 0; i < this.posts.length; i++) {
+      const reason = rejectReason(this.posts[i]!);
+      if (reason) this.outcomes[i] = new Rejected(reason);
+      else toSend.push(i);
+    }
+    this.outcomes.length = this.posts.length;
+    this.unanswered = toSend.length;
+    if (this.unanswered === 0) this.resolve(this);
+    return toSend;
+  }
+
+  textOf(index: number): string {
+    return String(this.posts[index]!.text);
+  }
+
+  settle(index: number, answer: Record<string, unknown> | string): void {
+    this.outcomes[index] = answer;
+    if (--this.unanswered === 0) this.resolve(this);
+  }
+
+  fail(error: unknown): void {
+    this.reject(error);
+  }
 }
 
 /**
  * Label the pending posts of `input` into `output`, page by page, with any {@link Classifier}.
  * A page's valid posts are sent in requests of the classifier's batch size, paced and retried by
- * one policy ({@link LabellingClient}). The next page's requests start while the previous page
- * finishes, so the rate limiter never idles; pages are committed in order through the
- * {@link CommitLog}, so an input row is deleted only once its labels are in the output, and a
- * crash loses no post. Posts the filters reject go to the output file's `rejected_posts` table;
- * the output `queue` table holds labels only.
+ * one policy ({@link LabellingClient}), at most `pacing.maxInFlight` requests at once
+ * ({@link Dispatcher}). The next page's requests are queued while the previous page finishes,
+ * so the rate limiter never idles; pages are committed in order through the {@link CommitLog},
+ * so an input row is deleted only once its labels are in the output, and a crash loses no post.
+ * Posts the filters reject go to the output file's `rejected_posts` table; the output `queue`
+ * table holds labels only.
  */
 export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResult> {
   const { input, output, logger } = options;
@@ -126,8 +174,8 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   const seen = new UriSet(input);
   let done = 0;
   options.progress(0, total);
-  const commit = ({ page, outcomes }: LabelledPage) => {
-    const written = commitPage(log, output, rejectedPosts, page, outcomes, options.classifier!.name, now(), result);
+  const commit = (page: Page) => {
+    const written = commitPage(log, output, rejectedPosts, page, options.classifier!.name, now(), result);
     result.totalBatches += written;
     done += page.posts.length + page.duplicates;
     const elapsedSec = (performance.now() - started) / 1000;
@@ -141,37 +189,33 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
     options.progress(Math.min(done, total), total);
   };
 
-  let inFlight: Promise<LabelledPage> | undefined;
-  // Posts left over from a page's last, part-filled request ride in the next page's first one
-  // (a page ends on a whole input row, so without this every page would waste part of a request).
-  let carry: PendingPost[] = [];
-  const failCarry = () => {
-    for (const pending of carry) pending.fail(signal.reason);
-    carry = [];
-  };
-  signal.addEventListener('abort', failCarry, { once: true });
+  const batch = options.classifier.batchSize;
+  const dispatcher = new Dispatcher(
+    client,
+    options.pacing.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    signal,
+    options.successor,
+  );
+  const stop = () => dispatcher.abort(signal.reason);
+  signal.addEventListener('abort', stop, { once: true });
+  let inFlight: Page | undefined;
   try {
-    // About 2 s of requests per page: 90 to 250 posts for one post per request; for batches
-    // 8 to 32 requests' worth.
-    const batch = options.classifier.batchSize;
+    // About 2 s of requests per page: 90 to 100 posts for one post per request; for batches
+    // 8 requests' worth. A page's posts stay in memory until it commits, and the next page is
+    // read while it finishes: the smaller the page, the fewer objects live long enough to be
+    // promoted to V8's old generation (see the README's "Memory").
     const requestsPerPage = Math.min(
-      Math.max(Math.ceil(250 / batch), 8),
+      Math.max(Math.ceil(MAX_PAGE_POSTS / batch), 8),
       Math.max(Math.ceil(OUTPUT_ROW_SIZE / batch), Math.ceil(client.ratePerSec * 2)),
     );
     const pagePosts = options.pagePosts ?? requestsPerPage * batch;
     for (const page of readPages(input, { ...options, pagePosts }, seen, total, result)) {
-      const labelled = labelPage(page, client, signal, options.successor, carry);
-      carry = labelled.carry;
-      const next = labelled.done;
-      next.catch(() => {}); // awaited below; keeps an abort from surfacing as unhandled
-      if (inFlight) commit(await inFlight);
-      inFlight = next;
+      dispatcher.send(page, page.prepare());
+      if (inFlight) commit(await inFlight.done);
+      inFlight = page;
     }
-    if (carry.length) {
-      sendBatch(carry, client, signal, options.successor).catch(() => {}); // its page awaits the outcome
-      carry = [];
-    }
-    if (inFlight) commit(await inFlight);
+    dispatcher.flush();
+    if (inFlight) commit(await inFlight.done);
   } catch (error) {
     // A failed commit (or read), or an API that is gone, ends the run: the next page's requests
     // must not go on in the background, spending quota on labels nobody will write.
@@ -179,7 +223,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
     throw error;
   } finally {
     options.signal.removeEventListener('abort', onRunAbort);
-    signal.removeEventListener('abort', failCarry);
+    signal.removeEventListener('abort', stop);
     client.close();
     result.requests = client.stats.requests;
     result.retries = client.stats.retries;
@@ -187,7 +231,10 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   return result;
 }
 
-/** Read pending rows into pages of about `pagePosts` posts, deduplicated by URI. */
+/**
+ * Read pending rows into pages of about `pagePosts` posts, deduplicated by URI. Rows are read a
+ * few at a time (about what the page still needs), not far ahead of the page being filled.
+ */
 function* readPages(
   input: SqliteQueue,
   options: LabelRunOptions,
@@ -198,9 +245,13 @@ function* readPages(
   const pagePosts = options.pagePosts ?? OUTPUT_ROW_SIZE;
   let afterId = 0;
   let taken = 0;
-  let page: Page = { rowIds: [], posts: [], duplicates: 0 };
+  let rowsRead = 0;
+  let page = new Page();
   for (;;) {
-    const rows: QueueRow[] = input.pendingPage(afterId, 50, options.createdAfter);
+    // as many rows as the page still needs at the rows' average size so far (1 to 50)
+    const perRow = rowsRead ? Math.max(1, taken / rowsRead) : 1;
+    const want = Math.min(50, Math.max(1, Math.ceil((pagePosts - page.posts.length) / perRow)));
+    const rows: QueueRow[] = input.pendingPage(afterId, want, options.createdAfter);
     if (rows.length === 0) break;
     for (const row of rows) {
       afterId = row.id;
@@ -217,6 +268,7 @@ function* readPages(
         return;
       }
       taken += posts.length;
+      rowsRead += 1;
       page.rowIds.push(row.id);
       input.db.transaction(() => {
         for (const post of posts) {
@@ -226,7 +278,7 @@ function* readPages(
       })();
       if (page.posts.length >= pagePosts) {
         yield page;
-        page = { rowIds: [], posts: [], duplicates: 0 };
+        page = new Page();
       }
       if (taken >= total) {
         if (page.rowIds.length) yield page;
@@ -237,91 +289,12 @@ function* readPages(
   if (page.rowIds.length) yield page;
 }
 
-/** A post waiting for its label: settled by whichever request carries it. */
-interface PendingPost {
-  text: string;
-  settle(outcome: PostOutcome): void;
-  fail(error: unknown): void;
-}
-
-/**
- * Score a page's valid posts in requests of the classifier's batch size, the posts `carried`
- * from the previous page first. A last, part-filled request is not sent: its posts are returned
- * as `carry` for the next page (or sent alone after the last page). `done` settles once every
- * post of this page has its outcome.
- */
-function labelPage(
-  page: Page,
-  client: LabellingClient,
-  signal: AbortSignal,
-  successor: string | undefined,
-  carried: readonly PendingPost[],
-): { done: Promise<LabelledPage>; carry: PendingPost[] } {
-  const outcomes: PostOutcome[] = new Array(page.posts.length);
-  const own: PendingPost[] = [];
-  const settled: Promise<void>[] = [];
-  page.posts.forEach((post, i) => {
-    const reason = rejectReason(post);
-    if (reason) {
-      outcomes[i] = { rejected: reason };
-      return;
-    }
-    settled.push(
-      new Promise<void>((resolve, reject) =>
-        own.push({
-          text: String(post.text),
-          settle: (outcome) => resolve(void (outcomes[i] = outcome)),
-          fail: reject,
-        }),
-      ),
-    );
-  });
-  const waiting = [...carried, ...own];
-  const size = client.classifier.batchSize;
-  const full = waiting.length - (waiting.length % size);
-  for (let start = 0; start < full; start += size) {
-    sendBatch(waiting.slice(start, start + size), client, signal, successor).catch(() => {}); // seen through `settled`
-  }
-  return { done: Promise.all(settled).then(() => ({ page, outcomes })), carry: waiting.slice(full) };
-}
-
-/** Send one request's posts and settle each with its outcome (or fail them all). */
-async function sendBatch(
-  posts: readonly PendingPost[],
-  client: LabellingClient,
-  signal: AbortSignal,
-  successor: string | undefined,
-): Promise<void> {
-  try {
-    const answer: ClassifierAnswer = await client.score(
-      posts.map((p) => p.text),
-      signal,
-    );
-    if (!answer.ok && answer.gone) throw new ClassifierGoneError(client.classifier.name, answer.reason, successor);
-    posts.forEach((pending, k) => {
-      const label = answer.ok ? answer.labels[k] : undefined;
-      pending.settle(
-        label
-          ? { ok: true, label }
-          : {
-              ok: false,
-              reason: answer.ok ? `${client.classifier.name}_response: no label for input ${k}` : answer.reason,
-            },
-      );
-    });
-  } catch (error) {
-    for (const pending of posts) pending.fail(error);
-    throw error;
-  }
-}
-
 /** Write a labelled page; returns the number of output rows written. */
 function commitPage(
   log: CommitLog,
   output: SqliteQueue,
   rejectedPosts: RejectedPosts,
   page: Page,
-  outcomes: PostOutcome[],
   classifierName: string,
   at: Date,
   result: LabelRunResult,
@@ -330,34 +303,34 @@ function commitPage(
   const labels: Record<string, unknown>[] = [];
   const rejected: { post: FlatPost; reason: RejectReason }[] = [];
   const failedByReason = new Map<string, Record<string, unknown>[]>();
+  let failed = 0;
   page.posts.forEach((post, i) => {
-    const outcome = outcomes[i]!;
-    if ('rejected' in outcome) {
-      rejected.push({ post, reason: outcome.rejected });
-      result.rejected += 1;
-    } else if (outcome.ok) {
+    const outcome = page.outcomes[i]!;
+    if (typeof outcome === 'string') {
+      const { batch_id: _id, batch_metadata: _meta, ...original } = post;
+      const posts = failedByReason.get(outcome);
+      if (posts) posts.push(original);
+      else failedByReason.set(outcome, [original]);
+      failed += 1;
+    } else if (outcome instanceof Rejected) {
+      rejected.push({ post, reason: outcome.reason });
+    } else {
       labels.push({
         uri: post.uri,
         text: post.text,
         preprocessing_timestamp: post.preprocessing_timestamp,
         was_successfully_labeled: true,
         label_timestamp: labelTimestamp,
-        ...outcome.label,
+        ...outcome,
       });
-      result.labelled += 1;
-    } else {
-      const { batch_id: _id, batch_metadata: _meta, ...original } = post;
-      failedByReason.set(outcome.reason, [...(failedByReason.get(outcome.reason) ?? []), original]);
-      result.failed += 1;
     }
   });
+  result.labelled += labels.length;
+  result.rejected += rejected.length;
+  result.failed += failed;
   countPosts(classifierName, 'labelled', labels.length);
   countPosts(classifierName, 'rejected', rejected.length);
-  countPosts(
-    classifierName,
-    'failed',
-    [...failedByReason.values()].reduce((n, posts) => n + posts.length, 0),
-  );
+  countPosts(classifierName, 'failed', failed);
   result.duplicates += page.duplicates;
   const requeue: Requeue[] = [...failedByReason].map(([reason, posts]) => ({
     posts,

@@ -24,6 +24,8 @@ export {
   type PacingOptions,
 } from './pacing/labelling-client';
 export { RateLimiter } from './pacing/rate-limiter';
+export { DEFAULT_MAX_IN_FLIGHT } from './pacing/dispatcher';
+export { AbortWatch } from './pacing/abort-watch';
 export {
   LABELLING_PAYLOAD_FIELDS,
   LabellingPayloadSchema,

@@ -12,6 +12,13 @@ export interface PacingOptions {
   maxAttempts: number;
   /** First retry delay (ms); doubles each attempt, with jitter, capped at 30 s. `Retry-After` wins. */
   retryBaseMs: number;
+  /**
+   * Requests in flight at once, at most (waiting for their start, on the wire, or waiting to
+   * retry): what bounds a run's memory when the API or this process answers more slowly than
+   * the rate. Default {@link DEFAULT_MAX_IN_FLIGHT} (8); the rate is reached while it is at least
+   * the rate times the answer time.
+   */
+  maxInFlight?: number;
 }
 
 /** Counters of what the client did. */

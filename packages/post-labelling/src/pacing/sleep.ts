@@ -1,15 +1,23 @@
-/** Wait `ms`; rejects with the signal's reason as soon as `signal` aborts (or at once if it has). */
+import { AbortWatch } from './abort-watch';
+
+/**
+ * Wait `ms`; rejects with the signal's reason as soon as `signal` aborts (or at once if it has).
+ * The signal is watched through its {@link AbortWatch}, not a listener per sleep: the pacing
+ * sleeps about once per request at a steady rate.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
+    const watch = signal && AbortWatch.of(signal);
+    let slot = -1;
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      watch?.remove(slot);
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (watch)
+      slot = watch.add((reason) => {
+        clearTimeout(timer);
+        reject(reason);
+      });
   });
 }
