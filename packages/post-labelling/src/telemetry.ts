@@ -5,34 +5,44 @@ import type { ClassifierAnswer } from './classifier';
 
 const SCOPE = '@pipeline-invocation/post-labelling';
 
-/** Make one request inside a CLIENT span `<classifier> request`, a child of the active (handler) span. */
+/**
+ * Make one request inside a CLIENT span `<classifier> request`, a child of the active (handler)
+ * span. A span that records nothing (no SDK registered, or the trace not sampled) is ended at
+ * once and the request made without it: it would record nothing either, and making it the
+ * active span costs a context and closures per request.
+ */
 export function requestSpan(
   classifier: string,
   posts: number,
   attempt: number,
   send: () => Promise<ClassifierAnswer>,
 ): Promise<ClassifierAnswer> {
-  return trace.getTracer(SCOPE).startActiveSpan(
+  const parent = context.active();
+  const span = trace.getTracer(SCOPE).startSpan(
     `${classifier} request`,
     {
       kind: SpanKind.CLIENT,
       attributes: { 'labelling.classifier': classifier, 'labelling.posts': posts, 'labelling.attempt': attempt },
     },
-    context.active(),
-    async (span) => {
-      try {
-        const answer = await send();
-        if (!answer.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: answer.reason.slice(0, 300) });
-        return answer;
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
+    parent,
   );
+  if (!span.isRecording()) {
+    span.end();
+    return send();
+  }
+  return context.with(trace.setSpan(parent, span), async () => {
+    try {
+      const answer = await send();
+      if (!answer.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: answer.reason.slice(0, 300) });
+      return answer;
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 let counter: { meter: Meter; posts: Counter } | undefined;
