@@ -1,6 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
-import { parseRetryAfter, type Classifier, type ClassifierAnswer } from '@pipeline-invocation/post-labelling';
+import {
+  AbortWatch,
+  parseRetryAfter,
+  type Classifier,
+  type ClassifierAnswer,
+} from '@pipeline-invocation/post-labelling';
 import { ATTRIBUTES, type Attribute } from './attributes';
 
 /** Settings of {@link PerspectiveClassifier}. */
@@ -46,49 +51,58 @@ export function isEndOfLife(status: number, message: string): boolean {
  * the base URL is configurable), one post per request, connections kept alive. It maps the
  * API's scores onto the original's `prob_*` fields; pacing and retries are the labelling
  * engine's.
+ *
+ * A run sends one request per post, so what a request costs is paid hundreds of thousands of
+ * times: the request options and the JSON around the text are built once,
+ * and a request is ended by destroying it (time limit, or the run aborted, heard through the
+ * run signal's {@link AbortWatch}) rather than through an `AbortController` and listener of its
+ * own.
  */
 export class PerspectiveClassifier implements Classifier {
   readonly name = 'perspective_api';
   readonly batchSize = 1;
-  private readonly target: URL;
+  private readonly transport: typeof http | typeof https;
   private readonly agent: http.Agent;
+  /** Everything of a request but its headers (the body length varies). */
+  private readonly target: http.RequestOptions;
+  /** The body after the text: the languages and the requested attributes. */
+  private readonly bodyEnd: string;
+  /** Whether each of {@link ATTRIBUTES} (by position) is requested. */
+  private readonly requested: readonly boolean[];
 
   constructor(private readonly options: PerspectiveClassifierOptions) {
-    this.target = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1alpha1/comments:analyze`);
-    this.target.searchParams.set('key', options.apiKey);
+    const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1alpha1/comments:analyze`);
+    url.searchParams.set('key', options.apiKey);
+    const secure = url.protocol === 'https:';
+    this.transport = secure ? https : http;
     const agentOptions = { keepAlive: true, maxSockets: 256 };
-    this.agent = this.target.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.target = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), // an IPv6 literal without its brackets
+      port: url.port || undefined,
+      path: `${url.pathname}${url.search}`,
+      method: 'POST',
+      agent: this.agent,
+    };
+    const requestedAttributes = Object.fromEntries(options.attributes.map((a) => [a, {}]));
+    this.bodyEnd = `,"languages":["en"],"requestedAttributes":${JSON.stringify(requestedAttributes)}}`;
+    this.requested = ATTRIBUTES.map(([attribute]) => options.attributes.includes(attribute));
   }
 
   async score(texts: readonly string[], signal: AbortSignal): Promise<ClassifierAnswer> {
-    const body = JSON.stringify({
-      comment: { text: texts[0] },
-      languages: ['en'],
-      requestedAttributes: Object.fromEntries(this.options.attributes.map((a) => [a, {}])),
-    });
-    // One controller per request, unhooked in `finally`: AbortSignal.any() would leave a listener
-    // on the run's signal for every request until garbage collection.
-    const request = new AbortController();
-    const onAbort = () => request.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      request.abort(new Error('request timeout'));
-    }, this.options.requestTimeoutMs);
+    // the same JSON as JSON.stringify({ comment: { text }, languages, requestedAttributes })
+    const body = `{"comment":{"text":${JSON.stringify(texts[0])}}${this.bodyEnd}`;
     let response: RawResponse;
     try {
-      response = await this.post(body, request.signal);
+      response = await this.post(body, signal);
     } catch (error) {
       signal.throwIfAborted();
       return {
         ok: false,
-        reason: timedOut ? 'request_timeout' : `network_error: ${(error as Error).message}`,
+        reason: error === TIMED_OUT ? 'request_timeout' : `network_error: ${(error as Error).message}`,
         retryable: true,
       };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
     }
     let json: unknown;
     try {
@@ -115,8 +129,9 @@ export class PerspectiveClassifier implements Classifier {
       json as { attributeScores?: Record<string, { summaryScore?: { value?: unknown } }> } | undefined
     )?.attributeScores;
     const label: Record<string, unknown> = {};
-    for (const [attribute, field] of ATTRIBUTES) {
-      if (!this.options.attributes.includes(attribute)) {
+    for (let i = 0; i < ATTRIBUTES.length; i++) {
+      const [attribute, field] = ATTRIBUTES[i]!;
+      if (!this.requested[i]) {
         label[field] = null;
         continue;
       }
@@ -131,31 +146,43 @@ export class PerspectiveClassifier implements Classifier {
     return { ok: true, labels: [label] };
   }
 
-  /** POST `body` over a kept-alive connection (node:http is far lighter than fetch at high rates). */
+  /**
+   * POST `body` over a kept-alive connection (node:http is far lighter than fetch at high rates),
+   * within the request time limit (rejects with {@link TIMED_OUT} past it) and until `signal`
+   * aborts (rejects with its reason).
+   */
   private post(body: string, signal: AbortSignal): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
-      const req = (this.target.protocol === 'https:' ? https : http).request(
-        this.target,
+      signal.throwIfAborted();
+      const req = this.transport.request(
         {
-          method: 'POST',
-          agent: this.agent,
-          signal,
+          ...this.target,
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            done();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+          });
+          res.on('error', fail);
         },
       );
-      req.on('error', reject);
+      const fail = (error: unknown) => {
+        done();
+        reject(error);
+      };
+      const timer = setTimeout(() => req.destroy(TIMED_OUT), this.options.requestTimeoutMs);
+      // the run's abort reaches this request through the signal's one watch (see AbortWatch)
+      const watch = AbortWatch.of(signal);
+      const slot = watch.add((reason) => req.destroy(reason as Error));
+      const done = () => {
+        clearTimeout(timer);
+        watch.remove(slot);
+      };
+      req.on('error', fail);
       req.end(body);
     });
   }
@@ -165,6 +192,9 @@ export class PerspectiveClassifier implements Classifier {
     this.agent.destroy();
   }
 }
+
+/** What a request that outlived its time limit is destroyed with. */
+const TIMED_OUT = new Error('request timeout');
 
 function headerValue(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);

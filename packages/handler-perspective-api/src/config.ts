@@ -12,6 +12,12 @@ export const PerspectiveConfigSchema = z.object({
   requestTimeoutMs: z.number().int().positive({ error: 'PERSPECTIVE_TIMEOUT_MS must be a positive whole number' }),
   maxAttempts: z.number().int().min(1, { error: 'PERSPECTIVE_MAX_ATTEMPTS must be at least 1' }),
   retryBaseMs: z.number().nonnegative({ error: 'PERSPECTIVE_RETRY_BASE_MS must not be negative' }),
+  /** Requests in flight at once, at most (the engine's default, 8, when absent). */
+  maxInFlight: z
+    .number({ error: 'PERSPECTIVE_MAX_IN_FLIGHT must be a number' })
+    .int({ error: 'PERSPECTIVE_MAX_IN_FLIGHT must be a whole number' })
+    .min(1, { error: 'PERSPECTIVE_MAX_IN_FLIGHT must be at least 1' })
+    .optional(),
   queueDir: z.string().min(1),
   /** How long a queue write waits for another process's lock before failing (ms). */
   queueBusyTimeoutMs: z
@@ -28,7 +34,8 @@ export type PerspectiveConfig = z.input<typeof PerspectiveConfigSchema>;
  * Read the configuration from the environment:
  * `PERSPECTIVE_API_KEY` (else `GOOGLE_API_KEY`), `PERSPECTIVE_API_URL`, `PERSPECTIVE_QPS`
  * (default 1, Google's default quota), `PERSPECTIVE_TIMEOUT_MS` (30 000),
- * `PERSPECTIVE_MAX_ATTEMPTS` (4), `PERSPECTIVE_RETRY_BASE_MS` (1000), `PERSPECTIVE_QUEUE_BUSY_MS`
+ * `PERSPECTIVE_MAX_ATTEMPTS` (4), `PERSPECTIVE_RETRY_BASE_MS` (1000), `PERSPECTIVE_MAX_IN_FLIGHT`
+ * (requests in flight at once; the engine's default, 8), `PERSPECTIVE_QUEUE_BUSY_MS`
  * (10 000: how long a queue write waits for another process's lock), and the queue folder
  * `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`, `PIPELINE_HOME` being `.pipeline`).
  */
@@ -38,6 +45,8 @@ export function perspectiveConfigFromEnv(
 ): z.output<typeof PerspectiveConfigSchema> {
   const number = (name: string, fallback: number) =>
     env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  const optionalNumber = (name: string) =>
+    env[name] === undefined || env[name] === '' ? undefined : Number(env[name]);
   const dataDir = env.BSKY_DATA_DIR ? resolve(cwd, env.BSKY_DATA_DIR) : join(pipelineHome(env, cwd), 'data');
   return parseWith(
     PerspectiveConfigSchema,
@@ -48,6 +57,7 @@ export function perspectiveConfigFromEnv(
       requestTimeoutMs: number('PERSPECTIVE_TIMEOUT_MS', 30_000),
       maxAttempts: number('PERSPECTIVE_MAX_ATTEMPTS', 4),
       retryBaseMs: number('PERSPECTIVE_RETRY_BASE_MS', 1000),
+      maxInFlight: optionalNumber('PERSPECTIVE_MAX_IN_FLIGHT'),
       queueDir: join(dataDir, 'queue'),
       queueBusyTimeoutMs: number('PERSPECTIVE_QUEUE_BUSY_MS', 10_000),
     },

@@ -60,6 +60,7 @@ export class PerspectiveApiHandler implements PipelineHandler<PerspectivePayload
         requestsPerSecond: this.config.qps,
         maxAttempts: this.config.maxAttempts,
         retryBaseMs: this.config.retryBaseMs,
+        maxInFlight: this.config.maxInFlight,
       },
       busyTimeoutMs: this.config.queueBusyTimeoutMs ?? 10_000,
       now: () => new Date(this.clock.now()),

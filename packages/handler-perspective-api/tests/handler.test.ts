@@ -58,16 +58,19 @@ describe('ml_inference_perspective_api', () => {
       inference_type: 'perspective_api',
       total_classified_posts: 101,
       event: { run_type: 'prod' },
-      inference_metadata: { total_batches: 2, total_posts_successfully_labeled: 101, total_posts_failed_to_label: 0 },
+      inference_metadata: { total_batches: 3, total_posts_successfully_labeled: 101, total_posts_failed_to_label: 0 },
       metrics: { posts_labelled: 101, posts_failed: 0 },
     });
     expect(metadata.inference_timestamp).toMatch(/^\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d$/);
 
     expect(readQueue(files.input)).toEqual([]);
     const output = readQueue(files.output);
+    // a page ends on a whole input row once it holds 100 posts: the 100-post row is a page
+    // (rows of 90 and 10 labels), the last post another
     expect(output.map((r) => r.metadata)).toEqual([
       { batch_size: 90, actual_batch_size: 90 },
-      { batch_size: 90, actual_batch_size: 11 },
+      { batch_size: 90, actual_batch_size: 10 },
+      { batch_size: 90, actual_batch_size: 1 },
     ]);
     const first = output[0]!.items[0]!;
     const source = rows[0]![0]!;
