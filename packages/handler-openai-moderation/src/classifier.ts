@@ -1,5 +1,7 @@
-import OpenAI from 'openai';
+import http from 'node:http';
+import https from 'node:https';
 import {
+  AbortWatch,
   parseDuration,
   parseRetryAfter,
   type Classifier,
@@ -14,91 +16,216 @@ export interface ModerationClassifierOptions {
   model: string;
   batchSize: number;
   requestTimeoutMs: number;
+  /** Sent as `OpenAI-Organization` when set (as OpenAI's client sends `OPENAI_ORG_ID`). */
+  organization?: string;
+  /** Sent as `OpenAI-Project` when set (as OpenAI's client sends `OPENAI_PROJECT_ID`). */
+  project?: string;
 }
 
 /** The output field of a moderation category: `prob_` and the name with `/` and `-` as `_` (`self-harm/intent` -> `prob_self_harm_intent`). */
 export const probField = (category: string): string => `prob_${category.replace(/[/-]/g, '_')}`;
 
+/** {@link probField}, remembered: the API answers with the same dozen categories for every post. */
+const fields = new Map<string, string>();
+function fieldOf(category: string): string {
+  let field = fields.get(category);
+  if (field === undefined) {
+    field = probField(category);
+    if (fields.size < 1000) fields.set(category, field); // bounded, whatever a server answers
+  }
+  return field;
+}
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+interface ModerationResponse {
+  model?: unknown;
+  results?: { flagged?: unknown; category_scores?: Record<string, unknown> }[];
+}
+
+/** What a request that outlived its time limit is destroyed with. */
+const TIMED_OUT = new Error('request timeout');
+
 /**
- * A {@link Classifier} over OpenAI's `POST /moderations` (or a compatible server), through the
- * official `openai` client with its own retries off (the labelling engine's one retry policy
- * applies). Many posts per request (`input` is an array); each label carries `flagged`,
- * `label_model` (the model the API answered with) and `prob_<category>` for every category the
- * API scored. The `x-ratelimit-*` headers are passed to the engine's pacing.
+ * A {@link Classifier} over OpenAI's `POST /moderations` (or a compatible server). Many posts per
+ * request (`input` is an array); each label carries `flagged`, `label_model` (the model the API
+ * answered with) and `prob_<category>` for every category the API scored. The `x-ratelimit-*`
+ * headers are passed to the engine's pacing; error answers are worded as OpenAI's own client
+ * words them (`<status> <error.message>`).
+ *
+ * It speaks HTTP through `node:http` with kept-alive connections, as the Perspective handler
+ * does, not through the `openai` client: that client's `fetch` costs several times the memory
+ * per request and listens to the run's signal once per request, which made a 200,000-post run
+ * peak at over 300 MB on Node 24 (see the README's "Memory"). A request is ended by destroying
+ * it (time limit, or the run aborted, heard through the run signal's {@link AbortWatch}).
  */
 export class ModerationClassifier implements Classifier {
   readonly name = 'openai_moderation';
   readonly batchSize: number;
-  private readonly client: OpenAI;
+  private readonly transport: typeof http | typeof https;
+  private readonly agent: http.Agent;
+  private readonly target: http.RequestOptions;
+  private readonly bodyStart: string;
+  /** Every header but the body length. */
+  private readonly headers: Readonly<Record<string, string>>;
 
   constructor(private readonly options: ModerationClassifierOptions) {
     this.batchSize = options.batchSize;
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      baseURL: options.baseUrl,
-      maxRetries: 0,
-      timeout: options.requestTimeoutMs,
-    });
+    const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/moderations`);
+    const secure = url.protocol === 'https:';
+    this.transport = secure ? https : http;
+    const agentOptions = { keepAlive: true, maxSockets: 256 };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.target = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), // an IPv6 literal without its brackets
+      port: url.port || undefined,
+      path: `${url.pathname}${url.search}`,
+      method: 'POST',
+      agent: this.agent,
+    };
+    this.bodyStart = `{"model":${JSON.stringify(options.model)},"input":`;
+    this.headers = {
+      authorization: `Bearer ${options.apiKey}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'user-agent': '@pipeline-invocation/handler-openai-moderation',
+      ...(options.organization ? { 'openai-organization': options.organization } : {}),
+      ...(options.project ? { 'openai-project': options.project } : {}),
+    };
   }
 
   async score(texts: readonly string[], signal: AbortSignal): Promise<ClassifierAnswer> {
+    let response: RawResponse;
     try {
-      const { data, response } = await this.client.moderations
-        .create({ model: this.options.model, input: [...texts] }, { signal })
-        .withResponse();
-      const rateLimit = rateLimitOf(response.headers);
-      if (!Array.isArray(data.results) || data.results.length !== texts.length) {
-        return {
-          ok: false,
-          reason: `openai_moderation_response: ${data.results?.length ?? 0} results for ${texts.length} inputs`,
-          retryable: false,
-          rateLimit,
-        };
-      }
-      const labels = data.results.map((result) => {
-        const label: Record<string, unknown> = { flagged: result.flagged === true, label_model: data.model };
-        for (const [category, score] of Object.entries(result.category_scores ?? {}))
-          label[probField(category)] = score;
-        return label;
-      });
-      return { ok: true, labels, rateLimit };
+      // the same JSON as JSON.stringify({ model, input: texts })
+      response = await this.post(`${this.bodyStart}${JSON.stringify(texts)}}`, signal);
     } catch (error) {
       signal.throwIfAborted();
-      if (error instanceof OpenAI.APIError && error.status !== undefined) {
-        const retryable = error.status === 429 || error.status >= 500 || error.status === 408;
-        return {
-          ok: false,
-          reason: `openai_moderation_${error.status}: ${error.message}`,
-          retryable,
-          retryAfterMs: retryable ? retryAfterOf(error.headers) : undefined,
-          rateLimit: error.headers ? rateLimitOf(error.headers) : undefined,
-        };
-      }
-      // no answer: time-out, refused or dropped connection
-      const timedOut = error instanceof OpenAI.APIConnectionTimeoutError;
       return {
         ok: false,
-        reason: timedOut ? 'request_timeout' : `network_error: ${(error as Error).message}`,
+        reason: error === TIMED_OUT ? 'request_timeout' : `network_error: ${(error as Error).message}`,
         retryable: true,
       };
     }
+    const rateLimit = rateLimitOf(response.headers);
+    let json: unknown;
+    try {
+      json = JSON.parse(response.body);
+    } catch {
+      json = undefined;
+    }
+    const { status } = response;
+    if (status < 200 || status >= 300) {
+      const retryable = status === 429 || status >= 500 || status === 408;
+      return {
+        ok: false,
+        reason: `openai_moderation_${status}: ${errorMessage(status, json, response.body)}`,
+        retryable,
+        retryAfterMs: retryable ? retryAfterOf(response.headers) : undefined,
+        rateLimit,
+      };
+    }
+    const data = json as ModerationResponse | undefined;
+    if (!Array.isArray(data?.results) || data.results.length !== texts.length) {
+      return {
+        ok: false,
+        reason: `openai_moderation_response: ${Array.isArray(data?.results) ? data.results.length : 0} results for ${texts.length} inputs`,
+        retryable: false,
+        rateLimit,
+      };
+    }
+    const labels = data.results.map((result) => {
+      const label: Record<string, unknown> = { flagged: result.flagged === true, label_model: data.model };
+      const scores = result.category_scores;
+      // for...in and a cached field name: no pair array or new name string per category and post
+      for (const category in scores) if (Object.hasOwn(scores, category)) label[fieldOf(category)] = scores[category];
+      return label;
+    });
+    return { ok: true, labels, rateLimit };
+  }
+
+  /**
+   * POST `body` over a kept-alive connection within the request time limit (rejects with
+   * {@link TIMED_OUT} past it) and until `signal` aborts (rejects with its reason).
+   */
+  private post(body: string, signal: AbortSignal): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      signal.throwIfAborted();
+      const req = this.transport.request(
+        { ...this.target, headers: { ...this.headers, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            done();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+          });
+          res.on('error', fail);
+        },
+      );
+      const fail = (error: unknown) => {
+        done();
+        reject(error);
+      };
+      const timer = setTimeout(() => req.destroy(TIMED_OUT), this.options.requestTimeoutMs);
+      const watch = AbortWatch.of(signal);
+      const slot = watch.add((reason) => req.destroy(reason as Error));
+      const done = () => {
+        clearTimeout(timer);
+        watch.remove(slot);
+      };
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+
+  /** Close the kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
   }
 }
 
-function retryAfterOf(headers: Headers | undefined): number | undefined {
-  const ms = Number(headers?.get('retry-after-ms'));
-  return Number.isFinite(ms) && ms >= 0 && headers?.get('retry-after-ms')
-    ? ms
-    : parseRetryAfter(headers?.get('retry-after'));
+/** The message of an error answer, as OpenAI's client words it (`<status> <error.message>`). */
+function errorMessage(status: number, json: unknown, text: string): string {
+  const error = (json as { error?: unknown } | undefined)?.error;
+  const message = (error as { message?: unknown } | undefined)?.message;
+  const said =
+    message !== undefined && message !== null && message !== ''
+      ? typeof message === 'string'
+        ? message
+        : JSON.stringify(message)
+      : error !== undefined && error !== null
+        ? JSON.stringify(error)
+        : json === undefined
+          ? text
+          : '';
+  return said ? `${status} ${said}` : `${status} status code (no body)`;
 }
 
-function rateLimitOf(headers: Headers): RateLimitHint | undefined {
-  const remaining = headers.get('x-ratelimit-remaining-requests');
+function header(headers: http.IncomingHttpHeaders, name: string): string | null {
+  const value = headers[name];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
+
+function retryAfterOf(headers: http.IncomingHttpHeaders): number | undefined {
+  const raw = header(headers, 'retry-after-ms');
+  const ms = Number(raw);
+  return raw && Number.isFinite(ms) && ms >= 0 ? ms : parseRetryAfter(header(headers, 'retry-after'));
+}
+
+function rateLimitOf(headers: http.IncomingHttpHeaders): RateLimitHint | undefined {
+  const remaining = header(headers, 'x-ratelimit-remaining-requests');
   if (remaining === null) return undefined;
-  const limit = headers.get('x-ratelimit-limit-requests');
+  const limit = header(headers, 'x-ratelimit-limit-requests');
   return {
     ...(limit !== null ? { limitRequests: Number(limit) } : {}),
     remainingRequests: Number(remaining),
-    resetRequestsMs: parseDuration(headers.get('x-ratelimit-reset-requests')),
+    resetRequestsMs: parseDuration(header(headers, 'x-ratelimit-reset-requests')),
   };
 }

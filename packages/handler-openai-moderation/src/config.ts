@@ -13,6 +13,10 @@ export const OUTPUT_QUEUE = 'output_ml_inference_openai_moderation.db';
 /** Configuration of the handler; see {@link moderationConfigFromEnv}. */
 export const ModerationConfigSchema = z.object({
   apiKey: z.string().min(1).optional(),
+  /** Sent as `OpenAI-Organization` (`OPENAI_ORG_ID`, as OpenAI's own client reads it). */
+  organization: z.string().min(1).optional(),
+  /** Sent as `OpenAI-Project` (`OPENAI_PROJECT_ID`, as OpenAI's own client reads it). */
+  project: z.string().min(1).optional(),
   baseUrl: z.url({ protocol: /^https?$/, error: 'OPENAI_BASE_URL must be an http(s) URL' }),
   model: z.string().min(1, { error: 'OPENAI_MODERATION_MODEL must not be empty' }),
   batchSize: z
@@ -29,6 +33,12 @@ export const ModerationConfigSchema = z.object({
     .positive({ error: 'OPENAI_MODERATION_TIMEOUT_MS must be a positive whole number' }),
   maxAttempts: z.number().int().min(1, { error: 'OPENAI_MODERATION_MAX_ATTEMPTS must be at least 1' }),
   retryBaseMs: z.number().nonnegative({ error: 'OPENAI_MODERATION_RETRY_BASE_MS must not be negative' }),
+  /** Requests in flight at once, at most (the engine's default, 8, when absent). */
+  maxInFlight: z
+    .number({ error: 'OPENAI_MODERATION_MAX_IN_FLIGHT must be a number' })
+    .int({ error: 'OPENAI_MODERATION_MAX_IN_FLIGHT must be a whole number' })
+    .min(1, { error: 'OPENAI_MODERATION_MAX_IN_FLIGHT must be at least 1' })
+    .optional(),
   /** Folder of the queue files. */
   queueDir: z.string().min(1),
   /** The input queue file (absolute). */
@@ -45,9 +55,10 @@ export type ModerationConfig = z.input<typeof ModerationConfigSchema>;
 
 /**
  * Read the configuration from `env` (the invoker's environment): `OPENAI_API_KEY`,
- * `OPENAI_BASE_URL`, `OPENAI_MODERATION_MODEL` (`omni-moderation-latest`),
- * `OPENAI_MODERATION_BATCH_SIZE` (32), `OPENAI_MODERATION_RPS` (5), `OPENAI_MODERATION_TIMEOUT_MS`
+ * `OPENAI_ORG_ID` and `OPENAI_PROJECT_ID` (optional), `OPENAI_BASE_URL`,
+ * `OPENAI_MODERATION_MODEL` (`omni-moderation-latest`), `OPENAI_MODERATION_BATCH_SIZE` (32), `OPENAI_MODERATION_RPS` (5), `OPENAI_MODERATION_TIMEOUT_MS`
  * (30 000), `OPENAI_MODERATION_MAX_ATTEMPTS` (4), `OPENAI_MODERATION_RETRY_BASE_MS` (1000),
+ * `OPENAI_MODERATION_MAX_IN_FLIGHT` (requests in flight at once; the engine's default, 8),
  * `OPENAI_MODERATION_INPUT_QUEUE` (a file name in the queue folder, or a path), and the queue
  * folder `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`).
  */
@@ -57,6 +68,8 @@ export function moderationConfigFromEnv(
 ): z.output<typeof ModerationConfigSchema> {
   const number = (name: string, fallback: number) =>
     env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  const optionalNumber = (name: string) =>
+    env[name] === undefined || env[name] === '' ? undefined : Number(env[name]);
   const dataDir = env.BSKY_DATA_DIR ? resolve(cwd, env.BSKY_DATA_DIR) : join(pipelineHome(env, cwd), 'data');
   const queueDir = join(dataDir, 'queue');
   const input = env.OPENAI_MODERATION_INPUT_QUEUE || DEFAULT_INPUT_QUEUE;
@@ -64,6 +77,8 @@ export function moderationConfigFromEnv(
     ModerationConfigSchema,
     {
       apiKey: env.OPENAI_API_KEY || undefined,
+      organization: env.OPENAI_ORG_ID || undefined,
+      project: env.OPENAI_PROJECT_ID || undefined,
       baseUrl: env.OPENAI_BASE_URL || DEFAULT_OPENAI_BASE_URL,
       model: env.OPENAI_MODERATION_MODEL ?? DEFAULT_MODERATION_MODEL,
       batchSize: number('OPENAI_MODERATION_BATCH_SIZE', 32),
@@ -71,6 +86,7 @@ export function moderationConfigFromEnv(
       requestTimeoutMs: number('OPENAI_MODERATION_TIMEOUT_MS', 30_000),
       maxAttempts: number('OPENAI_MODERATION_MAX_ATTEMPTS', 4),
       retryBaseMs: number('OPENAI_MODERATION_RETRY_BASE_MS', 1000),
+      maxInFlight: optionalNumber('OPENAI_MODERATION_MAX_IN_FLIGHT'),
       queueDir,
       // a bare name is a file of the queue folder; anything with a folder in it is a path
       inputQueue: basename(input) === input ? join(queueDir, input) : isAbsolute(input) ? input : resolve(cwd, input),

@@ -37,6 +37,8 @@ export class OpenAiModerationHandler implements PipelineHandler<LabellingPayload
       classifier: apiKey
         ? new ModerationClassifier({
             apiKey,
+            organization: this.config.organization,
+            project: this.config.project,
             baseUrl: this.config.baseUrl,
             model: this.config.model,
             batchSize: this.config.batchSize,
@@ -48,6 +50,7 @@ export class OpenAiModerationHandler implements PipelineHandler<LabellingPayload
         requestsPerSecond: this.config.requestsPerSecond,
         maxAttempts: this.config.maxAttempts,
         retryBaseMs: this.config.retryBaseMs,
+        maxInFlight: this.config.maxInFlight,
       },
       busyTimeoutMs: this.config.queueBusyTimeoutMs ?? 10_000,
       now: () => new Date(this.clock.now()),

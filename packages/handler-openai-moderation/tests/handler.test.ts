@@ -176,6 +176,41 @@ describe('ml_inference_openai_moderation', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it("sends OPENAI_ORG_ID and OPENAI_PROJECT_ID as OpenAI-Organization and OpenAI-Project, as OpenAI's client did", async () => {
+    server = await startModerationServer();
+    const { files, run } = setup({ OPENAI_ORG_ID: 'org-research', OPENAI_PROJECT_ID: 'proj_labels' });
+    enqueue(files.input, [[post('a post sent on behalf of an organization')]]);
+    expect((await run()).status).toBe('SUCCEEDED');
+    expect(server.requests.map((r) => [r.organization, r.project])).toEqual([['org-research', 'proj_labels']]);
+
+    server.requests.length = 0;
+    const plain = setup();
+    enqueue(plain.files.input, [[post('a post sent without an organization')]]);
+    expect((await plain.run()).status).toBe('SUCCEEDED');
+    expect(server.requests.map((r) => [r.organization, r.project])).toEqual([[undefined, undefined]]);
+  });
+
+  it('keeps at most OPENAI_MODERATION_MAX_IN_FLIGHT requests open at once (8 by default)', async () => {
+    // 1000 requests/s against answers that take 40 ms: without a bound, a page's 8 requests would all be open
+    server = await startModerationServer({ latencyMs: 40 });
+    const bounded = setup({ OPENAI_MODERATION_BATCH_SIZE: '2', OPENAI_MODERATION_MAX_IN_FLIGHT: '3' });
+    enqueue(bounded.files.input, [Array.from({ length: 40 }, (_, i) => post(`a post sent in pairs ${i}`))]);
+    expect((await bounded.run()).status).toBe('SUCCEEDED');
+    expect(server.maxInFlight).toBe(3);
+    expect(labelsOf(bounded.files.output)).toHaveLength(40);
+
+    server.maxInFlight = 0;
+    const byDefault = setup({ OPENAI_MODERATION_BATCH_SIZE: '1' });
+    enqueue(byDefault.files.input, [Array.from({ length: 40 }, (_, i) => post(`a post sent alone ${i}`))]);
+    expect((await byDefault.run()).status).toBe('SUCCEEDED');
+    expect(server.maxInFlight).toBe(8);
+
+    expect(moderationConfigFromEnv({}).maxInFlight).toBeUndefined();
+    expect(() => moderationConfigFromEnv({ OPENAI_MODERATION_MAX_IN_FLIGHT: '0' })).toThrow(
+      'OPENAI_MODERATION_MAX_IN_FLIGHT must be at least 1',
+    );
+  });
+
   it('refuses bad configuration naming the variable', async () => {
     server = await startModerationServer();
     const { invoker } = createTestInvoker({

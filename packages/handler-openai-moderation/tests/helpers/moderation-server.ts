@@ -46,6 +46,9 @@ export interface ModerationServerOptions {
 /** One request the server saw. */
 export interface SeenRequest {
   authorization: string | undefined;
+  /** The `OpenAI-Organization` and `OpenAI-Project` headers. */
+  organization: string | undefined;
+  project: string | undefined;
   model: string;
   inputs: string[];
   at: number;
@@ -63,10 +66,14 @@ export interface ModerationServer {
   readonly baseUrl: string;
   readonly requests: SeenRequest[];
   rejectedForQuota: number;
+  /** Largest number of requests open at once (received and not yet answered). */
+  maxInFlight: number;
   /** From the `n`-th request on (1-based), answer 500 (the server "fails mid-run"). */
   failFrom: number | undefined;
   stop(): Promise<void>;
 }
+
+const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 export async function startModerationServer(options: ModerationServerOptions = {}): Promise<ModerationServer> {
   const seenOnce = new Set<string>();
@@ -78,6 +85,7 @@ export async function startModerationServer(options: ModerationServerOptions = {
     baseUrl: '',
     requests: [],
     rejectedForQuota: 0,
+    maxInFlight: 0,
     failFrom: undefined,
     stop: async () => {},
   };
@@ -96,7 +104,11 @@ export async function startModerationServer(options: ModerationServerOptions = {
     };
   };
 
+  let inFlight = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    inFlight += 1;
+    state.maxInFlight = Math.max(state.maxInFlight, inFlight);
+    res.on('close', () => (inFlight -= 1));
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
     req.on('end', () => {
@@ -106,6 +118,8 @@ export async function startModerationServer(options: ModerationServerOptions = {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       state.requests.push({
         authorization: req.headers.authorization,
+        organization: header(req.headers['openai-organization']),
+        project: header(req.headers['openai-project']),
         model: body.model,
         inputs,
         at: performance.now(),
