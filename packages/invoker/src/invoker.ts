@@ -253,6 +253,14 @@ export class Invoker {
     return [...new Set([...this.registry.listServices(), ...this.discovered.keys(), ...fallback])].sort();
   }
 
+  /**
+   * The node options the installed plugin providing `service` asks runs to start with
+   * (`nodeOptions` in its manifest; none for a service no manifest declares).
+   */
+  nodeOptionsOf(service: string): readonly string[] {
+    return [...new Set((this.discovered.get(service) ?? []).flatMap((plugin) => plugin.nodeOptions ?? []))];
+  }
+
   /** Services with the package that provides each (a service claimed twice is listed twice). */
   describeServices(): ServiceInfo[] {
     const rows: ServiceInfo[] = [];

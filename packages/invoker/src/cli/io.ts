@@ -10,6 +10,12 @@ export interface Io {
   readonly errIsTty: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /**
+   * Start this command again in this same process (`process.execve`: same pid, same standard
+   * streams, nothing of this process kept) with `nodeOptions` before node's own. Only the CLI's
+   * own process has it, where node can (22.15 and later, not on Windows).
+   */
+  readonly restartWith?: (nodeOptions: readonly string[]) => void;
 }
 
 /**
@@ -37,6 +43,11 @@ function writeStdout(text: string): void {
 /** Whether stdout is written through process.stdout (after a write that could not be made at once). */
 let stdoutStream = false;
 
+/** `process.execve`, where this node has it (22.15 and later, not on Windows). */
+const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => void }).execve?.bind(
+  process,
+);
+
 /** The process's own streams. */
 export const processIo: Io = {
   out: writeStdout,
@@ -48,6 +59,14 @@ export const processIo: Io = {
   },
   env: process.env,
   cwd: process.cwd(),
+  restartWith: execve
+    ? (nodeOptions) =>
+        execve(
+          process.execPath,
+          [process.execPath, ...nodeOptions, ...process.execArgv, ...process.argv.slice(1)],
+          process.env,
+        )
+    : undefined,
 };
 
 type Options = NonNullable<ParseArgsConfig['options']>;

@@ -21,7 +21,17 @@ export interface PluginManifestField {
    * are masked there and redacted from logs, W&B and run records.
    */
   env?: { name: string; description: string; secret?: boolean }[];
+  /**
+   * V8 heap sizes its runs need, as node options: `--max-semi-space-size=<MiB>` and
+   * `--max-old-space-size=<MiB>` only. `pipeline invoke` of one of its services starts node
+   * again with them when it was not started with a value of its own (see the README's
+   * "Node options a plugin asks for").
+   */
+  nodeOptions?: string[];
 }
+
+/** The node options a manifest's `nodeOptions` may list: V8 heap sizes in MiB. */
+export const HEAP_SIZE_OPTION = /^--max-(semi|old)-space-size=[1-9]\d*$/;
 
 /** A plugin package found through the host's dependencies. */
 export interface DiscoveredPlugin {
@@ -31,6 +41,8 @@ export interface DiscoveredPlugin {
   readonly services: readonly string[];
   /** The environment variables its manifest declares. */
   readonly env: readonly { readonly name: string; readonly description: string; readonly secret?: boolean }[];
+  /** The node options its manifest asks `pipeline invoke` to start with (none when absent). */
+  readonly nodeOptions?: readonly string[];
   /** Folder of the package. */
   readonly dir: string;
   /** The parsed package.json (to find its entry point when it is loaded). */
@@ -156,6 +168,7 @@ export function discoverPlugins(options: DiscoveryOptions = {}): Discovery {
       contract: field.contract,
       services,
       env: field.env ?? [],
+      ...(field.nodeOptions?.length ? { nodeOptions: field.nodeOptions } : {}),
       dir,
       packageJson,
       ...(hostConfig ? { hostConfig } : {}),
@@ -228,12 +241,24 @@ export function checkManifest(field: unknown): string | undefined {
       return '"servicesFrom" must name the host\'s "pipelineInvocation" section holding the services, e.g. "python"';
     if (services !== undefined && (!Array.isArray(services) || services.length !== 0))
       return '"services" must be left out when "servicesFrom" is given (the host lists them)';
-    return checkEnvDeclarations((field as Record<string, unknown>).env);
+  } else {
+    if (!Array.isArray(services) || services.length === 0)
+      return '"services" must be a non-empty array of service names';
+    const bad = services.find((s) => typeof s !== 'string' || s.trim() === '');
+    if (bad !== undefined) return `"services" has an invalid entry ${JSON.stringify(bad)}`;
   }
-  if (!Array.isArray(services) || services.length === 0) return '"services" must be a non-empty array of service names';
-  const bad = services.find((s) => typeof s !== 'string' || s.trim() === '');
-  if (bad !== undefined) return `"services" has an invalid entry ${JSON.stringify(bad)}`;
-  return checkEnvDeclarations((field as Record<string, unknown>).env);
+  return (
+    checkEnvDeclarations((field as Record<string, unknown>).env) ??
+    checkNodeOptions((field as Record<string, unknown>).nodeOptions)
+  );
+}
+
+/** Why a manifest's `nodeOptions` list is malformed, or `undefined` (it is optional). */
+function checkNodeOptions(options: unknown): string | undefined {
+  if (options === undefined) return undefined;
+  if (!Array.isArray(options) || options.some((o) => typeof o !== 'string' || !HEAP_SIZE_OPTION.test(o)))
+    return `"nodeOptions" may list V8 heap sizes only ("--max-semi-space-size=<MiB>", "--max-old-space-size=<MiB>"), not ${JSON.stringify(options)}`;
+  return undefined;
 }
 
 /** Why a manifest's `env` list is malformed, or `undefined` (it is optional). */

@@ -3,6 +3,7 @@ import { createInvoker } from '../../invoker';
 import { EXIT, UsageError } from '../exit-codes';
 import { parseCommandArgs, type Io } from '../io';
 import { parseJsonOption } from '../json-option';
+import { missingNodeOptions } from '../node-options';
 import { startTelemetry } from '@pipeline-invocation/observability';
 import { ProgressBar, ProgressLog, type ProgressReporter } from '../progress';
 
@@ -91,6 +92,15 @@ export async function invoke(args: string[], io: Io): Promise<number> {
   }
 
   const invoker = createInvoker({ env: io.env });
+  // A plugin's runs may need V8 heap sizes set when node starts (a labelling plugin's young
+  // generation): start again with them, before anything of the run exists.
+  const restart =
+    io.restartWith && missingNodeOptions(invoker.nodeOptionsOf(service), process.execArgv, io.env.NODE_OPTIONS);
+  if (restart?.length) {
+    invoker.logger.debug('starting node again with the options the plugin asks for', { node_options: restart });
+    await invoker.close();
+    io.restartWith!(restart);
+  }
   // OpenTelemetry export when OTEL_EXPORTER_OTLP_ENDPOINT asks for it (nothing is loaded otherwise)
   const telemetry = await startTelemetry(io.env, { logger: invoker.logger });
   // A bar on a terminal; off one, a log line every 10 % or 30 s.
