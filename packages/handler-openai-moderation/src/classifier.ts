@@ -1,11 +1,12 @@
-import http from 'node:http';
-import https from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import {
-  AbortWatch,
+  JsonPost,
+  failedRequest,
   parseDuration,
   parseRetryAfter,
   type Classifier,
   type ClassifierAnswer,
+  type PostResponse,
   type RateLimitHint,
 } from '@pipeline-invocation/post-labelling';
 
@@ -36,19 +37,10 @@ function fieldOf(category: string): string {
   return field;
 }
 
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 interface ModerationResponse {
   model?: unknown;
   results?: { flagged?: unknown; category_scores?: Record<string, unknown> }[];
 }
-
-/** What a request that outlived its time limit is destroyed with. */
-const TIMED_OUT = new Error('request timeout');
 
 /**
  * A {@link Classifier} over OpenAI's `POST /moderations` (or a compatible server). Many posts per
@@ -57,60 +49,41 @@ const TIMED_OUT = new Error('request timeout');
  * headers are passed to the engine's pacing; error answers are worded as OpenAI's own client
  * words them (`<status> <error.message>`).
  *
- * It speaks HTTP through `node:http` with kept-alive connections, as the Perspective handler
- * does, not through the `openai` client: that client's `fetch` costs several times the memory
- * per request and listens to the run's signal once per request, which made a 200,000-post run
- * peak at over 300 MB on Node 24 (see the README's "Memory"). A request is ended by destroying
- * it (time limit, or the run aborted, heard through the run signal's {@link AbortWatch}).
+ * It speaks HTTP through the engine's {@link JsonPost} (`node:http`, kept-alive connections), as
+ * the Perspective handler does, not through the `openai` client: that client's `fetch` costs
+ * several times the memory per request and listens to the run's signal once per request, which
+ * made a 200,000-post run peak at over 300 MB on Node 24 (see the README's "Memory").
  */
 export class ModerationClassifier implements Classifier {
   readonly name = 'openai_moderation';
   readonly batchSize: number;
-  private readonly transport: typeof http | typeof https;
-  private readonly agent: http.Agent;
-  private readonly target: http.RequestOptions;
+  private readonly http: JsonPost;
   private readonly bodyStart: string;
-  /** Every header but the body length. */
-  private readonly headers: Readonly<Record<string, string>>;
 
   constructor(private readonly options: ModerationClassifierOptions) {
     this.batchSize = options.batchSize;
     const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/moderations`);
-    const secure = url.protocol === 'https:';
-    this.transport = secure ? https : http;
-    const agentOptions = { keepAlive: true, maxSockets: 256 };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.target = {
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), // an IPv6 literal without its brackets
-      port: url.port || undefined,
-      path: `${url.pathname}${url.search}`,
-      method: 'POST',
-      agent: this.agent,
-    };
+    this.http = new JsonPost(url, {
+      timeoutMs: options.requestTimeoutMs,
+      headers: {
+        authorization: `Bearer ${options.apiKey}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': '@pipeline-invocation/handler-openai-moderation',
+        ...(options.organization ? { 'openai-organization': options.organization } : {}),
+        ...(options.project ? { 'openai-project': options.project } : {}),
+      },
+    });
     this.bodyStart = `{"model":${JSON.stringify(options.model)},"input":`;
-    this.headers = {
-      authorization: `Bearer ${options.apiKey}`,
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'user-agent': '@pipeline-invocation/handler-openai-moderation',
-      ...(options.organization ? { 'openai-organization': options.organization } : {}),
-      ...(options.project ? { 'openai-project': options.project } : {}),
-    };
   }
 
   async score(texts: readonly string[], signal: AbortSignal): Promise<ClassifierAnswer> {
-    let response: RawResponse;
+    let response: PostResponse;
     try {
       // the same JSON as JSON.stringify({ model, input: texts })
-      response = await this.post(`${this.bodyStart}${JSON.stringify(texts)}}`, signal);
+      response = await this.http.send(`${this.bodyStart}${JSON.stringify(texts)}}`, signal);
     } catch (error) {
-      signal.throwIfAborted();
-      return {
-        ok: false,
-        reason: error === TIMED_OUT ? 'request_timeout' : `network_error: ${(error as Error).message}`,
-        retryable: true,
-      };
+      return failedRequest(error, signal);
     }
     const rateLimit = rateLimitOf(response.headers);
     let json: unknown;
@@ -149,45 +122,9 @@ export class ModerationClassifier implements Classifier {
     return { ok: true, labels, rateLimit };
   }
 
-  /**
-   * POST `body` over a kept-alive connection within the request time limit (rejects with
-   * {@link TIMED_OUT} past it) and until `signal` aborts (rejects with its reason).
-   */
-  private post(body: string, signal: AbortSignal): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-      signal.throwIfAborted();
-      const req = this.transport.request(
-        { ...this.target, headers: { ...this.headers, 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => {
-            done();
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
-          });
-          res.on('error', fail);
-        },
-      );
-      const fail = (error: unknown) => {
-        done();
-        reject(error);
-      };
-      const timer = setTimeout(() => req.destroy(TIMED_OUT), this.options.requestTimeoutMs);
-      const watch = AbortWatch.of(signal);
-      const slot = watch.add((reason) => req.destroy(reason as Error));
-      const done = () => {
-        clearTimeout(timer);
-        watch.remove(slot);
-      };
-      req.on('error', fail);
-      req.end(body);
-    });
-  }
-
   /** Close the kept-alive connections. */
   close(): void {
-    this.agent.destroy();
+    this.http.close();
   }
 }
 
@@ -208,18 +145,18 @@ function errorMessage(status: number, json: unknown, text: string): string {
   return said ? `${status} ${said}` : `${status} status code (no body)`;
 }
 
-function header(headers: http.IncomingHttpHeaders, name: string): string | null {
+function header(headers: IncomingHttpHeaders, name: string): string | null {
   const value = headers[name];
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
 }
 
-function retryAfterOf(headers: http.IncomingHttpHeaders): number | undefined {
+function retryAfterOf(headers: IncomingHttpHeaders): number | undefined {
   const raw = header(headers, 'retry-after-ms');
   const ms = Number(raw);
   return raw && Number.isFinite(ms) && ms >= 0 ? ms : parseRetryAfter(header(headers, 'retry-after'));
 }
 
-function rateLimitOf(headers: http.IncomingHttpHeaders): RateLimitHint | undefined {
+function rateLimitOf(headers: IncomingHttpHeaders): RateLimitHint | undefined {
   const remaining = header(headers, 'x-ratelimit-remaining-requests');
   if (remaining === null) return undefined;
   const limit = header(headers, 'x-ratelimit-limit-requests');

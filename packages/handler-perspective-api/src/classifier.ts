@@ -1,10 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
 import {
-  AbortWatch,
+  JsonPost,
+  failedRequest,
   parseRetryAfter,
   type Classifier,
   type ClassifierAnswer,
+  type PostResponse,
 } from '@pipeline-invocation/post-labelling';
 import { ATTRIBUTES, type Attribute } from './attributes';
 
@@ -24,12 +24,6 @@ export interface PerspectiveClassifierOptions {
  * the attribute set (the original's 21 attributes, `prob_*` fields as in {@link ATTRIBUTES}).
  */
 export const PERSPECTIVE_LABEL_MODEL = 'perspective_api/v1alpha1+attributes-2023';
-
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
 /**
  * An answer saying the API is gone rather than refusing this request: 410; 404 (the endpoint is
@@ -53,18 +47,13 @@ export function isEndOfLife(status: number, message: string): boolean {
  * engine's.
  *
  * A run sends one request per post, so what a request costs is paid hundreds of thousands of
- * times: the request options and the JSON around the text are built once,
- * and a request is ended by destroying it (time limit, or the run aborted, heard through the
- * run signal's {@link AbortWatch}) rather than through an `AbortController` and listener of its
- * own.
+ * times: the JSON around the text is built once, and requests go through the engine's
+ * {@link JsonPost} (kept-alive `node:http`, no listener of their own on the run's signal).
  */
 export class PerspectiveClassifier implements Classifier {
   readonly name = 'perspective_api';
   readonly batchSize = 1;
-  private readonly transport: typeof http | typeof https;
-  private readonly agent: http.Agent;
-  /** Everything of a request but its headers (the body length varies). */
-  private readonly target: http.RequestOptions;
+  private readonly http: JsonPost;
   /** The body after the text: the languages and the requested attributes. */
   private readonly bodyEnd: string;
   /** Whether each of {@link ATTRIBUTES} (by position) is requested. */
@@ -73,18 +62,10 @@ export class PerspectiveClassifier implements Classifier {
   constructor(private readonly options: PerspectiveClassifierOptions) {
     const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1alpha1/comments:analyze`);
     url.searchParams.set('key', options.apiKey);
-    const secure = url.protocol === 'https:';
-    this.transport = secure ? https : http;
-    const agentOptions = { keepAlive: true, maxSockets: 256 };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.target = {
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), // an IPv6 literal without its brackets
-      port: url.port || undefined,
-      path: `${url.pathname}${url.search}`,
-      method: 'POST',
-      agent: this.agent,
-    };
+    this.http = new JsonPost(url, {
+      timeoutMs: options.requestTimeoutMs,
+      headers: { 'content-type': 'application/json' },
+    });
     const requestedAttributes = Object.fromEntries(options.attributes.map((a) => [a, {}]));
     this.bodyEnd = `,"languages":["en"],"requestedAttributes":${JSON.stringify(requestedAttributes)}}`;
     this.requested = ATTRIBUTES.map(([attribute]) => options.attributes.includes(attribute));
@@ -93,16 +74,11 @@ export class PerspectiveClassifier implements Classifier {
   async score(texts: readonly string[], signal: AbortSignal): Promise<ClassifierAnswer> {
     // the same JSON as JSON.stringify({ comment: { text }, languages, requestedAttributes })
     const body = `{"comment":{"text":${JSON.stringify(texts[0])}}${this.bodyEnd}`;
-    let response: RawResponse;
+    let response: PostResponse;
     try {
-      response = await this.post(body, signal);
+      response = await this.http.send(body, signal);
     } catch (error) {
-      signal.throwIfAborted();
-      return {
-        ok: false,
-        reason: error === TIMED_OUT ? 'request_timeout' : `network_error: ${(error as Error).message}`,
-        retryable: true,
-      };
+      return failedRequest(error, signal);
     }
     let json: unknown;
     try {
@@ -146,55 +122,11 @@ export class PerspectiveClassifier implements Classifier {
     return { ok: true, labels: [label] };
   }
 
-  /**
-   * POST `body` over a kept-alive connection (node:http is far lighter than fetch at high rates),
-   * within the request time limit (rejects with {@link TIMED_OUT} past it) and until `signal`
-   * aborts (rejects with its reason).
-   */
-  private post(body: string, signal: AbortSignal): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-      signal.throwIfAborted();
-      const req = this.transport.request(
-        {
-          ...this.target,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => {
-            done();
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
-          });
-          res.on('error', fail);
-        },
-      );
-      const fail = (error: unknown) => {
-        done();
-        reject(error);
-      };
-      const timer = setTimeout(() => req.destroy(TIMED_OUT), this.options.requestTimeoutMs);
-      // the run's abort reaches this request through the signal's one watch (see AbortWatch)
-      const watch = AbortWatch.of(signal);
-      const slot = watch.add((reason) => req.destroy(reason as Error));
-      const done = () => {
-        clearTimeout(timer);
-        watch.remove(slot);
-      };
-      req.on('error', fail);
-      req.end(body);
-    });
-  }
-
   /** Close the kept-alive connections. */
   close(): void {
-    this.agent.destroy();
+    this.http.close();
   }
 }
-
-/** What a request that outlived its time limit is destroyed with. */
-const TIMED_OUT = new Error('request timeout');
 
 function headerValue(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);

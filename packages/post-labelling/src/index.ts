@@ -26,6 +26,7 @@ export {
 export { RateLimiter } from './pacing/rate-limiter';
 export { DEFAULT_MAX_IN_FLIGHT } from './pacing/dispatcher';
 export { AbortWatch } from './pacing/abort-watch';
+export { JsonPost, failedRequest, type JsonPostOptions, type PostResponse } from './pacing/json-post';
 export {
   LABELLING_PAYLOAD_FIELDS,
   LabellingPayloadSchema,
