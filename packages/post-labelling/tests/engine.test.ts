@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '@pipeline-invocation/observability';
+import { labelForTest } from './helpers/queues';
 import {
   ClassifierGoneError,
   RateLimiter,
@@ -47,15 +48,7 @@ function lengthClassifier(batchSize: number, answer?: (texts: readonly string[])
   return { classifier, batches };
 }
 
-const run = (options: Partial<LabelRunOptions> & Pick<LabelRunOptions, 'input' | 'output' | 'classifier'>) =>
-  labelQueue({
-    pacing: { requestsPerSecond: 10_000, maxAttempts: 2, retryBaseMs: 1 },
-    signal: new AbortController().signal,
-    logger: silentLogger,
-    metrics: { log: () => {} },
-    progress: () => {},
-    ...options,
-  });
+const run = labelForTest;
 
 const labels = (output: SqliteQueue) => [...output.rows()].flatMap((r) => JSON.parse(r.payload));
 

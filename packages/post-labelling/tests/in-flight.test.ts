@@ -1,8 +1,8 @@
 import { getEventListeners } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '@pipeline-invocation/observability';
+import { labelForTest, tempDir } from './helpers/queues';
 import {
   AbortWatch,
   DEFAULT_MAX_IN_FLIGHT,
@@ -13,8 +13,7 @@ import {
 } from '../src';
 import { sleep } from '../src/pacing/sleep';
 
-const base = mkdtempSync(join(tmpdir(), 'labelling-in-flight-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+const base = tempDir('labelling-in-flight-');
 
 let counter = 0;
 const post = () => ({
@@ -56,15 +55,7 @@ function slowClassifier(latencyMs: number, batchSize = 1) {
   return { classifier, seen };
 }
 
-const run = (options: Partial<LabelRunOptions> & Pick<LabelRunOptions, 'input' | 'output' | 'classifier'>) =>
-  labelQueue({
-    pacing: { requestsPerSecond: 10_000, maxAttempts: 2, retryBaseMs: 1 },
-    signal: new AbortController().signal,
-    logger: silentLogger,
-    metrics: { log: () => {} },
-    progress: () => {},
-    ...options,
-  });
+const run = labelForTest;
 
 describe('requests in flight', () => {
   it('are never more than pacing.maxInFlight, however far the API falls behind the rate; every post is labelled', async () => {

@@ -1,6 +1,7 @@
 // Queue helpers every classifier plugin's tests share: temporary folders, posts as the
 // preprocessing step queues them, and the queue files read back.
-import { SqliteQueue } from '../../src';
+import { silentLogger } from '@pipeline-invocation/observability';
+import { SqliteQueue, labelQueue, type LabelRunOptions } from '../../src';
 import { tempDir as sharedTempDir } from '../../../../tests/support/temp-dir';
 
 /** A fresh temporary folder, removed after the test file (tests/support/temp-dir.ts). */
@@ -70,3 +71,19 @@ export function readRejected(
     queue.close();
   }
 }
+
+/**
+ * `labelQueue` with what a test rarely changes filled in: a fast rate, 2 attempts, a 1 ms
+ * back-off, silent logs, no metrics or progress, a signal that never aborts.
+ */
+export const labelForTest = (
+  options: Partial<LabelRunOptions> & Pick<LabelRunOptions, 'input' | 'output' | 'classifier'>,
+) =>
+  labelQueue({
+    pacing: { requestsPerSecond: 10_000, maxAttempts: 2, retryBaseMs: 1 },
+    signal: new AbortController().signal,
+    logger: silentLogger,
+    metrics: { log: () => {} },
+    progress: () => {},
+    ...options,
+  });
