@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../../tests/support/temp-dir';
 import { discoverPlugins } from '../src';
 import { missingNodeOptions } from '../src/cli/node-options';
 import { cjsPlugin, createHostProject, runCli, type FixturePlugin } from './helpers/host-project';
@@ -33,7 +33,7 @@ const root = createHostProject([
 ]);
 /** `pipeline invoke <service> --json`: its record, and the pid of each node start (a preload notes them). */
 const invoke = async (service: string, env: Record<string, string> = {}) => {
-  const dir = mkdtempSync(join(tmpdir(), 'node-options-'));
+  const dir = tempDir('node-options-');
   const starts = join(dir, 'starts');
   const preload = join(dir, 'note-start.cjs');
   writeFileSync(preload, `require('node:fs').appendFileSync(${JSON.stringify(starts)}, process.pid + '\\n');`);
