@@ -28,11 +28,12 @@ const OUTER_TMPDIR = 'PIPELINE_TEST_OUTER_TMPDIR';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /**
  * Caches the tools make in the temp folder, not leftovers of a test: jest's (`jest_<uid>`, made by
- * a jest the tests run) and @swc/core's native one (`swc-native-<uid>`, made by each process that
- * loads swc: it refuses a symlinked folder, so it cannot be pointed at the shared one). They last
- * the run, and go with its folder.
+ * a jest the tests run), @swc/core's native one (`swc-native-<uid>`, made by each process that
+ * loads swc: it refuses a symlinked folder, so it cannot be pointed at the shared one) and Node's
+ * compile cache (`node-compile-cache`: on Node 22+, TypeScript's tsc, which the generator tests
+ * run, turns it on without a folder of its own). They last the run, and go with its folder.
  */
-const TOOL_CACHES = /^(jest_[0-9a-z]+|swc-native-\d+)$/;
+const TOOL_CACHES = /^(jest_[0-9a-z]+|swc-native-\d+|node-compile-cache)$/;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 const alive = (pid) => {
