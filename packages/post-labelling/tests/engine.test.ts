@@ -1,19 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { silentLogger } from '@pipeline-invocation/observability';
-import { labelForTest } from './helpers/queues';
-import {
-  ClassifierGoneError,
-  RateLimiter,
-  SqliteQueue,
-  labelQueue,
-  parseDuration,
-  type Classifier,
-  type LabelRunOptions,
-} from '../src';
-import { tempDir } from '../../../tests/support/temp-dir';
-
-const base = tempDir('labelling-engine-');
+import { labelForTest, queuePair } from './helpers/queues';
+import { ClassifierGoneError, RateLimiter, SqliteQueue, parseDuration, type Classifier } from '../src';
 
 let counter = 0;
 const post = (text = `a post long enough, number ${++counter}`) => ({
@@ -23,13 +9,7 @@ const post = (text = `a post long enough, number ${++counter}`) => ({
 });
 
 /** Fresh input and output queue files; `rows` of posts are put on the input. */
-function queues(rows: Record<string, unknown>[][]) {
-  const dir = mkdtempSync(join(base, 'q-'));
-  const input = new SqliteQueue(join(dir, 'input.db'));
-  for (const posts of rows) input.add(posts, { source: 'test' });
-  const output = new SqliteQueue(join(dir, 'output.db'));
-  return { input, output, close: () => (input.close(), output.close()) };
-}
+const queues = queuePair;
 
 /** A classifier that labels each text with its length and records the batches it was sent. */
 function lengthClassifier(batchSize: number, answer?: (texts: readonly string[]) => Promise<never> | undefined) {

@@ -1,19 +1,7 @@
 import { getEventListeners } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { silentLogger } from '@pipeline-invocation/observability';
-import { labelForTest, tempDir } from './helpers/queues';
-import {
-  AbortWatch,
-  DEFAULT_MAX_IN_FLIGHT,
-  SqliteQueue,
-  labelQueue,
-  type Classifier,
-  type LabelRunOptions,
-} from '../src';
+import { labelForTest, queuePair } from './helpers/queues';
+import { AbortWatch, DEFAULT_MAX_IN_FLIGHT, SqliteQueue, type Classifier } from '../src';
 import { sleep } from '../src/pacing/sleep';
-
-const base = tempDir('labelling-in-flight-');
 
 let counter = 0;
 const post = () => ({
@@ -22,13 +10,7 @@ const post = () => ({
   preprocessing_timestamp: '2026-11-20-10:00:00',
 });
 
-function queues(rows: Record<string, unknown>[][]) {
-  const dir = mkdtempSync(join(base, 'q-'));
-  const input = new SqliteQueue(join(dir, 'input.db'));
-  for (const posts of rows) input.add(posts, { source: 'test' });
-  const output = new SqliteQueue(join(dir, 'output.db'));
-  return { input, output, close: () => (input.close(), output.close()) };
-}
+const queues = queuePair;
 
 /**
  * A classifier whose answers take `latencyMs` (a real timer); it records how many of its

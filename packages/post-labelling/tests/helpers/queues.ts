@@ -1,5 +1,6 @@
 // Queue helpers every classifier plugin's tests share: temporary folders, posts as the
 // preprocessing step queues them, and the queue files read back.
+import { join } from 'node:path';
 import { silentLogger } from '@pipeline-invocation/observability';
 import { SqliteQueue, labelQueue, type LabelRunOptions } from '../../src';
 import { tempDir as sharedTempDir } from '../../../../tests/support/temp-dir';
@@ -87,3 +88,12 @@ export const labelForTest = (
     progress: () => {},
     ...options,
   });
+
+/** An input queue file holding `rows` (one queue row of posts each) and an empty output queue, in a fresh folder. */
+export function queuePair(rows: Record<string, unknown>[][]) {
+  const dir = tempDir('labelling-q-');
+  const input = new SqliteQueue(join(dir, 'input.db'));
+  for (const posts of rows) input.add(posts, { source: 'test' });
+  const output = new SqliteQueue(join(dir, 'output.db'));
+  return { input, output, close: () => (input.close(), output.close()) };
+}
