@@ -17,12 +17,13 @@
 // not the one the bundle was built from (another version of a package, or one of our packages
 // rebuilt since), the bundle declines and the caller starts from the unbundled files
 // (scripts/start-loader.cjs does both).
-import { build } from 'esbuild';
+import { parse, tokenizer } from 'acorn';
+import { build, transform } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,6 +64,13 @@ const BUNDLED = new Set([
   // its JavaScript (a dozen small files); its native build stays a file, loaded by path
   'better-sqlite3',
 ]);
+/**
+ * Bundled packages whose modules a start rarely runs (nothing on `pipeline invoke`'s or the Lambda
+ * entry's path runs them unless a plugin does): each goes to a file of its own beside the bundle,
+ * `<bundle>-<package>.bundle.js`, read and compiled the first time one of its modules is required.
+ * zod is 45 % of a bundle: compiling it at every start cost a new Lambda environment ~6 ms.
+ */
+const DEFERRED = new Set(['zod', 'semver']);
 const EXTERNAL = 'pipeline-start-external:';
 /** better-sqlite3's module that loads its native build. */
 const BETTER_SQLITE3 = /[\\/]node_modules[\\/]better-sqlite3[\\/]lib[\\/]database\.js$/;
@@ -93,6 +101,23 @@ function packageOf(file) {
   }
   throw new Error(`no package.json above ${file}`);
 }
+
+/**
+ * `code` with its local names minified: ~25 % less text to read and compile at each start (~4 ms of
+ * a new Lambda environment's import). Functions and classes keep their names at run time: the
+ * build's keepNames gave each its name (esbuild's __name), which the minified code still calls.
+ */
+const minify = async (code) =>
+  (
+    await transform(code, {
+      minifyIdentifiers: true,
+      minifyWhitespace: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'warning',
+    })
+  ).code;
 
 /** Files left outside the bundle (they use import()), as the build found them. */
 const outside = new Set();
@@ -136,8 +161,8 @@ const bundle = () =>
     mainFields: ['main'], // the CommonJS build of each package, as an unbundled require loads
     conditions: [], // not esbuild's default "module" condition, which picks ES builds
     target: 'node20',
-    keepNames: true, // error and handler classes keep their names
-    minifyWhitespace: true, // a smaller file to read at each start; names stay as written
+    keepNames: true, // error and handler classes keep their names (also once names are minified: see `minify`)
+    minifyWhitespace: true, // a smaller file to read at each start
     write: false,
     metafile: true,
     outfile: out,
@@ -215,9 +240,10 @@ const bundle = () =>
             }
             if (!/__dirname|__filename/.test(text))
               return BETTER_SQLITE3.test(args.path) ? { contents: text, loader: 'js' } : undefined;
-            const file = JSON.stringify(key(args.path));
+            const pkg = packageOf(args.path);
+            const inside = JSON.stringify(key(args.path).slice(pkg.length + 1));
             return {
-              contents: `var __filename = __startFile(${file}), __dirname = require("node:path").dirname(__filename);\n${text}`,
+              contents: `var __filename = __startFile(${JSON.stringify(pkg)}, ${inside}), __dirname = require("node:path").dirname(__filename);\n${text}`,
               loader: 'js',
             };
           });
@@ -229,12 +255,38 @@ const bundle = () =>
 await bundle(); // finds the files left outside
 const result = await bundle(); // with what they require
 let text = result.outputFiles[0].text;
+/** The bundle's text parsed: its statements, with their offsets in the text. */
+const parseBundle = (code) =>
+  parse(code, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true });
+/**
+ * A top-level `var <init> = <helper>({ "<file>"(exports, module) { ... } })`: esbuild's CommonJS
+ * module (its names minified), as { init, file }; else undefined.
+ */
+function commonJsModule(node) {
+  if (node.type !== 'VariableDeclaration' || node.declarations.length !== 1) return undefined;
+  const decl = node.declarations[0];
+  const call = decl.init?.type === 'CallExpression' ? decl.init : undefined;
+  const table =
+    call?.arguments.length === 1 && call.arguments[0].type === 'ObjectExpression' ? call.arguments[0] : undefined;
+  const entry = table?.properties.length === 1 ? table.properties[0] : undefined;
+  if (!entry || entry.key.type !== 'Literal' || typeof entry.key.value !== 'string') return undefined;
+  if (entry.value.type !== 'FunctionExpression' || !/\.(c?js|json)$/.test(entry.key.value)) return undefined;
+  return { init: decl.id.name, file: entry.key.value };
+}
 // Every CommonJS module of the bundle: its init function and the file it came from.
-const modules = [...text.matchAll(/\bvar (require_\w+)\s*=\s*__commonJS\(\{\s*"([^"]+)"\(/g)].map((m) => ({
-  init: m[1],
-  file: m[2],
-}));
-const entryCall = /\bmodule\.exports\s*=\s*(require_\w+)\(\);/.exec(text);
+const modules = parseBundle(text).body.map(commonJsModule).filter(Boolean);
+// the stub entry's `module.exports = <init of the real entry>();`
+const entryCall = parseBundle(text)
+  .body.filter(
+    (node) =>
+      node.type === 'ExpressionStatement' &&
+      node.expression.type === 'AssignmentExpression' &&
+      text.slice(node.expression.left.start, node.expression.left.end) === 'module.exports' &&
+      node.expression.right.type === 'CallExpression' &&
+      node.expression.right.arguments.length === 0 &&
+      modules.some((m) => m.init === node.expression.right.callee.name),
+  )
+  .map((node) => [text.slice(node.start, node.end), node.expression.right.callee.name])[0];
 if (!entryCall || !modules.length) throw new Error('bundle-start: esbuild output not in the expected shape');
 const inputs = Object.keys(result.metafile.inputs).filter((f) => /\.(c?js|json)$/.test(f));
 const missing = inputs.filter((f) => !f.endsWith('.json') && !modules.some((m) => m.file === f));
@@ -284,6 +336,66 @@ text = text
     (_, spec) => `Promise.resolve().then(() => __startRequire("${spec.slice(EXTERNAL.length)}"))`,
   );
 if (/\bimport\(/.test(withoutComments(text))) throw new Error('bundle-start: an import() was bundled');
+
+// The DEFERRED packages' modules move to files of their own (see DEFERRED). Each such file is one
+// function taking the bundle's names its modules use (esbuild's helpers, other modules' inits) and
+// answering its modules' inits by file; in the bundle, each moved module's init becomes a stub that
+// loads that file (once: start-runtime.cjs, __startDeferred) and calls the real one. Modules keep
+// their identity: a require of a moved module's file still gets the one instance.
+const deferredFiles = [];
+{
+  const ast = parseBundle(text);
+  const topLevel = new Set();
+  for (const node of ast.body) {
+    if (node.type === 'VariableDeclaration') for (const d of node.declarations) topLevel.add(d.id.name);
+    if (node.type === 'FunctionDeclaration') topLevel.add(node.id.name);
+  }
+  const groups = new Map();
+  for (const node of ast.body) {
+    const found = commonJsModule(node);
+    if (!found) continue;
+    const pkg = packageOf(join(workspace, found.file));
+    const name = JSON.parse(readFileSync(join(workspace, pkg, 'package.json'), 'utf8')).name;
+    if (!DEFERRED.has(name)) continue;
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name).push({ ...found, start: node.start, end: node.end });
+  }
+  const cuts = [];
+  for (const [name, group] of groups) {
+    const code = group.map((m) => text.slice(m.start, m.end)).join('\n');
+    const own = new Set(group.map((m) => m.init));
+    // The names its code uses that the bundle's scope gave it: the bundle's top-level names
+    // (esbuild's helpers, other modules' inits), the runtime's (__start*) and the wrapper's
+    // `require`. (A name the code also binds itself only costs an unused argument.)
+    const names = new Set();
+    let previous;
+    for (const token of tokenizer(code, { ecmaVersion: 'latest' })) {
+      if (token.type.label === 'name' && previous?.type.label !== '.' && previous?.type.label !== '?.')
+        names.add(token.value);
+      previous = token;
+    }
+    const used = [...names].filter(
+      (id) => !own.has(id) && (topLevel.has(id) || /^__start[A-Z]/.test(id) || id === 'require'),
+    );
+    const exportsTable = group.map((m) => `${JSON.stringify(m.file)}: ${m.init}`).join(',\n');
+    const body = await minify(`(function (${used.join(', ')}) {\n${code}\nreturn {\n${exportsTable}\n};\n})`);
+    const id = createHash('sha256').update(body).digest('hex').slice(0, 16);
+    const fileName = `${basename(out, '.bundle.js')}-${name.replace(/^@/, '').replace(/\//g, '-')}.bundle.js`;
+    deferredFiles.push({ fileName, text: `// start-bundle ${id}\n${body}\n`, name, modules: group.length });
+    const load = `__startDeferred(${JSON.stringify(fileName)}, ${JSON.stringify(id)}, function (fn) { return fn(${used.join(', ')}); })`;
+    cuts.push(
+      ...group.map((m, i) => ({
+        start: m.start,
+        end: m.end,
+        // the group's loader once, then each module's stub
+        text: `${i === 0 ? `var __startGroup_${id} = ${load};` : ''}var ${m.init} = __startGroup_${id}(${JSON.stringify(m.file)});`,
+      })),
+    );
+  }
+  // the stubs of a group use its loader: the first module's position may come after others'
+  cuts.sort((a, b) => b.start - a.start);
+  for (const cut of cuts) text = text.slice(0, cut.start) + cut.text + text.slice(cut.end);
+}
 const manifest = {
   self: {
     ...describePackage(self),
@@ -291,7 +403,16 @@ const manifest = {
   },
   packages: [...packages.values()],
 };
-const table = modules.map((m) => `  ${JSON.stringify(m.file)}: ${m.init},`).join('\n');
+// by package folder, then path inside it: the run time finds each module's installed file without a search
+const byPackage = new Map();
+for (const m of modules) {
+  const pkg = packageOf(join(workspace, m.file));
+  if (!byPackage.has(pkg)) byPackage.set(pkg, []);
+  byPackage.get(pkg).push(`${JSON.stringify(m.file.slice(pkg.length + 1))}: ${m.init}`);
+}
+const table = [...byPackage]
+  .map(([pkg, inits]) => `  ${JSON.stringify(pkg)}: {\n    ${inits.join(',\n    ')},\n  },`)
+  .join('\n');
 text += `
 // The start path's modules, by the file each came from (scripts/bundle-start.mjs).
 module.exports = __pipelineStart(
@@ -300,10 +421,12 @@ module.exports = __pipelineStart(
   ${entryCall[1]},
 );
 `;
+text = await minify(text);
 const runtime = readFileSync(join(workspace, 'scripts/start-runtime.cjs'), 'utf8');
 text = text.replace(/^("use strict";\n)?/, (strict) => `${strict}${runtime}\n`);
 // the loader keys its code cache by this hash (V8 itself only checks a cache's length)
 writeFileSync(out, `// start-bundle ${createHash('sha256').update(text).digest('hex').slice(0, 16)}\n${text}`);
+for (const deferred of deferredFiles) writeFileSync(join(dirname(out), deferred.fileName), deferred.text);
 // the loader the package's entry uses, beside the bundle, and the pruning of its cache folder it loads
 for (const name of ['start-loader.cjs', 'start-cache-prune.cjs']) {
   copyFileSync(join(workspace, 'scripts', name), join(dirname(out), name));
@@ -311,3 +434,7 @@ for (const name of ['start-loader.cjs', 'start-cache-prune.cjs']) {
 console.log(
   `bundle-start: ${relative(packageDir, out)}: ${modules.length} modules of ${packages.size + 1} packages, ${(text.length / 1024).toFixed(0)} KiB`,
 );
+for (const deferred of deferredFiles)
+  console.log(
+    `bundle-start: ${deferred.fileName}: ${deferred.name}'s ${deferred.modules} modules, compiled when first required, ${(deferred.text.length / 1024).toFixed(0)} KiB`,
+  );

@@ -12,13 +12,17 @@
 //
 // The folder is pruned when a start writes a new code cache (a new build, Node version or
 // installation), after the command has done its work (scripts/start-cache-prune.cjs).
+//
+// In AWS Lambda (AWS_LAMBDA_FUNCTION_NAME set) nothing is cached unless PIPELINE_CACHE_DIR names a
+// folder: a new execution environment starts with an empty /tmp and imports the entry once, so a
+// cache written there would never be read (and writing it costs the cold start ~5 ms).
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
 function cacheDirs() {
+  const os = require('node:os'); // here: a start in AWS Lambda, which keeps no cache, never loads it
   const dirs = [];
   if (process.env.PIPELINE_CACHE_DIR) dirs.push(process.env.PIPELINE_CACHE_DIR);
   else {
@@ -35,8 +39,9 @@ function cacheDirs() {
   return dirs;
 }
 
-/** The first cache folder that exists or can be made. */
+/** The first cache folder that exists or can be made; none in AWS Lambda unless one is named. */
 function cacheDir() {
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME && !process.env.PIPELINE_CACHE_DIR) return undefined;
   for (const dir of cacheDirs()) {
     try {
       fs.mkdirSync(dir, { recursive: true });
@@ -78,10 +83,63 @@ function loadStart(file) {
       // only a missed speed-up
     }
   }
-  // The build writes a hash of the bundle on its first line; V8 only checks a cache's length.
-  const id = /^\/\/ start-bundle ([0-9a-f]+)/.exec(source)?.[1];
-  // Named by where the bundle is installed too: the cleanup below removes only the caches of this
-  // installation's earlier builds, so two installations on one machine do not delete each other's.
+  const id = bundleId(source);
+  const main = compile(file, Module.wrap(source), id, dir);
+  const compiled = [main];
+  const owner = new Module(file, module);
+  owner.filename = file;
+  // where the bundle keeps the stamp of its check of the installed packages (scripts/start-runtime.cjs)
+  if (dir && id) owner.pipelineStartStamp = path.join(dir, `${main.prefix}${id}.check.json`);
+  // a deferred part of the bundle (zod, ...), compiled with its own code cache when first required
+  owner.pipelineLoadDeferred = (part, partId) => {
+    const text = fs.readFileSync(part, 'utf8');
+    if (bundleId(text) !== partId) {
+      throw new Error(
+        `${part} is not the one ${file} was built with (a partial install or build): reinstall the package, or rebuild it`,
+      );
+    }
+    const deferred = compile(part, text, partId, dir);
+    compiled.push(deferred);
+    return deferred.script.runInThisContext();
+  };
+  owner.paths = Module._nodeModulePaths(path.dirname(file));
+  const req = Module.createRequire(file);
+  main.script.runInThisContext().call(owner.exports, owner.exports, req, owner, file, path.dirname(file));
+  const exports = owner.exports;
+  if (!exports) return undefined;
+  return {
+    exports,
+    saveCache() {
+      for (const { script, cacheFile, stale, prefix } of compiled) {
+        if (!cacheFile) continue;
+        if (!stale) {
+          markUsed(cacheFile, Date.now());
+          continue;
+        }
+        try {
+          const temp = `${cacheFile}.${process.pid}.tmp`;
+          fs.writeFileSync(temp, script.createCachedData());
+          fs.renameSync(temp, cacheFile);
+        } catch {
+          continue; // only a missed speed-up
+        }
+        prune(dir, { cache: path.basename(cacheFile), prefix });
+      }
+    },
+  };
+}
+
+/** The hash the build writes on a bundle's first line (V8 itself only checks a cache's length). */
+function bundleId(source) {
+  return /^\/\/ start-bundle ([0-9a-f]+)/.exec(source)?.[1];
+}
+
+/**
+ * Compile `source` (the text of `file`, built as `id`) with its code cache from `dir` when there
+ * is one. The cache is named by where the file is installed too: pruning removes only the caches
+ * of this installation's earlier builds, so two installations on one machine keep theirs.
+ */
+function compile(file, source, id, dir) {
   const prefix = `${path.basename(file, '.js')}-${placeOf(file)}-`;
   const cacheFile = dir && id && path.join(dir, `${prefix}${id}-${process.version}-${process.arch}.v8`);
   let cachedData;
@@ -90,33 +148,9 @@ function loadStart(file) {
   } catch {
     cachedData = undefined;
   }
-  // (the bundle holds no import(): modules that use it are required from their own files)
-  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
-  const owner = new Module(file, module);
-  owner.filename = file;
-  // where the bundle keeps the stamp of its check of the installed packages (scripts/start-runtime.cjs)
-  if (dir && id) owner.pipelineStartStamp = path.join(dir, `${prefix}${id}.check.json`);
-  owner.paths = Module._nodeModulePaths(path.dirname(file));
-  const req = Module.createRequire(file);
-  script.runInThisContext().call(owner.exports, owner.exports, req, owner, file, path.dirname(file));
-  const exports = owner.exports;
-  if (!exports) return undefined;
-  const stale = cacheFile && (!cachedData || script.cachedDataRejected);
-  return {
-    exports,
-    saveCache() {
-      if (!cacheFile) return;
-      if (!stale) return markUsed(cacheFile, Date.now());
-      try {
-        const temp = `${cacheFile}.${process.pid}.tmp`;
-        fs.writeFileSync(temp, script.createCachedData());
-        fs.renameSync(temp, cacheFile);
-      } catch {
-        return; // only a missed speed-up
-      }
-      prune(dir, { cache: path.basename(cacheFile), prefix });
-    },
-  };
+  // (a bundle holds no import(): modules that use it are required from their own files)
+  const script = new vm.Script(source, { filename: file, cachedData });
+  return { script, prefix, cacheFile, stale: Boolean(cacheFile && (!cachedData || script.cachedDataRejected)) };
 }
 
 /** A day: a code cache read by a start is marked used at most this often. */

@@ -9,14 +9,17 @@
 var __startRoots = new Map();
 var __startRequires = new Map();
 
+/** The node_modules folders a require from a folder looks in, by folder. */
+var __startPaths = new Map();
+
 /**
  * Where a require from the folder `from` finds package `name`: the folder it looked in and the
  * stat of its package.json (undefined when no folder has it).
  */
 function __startFind(name, from) {
-  var Module = require('node:module');
   var fs = require('node:fs');
-  var paths = Module._nodeModulePaths(from);
+  var paths = __startPaths.get(from);
+  if (!paths) __startPaths.set(from, (paths = require('node:module')._nodeModulePaths(from)));
   for (var i = 0; i < paths.length; i++) {
     var dir = paths[i] + '/' + name;
     var stat = fs.statSync(dir + '/package.json', { bigint: true, throwIfNoEntry: false });
@@ -116,7 +119,11 @@ function __pipelineStart(modules, manifest, entry) {
   }
   // Node's loader, when code outside the bundle asks for one of these files, takes the bundle's module
   var bundled = new Map();
-  for (var file in modules) bundled.set(__startFile(file), modules[file]);
+  for (var key in modules) {
+    var folder = __startRoots.get(key);
+    var inits = modules[key];
+    for (var inside in inits) bundled.set(folder + '/' + inside, inits[inside]);
+  }
   ['.js', '.cjs'].forEach(function (ext) {
     var load = Module._extensions[ext];
     if (!load) return;
@@ -129,13 +136,9 @@ function __pipelineStart(modules, manifest, entry) {
   return entry();
 }
 
-/** The installed file a bundled module came from: its key is "<package folder>/<path inside>". */
-function __startFile(file) {
-  var best = '';
-  __startRoots.forEach(function (_root, pkg) {
-    if (file.startsWith(pkg + '/') && pkg.length > best.length) best = pkg;
-  });
-  return __startRoots.get(best) + file.slice(best.length);
+/** The installed file a bundled module came from: the file `inside` the package whose key is `pkg`. */
+function __startFile(pkg, inside) {
+  return __startRoots.get(pkg) + '/' + inside;
 }
 
 /** require(spec) as the bundled package `pkg` would have done it. */
@@ -148,6 +151,50 @@ function __startRequire(pkgAndSpec) {
     __startRequires.set(pkg, req);
   }
   return req(pkgAndSpec.slice(at + 1));
+}
+
+/**
+ * The init functions of a deferred group's modules (scripts/bundle-start.mjs, DEFERRED): a stub per
+ * module that, when first called, reads and compiles the group's file `fileName` beside the bundle
+ * (with the loader's code cache when the loader gave one: module.pipelineLoadDeferred), hands it
+ * the bundle's names it uses (`call`), and calls the module's real init.
+ */
+function __startDeferred(fileName, id, call) {
+  var inits;
+  function load() {
+    if (!inits) {
+      var file = require('node:path').join(__dirname, fileName);
+      var compiled = module.pipelineLoadDeferred
+        ? module.pipelineLoadDeferred(file, id)
+        : __startCompileDeferred(file, id);
+      inits = call(compiled);
+    }
+    return inits;
+  }
+  return function (moduleFile) {
+    var init;
+    return function () {
+      if (!init) init = load()[moduleFile];
+      return init();
+    };
+  };
+}
+
+/** A deferred group's function, compiled from its file (no code cache). */
+function __startCompileDeferred(file, id) {
+  var source = require('node:fs').readFileSync(file, 'utf8');
+  if (source.indexOf('// start-bundle ' + id + '\n') !== 0) throw __startMismatch(file);
+  return new (require('node:vm').Script)(source, { filename: file }).runInThisContext();
+}
+
+/** The error of a deferred group's file that is not the one the bundle was built with. */
+function __startMismatch(file) {
+  return new Error(
+    file +
+      ' is not the one ' +
+      __filename +
+      ' was built with (a partial install or build): reinstall the package, or rebuild it',
+  );
 }
 
 /* eslint-enable no-var */

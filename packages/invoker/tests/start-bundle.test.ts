@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cjsPlugin, createHostProject, runCli } from './helpers/host-project';
+import { bundleNames } from '../../../tests/support/bundle-names';
 import { tempDir } from '../../../tests/support/temp-dir';
 
 const WORKSPACE = resolve(__dirname, '../../..');
@@ -143,6 +144,40 @@ describe('pipeline invoke from the start bundle', () => {
     } finally {
       if (readFileSync(buildInfo).equals(rebuilt)) writeFileSync(buildInfo, built);
     }
+  });
+
+  it('compiles zod only when a plugin uses it: from its own file beside the bundle, with a code cache of its own', async () => {
+    const cache = tempDir('bundle-cache-');
+    // the code caches written, by file: `<bundle file>-<place>-<build>-<node>-<arch>.v8`
+    const cached = () =>
+      readdirSync(cache)
+        .filter((f) => f.endsWith('.v8'))
+        .map((f) => f.replace(/-[0-9a-f]{8}-.*$/, ''))
+        .sort();
+    const plain = await run(invoke, { PIPELINE_CACHE_DIR: cache });
+    expect([plain.code, cached()]).toEqual([0, ['pipeline.bundle']]);
+    const translatedRun = await run(['invoke', 'translated_service', '--json'], { PIPELINE_CACHE_DIR: cache });
+    expect([translatedRun.code, JSON.parse(JSON.parse(translatedRun.stdout).body).english]).toEqual([
+      0,
+      'Invalid input: expected string, received number',
+    ]);
+    expect(cached()).toEqual(['pipeline-zod.bundle', 'pipeline.bundle']);
+    // zod's schemas came from the bundle's part, not from their files (only the French translation,
+    // which asks for zod's util: the bundle answers that require, as the test above shows)
+    expect(translatedRun.modules.filter((m) => /node_modules\/zod\/v4\/(classic|locales)\//.test(m))).toEqual([
+      expect.stringMatching(/node_modules\/zod\/v4\/locales\/fr\.cjs$/),
+    ]);
+    const again = await run(['invoke', 'translated_service', '--json'], { PIPELINE_CACHE_DIR: cache });
+    expect([again.code, cached()]).toEqual([0, ['pipeline-zod.bundle', 'pipeline.bundle']]);
+  });
+
+  it('keeps the names a user sees: each module answers with the functions and classes its file exports, named alike', () => {
+    const names = bundleNames(join(WORKSPACE, 'packages/invoker/dist/pipeline.bundle.js'));
+    // every module of the bundle and its deferred parts, zod's and semver's among them
+    expect(Object.keys(names.bundle).length).toBeGreaterThan(200);
+    expect(names.bundle['packages/core/dist/errors.js']?.InvalidRequestError).toBe('InvalidRequestError');
+    expect(names.bundle['node_modules/zod/v4/classic/schemas.cjs']?.ZodObject).toBe('ZodObject');
+    expect(names.bundle).toEqual(names.files);
   });
 
   it('is not used by pipeline list, which starts faster from a few files', async () => {

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { bundleNames } from '../../../tests/support/bundle-names';
 import { tempDir } from '../../../tests/support/temp-dir';
 
 const WORKSPACE = resolve(__dirname, '../../..');
@@ -58,4 +59,10 @@ it('answers an invocation from its bundle: zod and the rest come from the one fi
   const { response, zodFromFiles } = JSON.parse(out);
   expect(response).toMatchObject({ service: 'echo', status_code: 200, body: 'echo hi' });
   expect(zodFromFiles).toBe(false);
+});
+
+it('keeps the names a user sees: each module answers with the functions and classes its file exports, named alike', () => {
+  const names = bundleNames(join(WORKSPACE, 'packages/worker/dist/lambda.bundle.js'));
+  expect(names.bundle['packages/worker/dist/lambda.js']?.createLambdaHandler).toBe('createLambdaHandler');
+  expect(names.bundle).toEqual(names.files);
 });
