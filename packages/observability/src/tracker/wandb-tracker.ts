@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   ObservabilityError,
   systemClock,
@@ -178,7 +178,10 @@ export class WandbTracker implements Tracker {
     if (this.thread) return this.thread;
     // No `stdout: true`: reading a worker's piped stdio refs the process until the thread ends.
     // The thread sends its console and stdio writes as messages instead.
-    const thread = new Worker(WORKER_FILE);
+    // required here, not at the top: loading worker_threads (and Node's streams with it) costs every
+    // start ~1-2 ms, and a start with W&B off never needs it
+    const { Worker: ThreadWorker } = require('node:worker_threads') as typeof import('node:worker_threads'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const thread = new ThreadWorker(WORKER_FILE);
     thread.on('message', (message: ThreadMessage) => this.onMessage(message));
     thread.on('error', (error) => this.failAll(error));
     thread.on('exit', (code) => {
