@@ -5,13 +5,14 @@
 // - `pipeline invoke` is judged with the code cache its earlier starts wrote (the first,
 //   uncounted, rounds), as every start of a user's after the first; its first start after an
 //   install, a build or a Node upgrade (an empty cache folder) is reported beside it.
-// - The Lambda import is judged with an empty cache folder: a new Lambda execution environment
-//   starts with an empty /tmp and imports the entry once, so no code cache of ours is there for
-//   it. The import with a cache (a process that starts again on a machine that keeps the folder)
-//   is reported beside it.
+// - The Lambda import is judged as a new Lambda execution environment makes it: the function's
+//   packages installed as npm installs them (copies of what `npm pack` publishes: no build info,
+//   as in a deployment package), Lambda's environment (AWS_LAMBDA_FUNCTION_NAME, ...: the loader
+//   then keeps no code cache, which a new environment's empty /tmp never has), once. The same import
+//   with a code cache (a machine that keeps the cache folder) is reported beside it.
 // Each process also counts the modules it loaded from their own files (the bundle's are not),
 // printed beside its time. Processes get only PATH, PIPELINE_HOME and (for first starts) a fresh
-// PIPELINE_CACHE_DIR: no NODE_EXTRA_CA_CERTS.
+// PIPELINE_CACHE_DIR, or Lambda's variables: no NODE_EXTRA_CA_CERTS.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +20,18 @@ import { median, report } from './harness.mjs';
 import { cli, noopHostProject } from './host.mjs';
 
 const root = noopHostProject('bench-cold-');
+/** The Lambda function's folder: the same project, its packages installed from their packed files. */
+const lambdaRoot = noopHostProject('bench-cold-lambda-', { deployed: true });
 // default logging (info, JSON lines on stderr): what a user's run does
 const env = { PATH: process.env.PATH, PIPELINE_HOME: join(root, '.pipeline') };
+/** What AWS Lambda sets (with PATH), as the Node.js 22 runtime does; no HOME, no cache folder. */
+const lambdaEnv = {
+  PATH: process.env.PATH,
+  AWS_LAMBDA_FUNCTION_NAME: 'bench',
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+  LAMBDA_TASK_ROOT: lambdaRoot,
+  PIPELINE_HOME: join(lambdaRoot, '.pipeline'),
+};
 // counts the CommonJS modules a process loaded, on stderr as it exits
 const counter = join(root, 'count-modules.cjs');
 writeFileSync(
@@ -32,11 +43,11 @@ writeFileSync(
 let firsts = 0;
 const emptyCache = () => mkdtempSync(join(root, `cache-${firsts++}-`));
 
-function time(args, { count = false, cacheDir } = {}) {
+function time(args, { count = false, cacheDir, lambda = false } = {}) {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, count ? ['-r', counter, ...args] : args, {
-    cwd: root,
-    env: cacheDir ? { ...env, PIPELINE_CACHE_DIR: cacheDir } : env,
+    cwd: lambda ? lambdaRoot : root,
+    env: lambda ? lambdaEnv : cacheDir ? { ...env, PIPELINE_CACHE_DIR: cacheDir } : env,
     encoding: 'utf8',
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -49,7 +60,18 @@ const invoke = [cli, 'invoke', 'noop', '--json'];
 const lambda = ['-e', "require('@pipeline-invocation/worker/lambda')"];
 const record = JSON.parse(time(invoke).stdout);
 if (record.status !== 'SUCCEEDED') throw new Error(`pipeline invoke ended ${record.status}`);
-const modules = { invoke: time(invoke, { count: true }).modules, lambda: time(lambda, { count: true }).modules };
+const modules = {
+  invoke: time(invoke, { count: true }).modules,
+  lambda: time(lambda, { count: true, lambda: true }).modules,
+};
+// the reported import with a code cache: the same installed files, outside Lambda's environment
+const lambdaCache = { ...env, PIPELINE_CACHE_DIR: join(lambdaRoot, '.cache') };
+const timeCachedLambda = () => {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, lambda, { cwd: lambdaRoot, env: lambdaCache, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`the Lambda import exited ${result.status}: ${result.stderr}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+};
 
 const rounds = 15;
 const times = { node: [], invoke: [], lambda: [], invokeFirst: [], lambdaFirst: [] };
@@ -57,9 +79,9 @@ for (let i = 0; i < rounds + 2; i++) {
   // Interleaved so machine noise hits all alike; the first 2 rounds warm the file cache.
   const n = time(['-e', '0']).ms;
   const v = time(invoke).ms;
-  const l = time(lambda).ms;
+  const l = timeCachedLambda();
   const vFirst = time(invoke, { cacheDir: emptyCache() }).ms;
-  const lFirst = time(lambda, { cacheDir: emptyCache() }).ms;
+  const lFirst = time(lambda, { lambda: true }).ms;
   if (i >= 2) {
     times.node.push(n);
     times.invoke.push(v);
@@ -69,9 +91,10 @@ for (let i = 0; i < rounds + 2; i++) {
   }
 }
 rmSync(root, { recursive: true, force: true });
+rmSync(lambdaRoot, { recursive: true, force: true });
 const node = { name: 'node -e 0', ms: median(times.node) };
 const lambdaOk = report(
-  `Lambda entry's cold import in a new environment (no code cache), ${modules.lambda} modules from files (median of ${rounds} processes)`,
+  `Lambda entry's cold import in a new Lambda environment (packages as installed, no code cache), ${modules.lambda} modules from files (median of ${rounds} processes)`,
   [
     node,
     { name: "require('@pipeline-invocation/worker/lambda')", ms: median(times.lambdaFirst) },
