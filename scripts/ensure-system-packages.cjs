@@ -1,12 +1,13 @@
-// Jest global setup: the worker and reliability tests need a real redis-server, the dashboard's
-// tests a real (headless) Chromium. On a fresh machine `npm test` obtains them itself: as root
-// with apt-get (Debian), it installs Debian's package, saying so on stderr; otherwise it names the
-// one command to run, and the tests that need the program fail with the same line (they are
-// never skipped).
+// Jest global setup: the worker and reliability tests need a real redis-server (and openssl, to
+// make the certificate of the Redis-over-TLS test), the dashboard's tests a real (headless)
+// Chromium. On a fresh machine `npm test` obtains them itself: as root with apt-get (Debian), it
+// installs Debian's package, saying so on stderr; otherwise it names the one command to run, and
+// the tests that need the program fail with the same line (they are never skipped).
 const { spawnSync } = require('node:child_process');
 
 const PACKAGES = [
   { command: 'redis-server', apt: 'redis-server' },
+  { command: 'openssl', apt: 'openssl' },
   { command: 'chromium', apt: 'chromium' },
 ];
 

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsOptions } from 'node:tls';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { parseExpression } from 'cron-parser';
 import type { JsonObject } from '@pipeline-invocation/core';
@@ -180,15 +181,18 @@ export class Schedules {
 }
 
 /**
- * Whether Redis answers at `connection` within `timeoutMs` (a TCP connection and a PING; an
- * answer asking for a password counts). Commands on a BullMQ connection wait for Redis forever,
- * so a CLI asks first and says what is wrong. A server that closes the connection without an
- * answer is no Redis either.
+ * Whether Redis answers at `connection` within `timeoutMs` (a TCP connection, over TLS when the
+ * connection has `tls` options as a `rediss://` URL gives, and a PING; an answer asking for a
+ * password counts). Commands on a BullMQ connection wait for Redis forever, so a CLI asks first
+ * and says what is wrong. A server that closes the connection without an answer is no Redis
+ * either, nor is one whose TLS certificate Node does not trust (BullMQ's connection would fail
+ * the same way).
  */
 export function redisAnswers(connection: ConnectionOptions, timeoutMs = 2000): Promise<boolean> {
-  const { host = '127.0.0.1', port = 6379 } = connection as { host?: string; port?: number };
+  const { host = '127.0.0.1', port = 6379, tls } = connection as { host?: string; port?: number; tls?: TlsOptions };
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    // over TLS as BullMQ's client (ioredis) connects: its tls options, the host as the server name
+    const socket = tls ? connectTls({ ...tls, host, port }) : connect({ host, port });
     // A timer of our own, not socket.setTimeout: that one does not keep the process alive and
     // stops with the socket, so a server that closed the connection without answering left the
     // promise unsettled and the CLI ended with nothing done, nothing said and exit code 0.
@@ -199,7 +203,7 @@ export function redisAnswers(connection: ConnectionOptions, timeoutMs = 2000): P
       resolve(ok);
     };
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
     socket.once('data', (chunk) => done(/^[+-]/.test(chunk.toString())));
     socket.once('close', () => done(false)); // (after an answer, the promise is settled already)
   });

@@ -167,7 +167,10 @@ export async function schedule(args: string[], io: Io): Promise<number> {
   const where = io.env.REDIS_URL || 'redis://127.0.0.1:6379';
   if (!(await redisAnswers(connection)))
     throw new UsageError(
-      `cannot reach Redis at ${where.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:****@')}: start it, or set REDIS_URL to yours.`,
+      `cannot reach Redis at ${where.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:****@')}: start it, or set REDIS_URL to yours.` +
+        ('tls' in connection
+          ? " Over TLS (rediss://) Node must trust the server's certificate: a private CA's goes in NODE_EXTRA_CA_CERTS."
+          : ''),
     );
   const schedules = new Schedules(connection);
   try {
