@@ -184,6 +184,6 @@ export function runCli(
     child.stderr.on('data', (d) => (stderr += d));
     // A spawn failure (e.g. the folder is gone) is a result to assert on, not an uncaught error.
     child.on('error', (error) => resolvePromise({ code: null, stdout, stderr: `${stderr}${error.message}` }));
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
   });
 }
