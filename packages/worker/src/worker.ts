@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { ROOT_CONTEXT, SpanKind, propagation } from '@opentelemetry/api';
 import {
@@ -57,11 +58,18 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     );
   const connection = options.connection ?? redisConnection();
   const logger = invoker.logger.child({ component: 'worker' });
+  // Force-closing cancels every job in hand through one signal of this worker's, not BullMQ's
+  // per-job one: a processor that takes BullMQ's signal makes BullMQ build an AbortController
+  // (an EventTarget) for each job, several microseconds and a few promoted objects a job. A job
+  // that starts after the cancellation gets no signal, as it got a fresh one from BullMQ.
+  const closing = new AbortController();
+  // every job in hand listens to it: no "possible memory leak" warning past 10 of them
+  setMaxListeners(0, closing.signal);
   const workers = services.map(
     (service) =>
       new Worker<InvocationJobData, RunExecutionMetadata>(
         queueName(service),
-        (job, token, signal) => processJob(job, token, signal, invoker, logger),
+        (job, token) => processJob(job, token, closing.signal.aborted ? undefined : closing.signal, invoker, logger),
         {
           connection,
           prefix: QUEUE_PREFIX,
@@ -108,7 +116,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
         logger.warn(
           `the worker did not close within ${timeoutMs} ms (jobs still running${active ? '' : ', or Redis unreachable'}): cancelling its jobs; another worker runs them again`,
         );
-        for (const w of workers) w.cancelAllJobs(CLOSING);
+        closing.abort(CLOSING);
         await within(graceful, invoker.lifecycle.cancelGraceMs + 1000);
         const forced = Promise.all(workers.map((w) => w.close(true)));
         forced.catch(() => {});
@@ -161,7 +169,7 @@ async function processJob(
       timeoutMs,
       idempotencyKey,
       scheduleId,
-      // job cancellation (`worker.cancelJob`) and a force-closing worker abort the run
+      // a force-closing worker aborts the run
       ...(signal ? { signal } : {}),
       // the job's slot is free only once its handler has settled: concurrency is never exceeded
       holdUntilSettled: true,
