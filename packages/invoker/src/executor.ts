@@ -38,9 +38,10 @@ import { Heartbeat } from './heartbeat';
 import {
   endRun,
   fail,
+  NO_SPAN,
+  inRunSpan,
   inSpan,
   recordRunMetrics,
-  runSpan,
   traceIdOf,
   type Context,
   type Span,
@@ -182,7 +183,7 @@ export class Executor {
   }
 
   async execute(request: IntegrationRequest, options: InvokeOptions = {}): Promise<RunExecutionMetadata> {
-    return inSpan(...runSpan(request.service, options, this.off), (span) => this.executeIn(span, request, options));
+    return inRunSpan(request.service, options, this.off, (span) => this.executeIn(span, request, options));
   }
 
   /** {@link execute} inside a run span the caller started (the invoker, to put the plugin load in it). */
@@ -470,7 +471,7 @@ export class Executor {
       if (!signal.aborted) {
         // Construction (a lazy factory, the plugin's collaborators) counts inside the timeout. The
         // handler runs in its span's context: spans it (or a library it calls) starts are children.
-        work = inSpan(`pipeline.handler ${request.service}`, { off: run.childSpansOff }, async (span) => {
+        const handling = async (span: Span): Promise<HandlerResult> => {
           const child = (this.deps.registry.containerOf(request.service) ?? this.deps.container).createChildContainer();
           child.register(RUN_CONTEXT, { useValue: context });
           child.register(LOGGER, { useValue: run.logger });
@@ -479,7 +480,9 @@ export class Executor {
           if (result && typeof result.statusCode === 'number' && result.statusCode >= 400)
             fail(span, new Error(`status ${result.statusCode}: ${String(result.body).slice(0, 200)}`));
           return result;
-        });
+        };
+        // (no span: what inSpan does when off, without making the span's name)
+        work = run.childSpansOff ? handling(NO_SPAN) : inSpan(`pipeline.handler ${request.service}`, {}, handling);
         work.catch(() => {}); // a handler that fails after being stopped is not an unhandled rejection
       }
       const outcome = checkResult(await signal.race(work));

@@ -38,7 +38,7 @@ import { discoverPlugins, servicesOf, type DiscoveredPlugin, type DiscoveryProbl
 import { loadPlugin, unwrapDefault } from './discovery/plugin-loader';
 import { DEFAULT_STORE_RETRY_DELAYS_MS, Executor, type InvokeOptions } from './executor';
 import { readHostConfig, type LifecycleConfig } from './config';
-import { inSpan, runSpan } from './telemetry';
+import { inRunSpan, inSpan, type Span } from './telemetry';
 import {
   INVOKE_OPTION_KEYS,
   SEED_OVERRIDE_KEYS,
@@ -289,17 +289,23 @@ export class Invoker {
    * @example
    * const record = await invoker.invokePipelineHandler('ml_inference_perspective_api', { run_type: 'prod' });
    */
-  async invokePipelineHandler(
+  invokePipelineHandler(
     service: string,
     payload: unknown,
     requestMetadata: unknown = {},
     options: InvokeOptions = {},
   ): Promise<RunExecutionMetadata> {
-    this.assertOpen(`invokePipelineHandler("${service}")`);
-    checkOptionKeys(options, INVOKE_OPTION_KEYS, 'invokePipelineHandler');
-    // the original's `request_metadata=None` default: null means none, as undefined does
-    const request = parseIntegrationRequest({ service, payload, metadata: requestMetadata ?? {} });
-    return this.run(request, options);
+    // (not an async method: its run's promise is returned as it is, not wrapped in another; what
+    // throws here is a rejection all the same)
+    try {
+      if (this.closing) this.assertOpen(`invokePipelineHandler("${service}")`); // (its text only when it throws)
+      checkOptionKeys(options, INVOKE_OPTION_KEYS, 'invokePipelineHandler');
+      // the original's `request_metadata=None` default: null means none, as undefined does
+      const request = parseIntegrationRequest({ service, payload, metadata: requestMetadata ?? {} });
+      return this.run(request, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -575,18 +581,26 @@ export class Invoker {
     this.hostRegistrations.replay(container);
   }
 
-  private async run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
+  /** (Its callers are async or await it in a try: anything it throws reaches theirs as a rejection.) */
+  private run(request: IntegrationRequest, options: InvokeOptions): Promise<RunExecutionMetadata> {
     // the run's span holds everything: the plugin's import, the store, the handler
-    return inSpan(...runSpan(request.service, options, this.config.telemetry === false), async (span) => {
-      // a service already installed, on an open runtime: no await (a worker passes here each run)
-      if (this.config.fallbackRegistry || !this.registry.has(request.service))
-        await this.ensureService(request.service);
-      const runtime = this.opened ?? (await this.ready(`invokePipelineHandler("${request.service}")`));
-      if (this.closing) throw new InvokerClosedError(`invokePipelineHandler("${request.service}")`);
-      // records this process left there, and (every 30 s) those of other processes
-      if (runtime.outbox?.due()) await this.replayOutbox(runtime);
-      return runtime.executor.executeIn(span, request, options);
-    });
+    return inRunSpan(request.service, options, this.config.telemetry === false, (span) =>
+      this.runInSpan(span, request, options),
+    );
+  }
+
+  private async runInSpan(
+    span: Span,
+    request: IntegrationRequest,
+    options: InvokeOptions,
+  ): Promise<RunExecutionMetadata> {
+    // a service already installed, on an open runtime: no await (a worker passes here each run)
+    if (this.config.fallbackRegistry || !this.registry.has(request.service)) await this.ensureService(request.service);
+    const runtime = this.opened ?? (await this.ready(`invokePipelineHandler("${request.service}")`));
+    if (this.closing) throw new InvokerClosedError(`invokePipelineHandler("${request.service}")`);
+    // records this process left there, and (every 30 s) those of other processes
+    if (runtime.outbox?.due()) await this.replayOutbox(runtime);
+    return await runtime.executor.executeIn(span, request, options); // (one tick less than returning the promise)
   }
 
   private async replayOutbox({ outbox, store, runLifecycle }: Runtime): Promise<void> {

@@ -34,7 +34,7 @@ const INVALID_SPAN_CONTEXT: SpanContext = {
 };
 
 /** A span that records nothing: the span of a run with no SDK, or of an invoker with `telemetry: false`. */
-const NO_SPAN: Span = {
+export const NO_SPAN: Span = {
   spanContext: () => INVALID_SPAN_CONTEXT,
   setAttribute: () => NO_SPAN,
   setAttributes: () => NO_SPAN,
@@ -148,6 +148,21 @@ export function recordRunMetrics(record: RunExecutionMetadata): void {
   const attributes = { 'pipeline.service': record.service, 'pipeline.status': record.status };
   instruments.runs.add(1, attributes);
   if (record.duration_ms !== undefined) instruments.duration.record(record.duration_ms, attributes);
+}
+
+/**
+ * {@link inSpan} with {@link runSpan}'s name and options: `fn` inside the run's span. With no SDK
+ * (or `off`), `fn` gets {@link NO_SPAN} at once, without the span's name and options being made
+ * (a worker passes here each run).
+ */
+export function inRunSpan<T>(
+  service: string,
+  options: { spanKind?: SpanKind; traceContext?: Context },
+  off: boolean,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  if (off || !otel()) return fn(NO_SPAN);
+  return inSpan(...runSpan(service, options, off), fn);
 }
 
 /** The name and options of a run's span, `pipeline.invoke <service>`. */
