@@ -15,7 +15,10 @@ export function findForbiddenKey(
   if (value === null || typeof value !== 'object' || path.length > MAX_DEPTH) return undefined;
   for (const key of Object.keys(value)) {
     if (FORBIDDEN_KEYS.includes(key)) return { key, path: [...path, key] };
-    const found = findForbiddenKey((value as Record<string, unknown>)[key], [...path, key]);
+    const item = (value as Record<string, unknown>)[key];
+    // (a value that is no object has no keys: no call, and no path made for it)
+    if (item === null || typeof item !== 'object') continue;
+    const found = findForbiddenKey(item, [...path, key]);
     if (found) return found;
   }
   return undefined;
