@@ -29,7 +29,8 @@ export class HandlerSignal {
   timedOut = false;
   private controller: AbortController | undefined;
   private stopped: ((reason: unknown) => void) | undefined;
-  private readonly onCaller: (() => void) | undefined;
+  /** Whether this run is among the listeners of the caller's signal (see {@link listen}). */
+  private listening = false;
 
   constructor(
     cancel: RunCancel,
@@ -39,9 +40,15 @@ export class HandlerSignal {
     else if (callerSignal?.aborted) this.abort(callerSignal.reason);
     cancel.onAbort = (reason) => this.abort(reason);
     if (callerSignal && !callerSignal.aborted) {
-      this.onCaller = () => this.abort(callerSignal.reason);
-      callerSignal.addEventListener('abort', this.onCaller, { once: true });
+      listen(callerSignal, this);
+      this.listening = true;
     }
+  }
+
+  /** The caller's signal aborted (told by {@link listen}'s one listener of it). */
+  callerAborted(): void {
+    this.listening = false;
+    this.abort(this.callerSignal!.reason);
   }
 
   /** The `AbortSignal` the handler sees (made on first read). */
@@ -73,7 +80,9 @@ export class HandlerSignal {
 
   /** The run is over: the caller's signal no longer holds a listener of it. */
   dispose(): void {
-    if (this.onCaller) this.callerSignal!.removeEventListener('abort', this.onCaller);
+    if (!this.listening) return;
+    this.listening = false;
+    unlisten(this.callerSignal!, this);
   }
 
   private abort(reason: unknown): void {
@@ -83,4 +92,42 @@ export class HandlerSignal {
     this.controller?.abort(reason);
     this.stopped?.(reason);
   }
+}
+
+/** The runs listening to a caller's signal, and the one listener they share on it. */
+interface Listeners {
+  readonly runs: Set<HandlerSignal>;
+  readonly listener: () => void;
+}
+
+const listenersOf = new WeakMap<AbortSignal, Listeners>();
+
+/**
+ * Tell `run` when `signal` aborts. The runs on one signal (a queue worker's runs share its
+ * closing signal) share one listener of it, added when the first starts and removed when the
+ * last ends: a run costs a set entry, not an EventTarget listener (its add walks the listeners
+ * already there). Each run is told in the order it started, with the signal's reason, once.
+ */
+function listen(signal: AbortSignal, run: HandlerSignal): void {
+  let entry = listenersOf.get(signal);
+  if (!entry) {
+    const runs = new Set<HandlerSignal>();
+    const listener = () => {
+      listenersOf.delete(signal);
+      for (const each of runs) each.callerAborted();
+      runs.clear();
+    };
+    entry = { runs, listener };
+    listenersOf.set(signal, entry);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  entry.runs.add(run);
+}
+
+/** `run` no longer listens to `signal`; the last run's leaving removes the shared listener. */
+function unlisten(signal: AbortSignal, run: HandlerSignal): void {
+  const entry = listenersOf.get(signal);
+  if (!entry?.runs.delete(run) || entry.runs.size > 0) return;
+  listenersOf.delete(signal);
+  signal.removeEventListener('abort', entry.listener);
 }

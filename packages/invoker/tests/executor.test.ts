@@ -272,6 +272,52 @@ describe('invokePipelineHandler', () => {
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
+  it('cancels every concurrent run sharing one caller signal (as a queue worker closing), holding one listener of it while they run', async () => {
+    class Waits {
+      async handle(_payload: unknown, context: RunContext): Promise<HandlerResult> {
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+        return { statusCode: 200, body: 'stopped' };
+      }
+    }
+    pipelineHandler('waits_for_abort')(Waits);
+    const { invoker, store } = createTestInvoker({ handlers: [Waits], config: { cancelGraceMs: 1000 } });
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const runs = Array.from({ length: 16 }, (_, n) =>
+        invoker.invokePipelineHandler('waits_for_abort', { n }, {}, { signal: controller.signal }),
+      );
+      while (store.all().filter((r) => r.status === 'RUNNING').length < 16)
+        await new Promise((resolve) => setImmediate(resolve));
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      controller.abort('the worker is closing');
+      const records = await Promise.all(runs);
+      expect(records.map((r) => r.status)).toEqual(Array(16).fill('CANCELLED'));
+      for (const record of records)
+        expect(record).toMatchObject({ status_code: 499, handler_settled: true, error: { name: 'RunCancelledError' } });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // a signal the runs ended on without it aborting keeps no listener either
+      class Quick {
+        handle(): HandlerResult {
+          return { statusCode: 200, body: 'done' };
+        }
+      }
+      pipelineHandler('quick')(Quick);
+      const { invoker: second } = createTestInvoker({ handlers: [Quick] });
+      const unused = new AbortController();
+      const ends = Array.from({ length: 3 }, (_, n) =>
+        second.invokePipelineHandler('quick', { n }, {}, { signal: unused.signal }),
+      );
+      expect((await Promise.all(ends)).map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+      expect(getEventListeners(unused.signal, 'abort')).toHaveLength(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('refuses a payload that fails the handler schema with a 400 naming the field, and records nothing', async () => {
     const { invoker, store, tracker } = createTestInvoker({ handlers: [GreetHandler], ...withGreeting });
     const attempt = invoker.invokePipelineHandler('greet', { run_type: 'daily', name: '' });
