@@ -193,12 +193,16 @@ export function copyJson<T>(value: T): T {
   if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function')
     return JSON.parse(JSON.stringify(value)) as T;
   const out: Record<string, unknown> = {};
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue; // (an enumerable property someone put on Object.prototype)
+  // own enumerable string keys, in order (what JSON.stringify writes; not an enumerable property
+  // someone put on Object.prototype)
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     if (key === '__proto__') return JSON.parse(JSON.stringify(value)) as T; // an own property, as JSON.parse makes it
     const item: unknown = (value as Record<string, unknown>)[key];
-    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
-    out[key] = copyJson(item);
+    // (strings and booleans, most of a record's fields, are kept without a call)
+    if (typeof item === 'string' || typeof item === 'boolean') out[key] = item;
+    else if (item !== undefined && typeof item !== 'function' && typeof item !== 'symbol') out[key] = copyJson(item);
   }
   return out as T;
 }
