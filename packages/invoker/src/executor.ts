@@ -369,8 +369,10 @@ export class Executor {
     const summary = metrics.summary();
     const metricsPart = Object.keys(summary).length ? { metrics: summary, metric_steps: metrics.steps() } : {};
     try {
-      const json = handlerMetadata === undefined ? {} : toJsonValue(handlerMetadata);
-      metadata = JSON.stringify({ ...(this.redact(json) as object), ...metricsPart });
+      // no handler metadata and no metrics: '{}', what the JSON below makes of them, without making it
+      const empty = handlerMetadata === undefined && !('metrics' in metricsPart);
+      const json = empty || handlerMetadata === undefined ? {} : toJsonValue(handlerMetadata);
+      metadata = empty ? '{}' : JSON.stringify({ ...(this.redact(json) as object), ...metricsPart });
     } catch (error) {
       ended = failure(error, 'Handler failed');
       metadata = JSON.stringify(metricsPart);
