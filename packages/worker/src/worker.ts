@@ -63,7 +63,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   // (an EventTarget) for each job, several microseconds and a few promoted objects a job. A job
   // that starts after the cancellation gets no signal, as it got a fresh one from BullMQ.
   const closing = new AbortController();
-  // every job in hand listens to it: no "possible memory leak" warning past 10 of them
+  // (the invoker's runs on it share one listener of it; whatever else listens, many is no leak)
   setMaxListeners(0, closing.signal);
   const workers = services.map(
     (service) =>
