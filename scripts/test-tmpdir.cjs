@@ -7,8 +7,10 @@
 // is named on stderr, and under CI (CI=true, as .ci/run sets) the run fails. Tests make their
 // folders with tempDir() (tests/support/temp-dir.ts), which removes them after each test file.
 //
-// Untouched by this: jest's own cache (its folder is chosen before the setup runs) and the caches
-// under $HOME (our code cache and the Node builds of scripts/node-matrix.mjs). redis-server is
+// The start bundles' code cache goes in the run's folder too (PIPELINE_CACHE_DIR, unless the one
+// running the tests set it): a test run no longer writes the user's ~/.cache/pipeline-invocation.
+// Untouched by this: jest's own cache (its folder is chosen before the setup runs) and the Node
+// builds of scripts/node-matrix.mjs under $HOME (CI and the benches reuse them). redis-server is
 // started without persistence and writes no files; playwright gives chromium a profile folder in
 // the temp folder and removes it when the browser closes.
 // A run that is interrupted (Ctrl-C, SIGTERM) removes its folder on the way out; one that is
@@ -25,15 +27,18 @@ const RUN_NAME = /^pipeline-test-(\d+)-\w{6}$/;
 const RUN_DIR = 'PIPELINE_TEST_RUN_TMPDIR';
 /** TMPDIR as it was before the run ('' when it was not set). */
 const OUTER_TMPDIR = 'PIPELINE_TEST_OUTER_TMPDIR';
+/** The run's code cache folder of the start bundles (in the run's folder), when setup chose it. */
+const RUN_CACHE = 'PIPELINE_TEST_RUN_CACHE_DIR';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /**
  * Caches the tools make in the temp folder, not leftovers of a test: jest's (`jest_<uid>`, made by
  * a jest the tests run), @swc/core's native one (`swc-native-<uid>`, made by each process that
  * loads swc: it refuses a symlinked folder, so it cannot be pointed at the shared one) and Node's
  * compile cache (`node-compile-cache`: on Node 22+, TypeScript's tsc, which the generator tests
- * run, turns it on without a folder of its own). They last the run, and go with its folder.
+ * run, turns it on without a folder of its own), and the start bundles' code cache of the run
+ * (`pipeline-cache`, see above). They last the run, and go with its folder.
  */
-const TOOL_CACHES = /^(jest_[0-9a-z]+|swc-native-\d+|node-compile-cache)$/;
+const TOOL_CACHES = /^(jest_[0-9a-z]+|swc-native-\d+|node-compile-cache|pipeline-cache)$/;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 const alive = (pid) => {
@@ -78,6 +83,10 @@ function setup() {
   process.env[OUTER_TMPDIR] = process.env.TMPDIR ?? '';
   process.env[RUN_DIR] = run;
   process.env.TMPDIR = run;
+  if (!process.env.PIPELINE_CACHE_DIR) {
+    process.env.PIPELINE_CACHE_DIR = join(run, 'pipeline-cache');
+    process.env[RUN_CACHE] = process.env.PIPELINE_CACHE_DIR;
+  }
   onExit = () => remove(run);
   process.once('exit', onExit);
   for (const signal of SIGNALS) {
@@ -99,6 +108,9 @@ function teardown() {
   else delete process.env.TMPDIR;
   delete process.env[RUN_DIR];
   delete process.env[OUTER_TMPDIR];
+  if (process.env[RUN_CACHE] && process.env.PIPELINE_CACHE_DIR === process.env[RUN_CACHE])
+    delete process.env.PIPELINE_CACHE_DIR;
+  delete process.env[RUN_CACHE];
   if (onExit) process.removeListener('exit', onExit);
   for (const [signal, listener] of Object.entries(onSignal)) {
     process.removeListener(signal, listener);
