@@ -66,7 +66,10 @@ describe('cancelling and timing out a Python run (real processes and signals)', 
     expect(record).toMatchObject({ status: 'CANCELLED', status_code: 499, handler_settled: true });
     const { python_process } = meta(record);
     expect(python_process).toMatchObject({ exited: true, signal: 'SIGKILL', python: null, stopped_by: 'cancel' });
-    expect(python_process.escalation).toEqual([{ step: 'SIGKILL', at_ms: 0 }]);
+    // straight to SIGKILL, at once: no cancel message, no SIGINT, not after the 6 s kill-after
+    // (at_ms counts real milliseconds from the cancellation: 0, or 1-2 on a busy machine)
+    expect(python_process.escalation).toEqual([{ step: 'SIGKILL', at_ms: expect.any(Number) }]);
+    expect(python_process.escalation[0].at_ms).toBeLessThan(1000);
     expect(python_process.pid).toBe(Number(readFileSync(startedMark, 'utf8')));
     expect(log.lines).toContainEqual(
       expect.objectContaining({ msg: 'python: sending SIGKILL', pid: python_process.pid }),
