@@ -25,7 +25,14 @@ describe('the Lambda entry and OpenTelemetry', () => {
     try {
       const { stdout } = await promisify(execFile)(process.execPath, ['-e', LAMBDA], {
         cwd: resolve(__dirname, '../../..'),
-        env: { PATH: process.env.PATH, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_METRICS_EXPORTER: 'none' },
+        env: {
+          PATH: process.env.PATH,
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+          OTEL_METRICS_EXPORTER: 'none',
+          // the test run's temp and code cache folders (scripts/test-tmpdir.cjs), not the user's
+          TMPDIR: process.env.TMPDIR,
+          ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
+        },
       });
       const { response, traceId } = JSON.parse(stdout);
       expect(response.status_code).toBe(200);

@@ -144,10 +144,16 @@ export interface CliProcess {
 }
 
 /**
- * What a CLI process inherits: PATH, HOME, and TMPDIR (a test run's own temp folder, which the
- * run checks is left empty: scripts/test-tmpdir.cjs).
+ * What a CLI process inherits: PATH, HOME, TMPDIR (a test run's own temp folder, which the run
+ * checks is left empty: scripts/test-tmpdir.cjs) and PIPELINE_CACHE_DIR (the run's code cache
+ * folder there, so the tests do not write the user's ~/.cache).
  */
-const childEnv = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR });
+const childEnv = () => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  TMPDIR: process.env.TMPDIR,
+  ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
+});
 
 /** Start the built `pipeline` CLI in `cwd` without waiting for it. */
 export function startCli(args: string[], options: { cwd: string; env?: Record<string, string> }): CliProcess {
