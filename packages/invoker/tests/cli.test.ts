@@ -170,7 +170,14 @@ describe('pipeline invoke', () => {
     return new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
       const child = spawn('script', ['-qec', command, '/dev/null'], {
         cwd: root,
-        env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env },
+        env: {
+          PATH: process.env.PATH,
+          LOG_LEVEL: 'info',
+          // the test run's temp and code cache folders (scripts/test-tmpdir.cjs), not the user's
+          TMPDIR: process.env.TMPDIR,
+          ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
+          ...env,
+        },
       });
       let out = '';
       let err = '';
