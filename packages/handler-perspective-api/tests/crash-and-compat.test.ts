@@ -30,6 +30,9 @@ describe('crash safety', () => {
       PERSPECTIVE_API_URL: server.baseUrl,
       PERSPECTIVE_QPS: '300',
       LOG_LEVEL: 'warn',
+      // the test run's temp and code cache folders (scripts/test-tmpdir.cjs), not the user's
+      TMPDIR: process.env.TMPDIR!,
+      ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
     };
     const config = { queueDir: join(home, 'data', 'queue') };
     const posts = Array.from({ length: 1500 }, (_, i) => post(`a post that must survive a crash ${i}`));
