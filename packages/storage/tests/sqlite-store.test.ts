@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   RunLifecycle,
@@ -10,7 +10,7 @@ import {
   type RunExecutionMetadata,
 } from '@pipeline-invocation/core';
 import { Outbox, SCHEMA_VERSION, SqliteRunStore, createRunStore, sqliteFile, storageConfigFromEnv } from '../src';
-import { DEFAULT_BUSY_TIMEOUT_MS } from '../src/sqlite/sqlite-store';
+import { DEFAULT_BUSY_TIMEOUT_MS, OPEN_BUSY_TIMEOUT_MS } from '../src/sqlite/sqlite-store';
 import { MIGRATIONS } from '../src/sqlite/migrations';
 import { STALE_AFTER_MS, runStoreContract } from './helpers/contract';
 import { ManualClock } from './helpers/manual-clock';
@@ -406,6 +406,55 @@ describe('SqliteRunStore', () => {
       expect(await store.get(record.run_id)).toEqual(final);
       await store.close();
     });
+  });
+
+  it('opening waits out another process holding a new file lock past the busy timeout; its writes then wait only the busy timeout', async () => {
+    // (50 `pipeline invoke` processes starting on one new file: one failed to open after 250 ms
+    // while another created and migrated it)
+    const file = join(dir, 'open-locked', 'runs.db');
+    mkdirSync(dirname(file), { recursive: true });
+    const holdMs = 1000;
+    expect(holdMs).toBeGreaterThan(DEFAULT_BUSY_TIMEOUT_MS * 2);
+    expect(holdMs).toBeLessThan(OPEN_BUSY_TIMEOUT_MS);
+    // another process creates the file and holds its lock for a second, then lets go
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(process.argv[1]);
+         db.exec('CREATE TABLE other_app (a)');
+         db.exec('BEGIN EXCLUSIVE');
+         console.log('locked');
+         setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${holdMs});`,
+        file,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.once('data', () => resolve());
+        holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before taking the lock`)));
+      });
+      const store = new SqliteRunStore(file); // waits (synchronously) for the holder to let go
+      const { lifecycle, running } = lifecycleOver(store, []);
+      const record = running();
+      expect(await lifecycle.begin(record)).toEqual({ started: true });
+      expect(await store.get(record.run_id)).toEqual(record);
+      // opened, a write meets a held lock after the short busy timeout, not the open's
+      const other = new Database(file, { timeout: 0 });
+      other.exec('BEGIN EXCLUSIVE');
+      const started = Date.now();
+      const error = await lifecycle.begin(running()).catch((e: unknown) => e);
+      const waitedMs = Date.now() - started;
+      other.exec('COMMIT');
+      other.close();
+      expect(error).toMatchObject({ name: 'RunStoreError', message: expect.stringContaining('stayed locked') });
+      expect(waitedMs).toBeGreaterThanOrEqual(DEFAULT_BUSY_TIMEOUT_MS - 50);
+      expect(waitedMs).toBeLessThan(OPEN_BUSY_TIMEOUT_MS / 2);
+      await store.close();
+    } finally {
+      if (holder.exitCode === null) holder.kill('SIGKILL');
+    }
   });
 
   it('records every run when 20 processes create and write one new file at once (unique run ids, none lost)', async () => {

@@ -38,6 +38,15 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
  */
 export const DEFAULT_BUSY_TIMEOUT_MS = 250;
 
+/**
+ * How long opening a store waits for another process's lock (ms), once, before its writes wait
+ * {@link DEFAULT_BUSY_TIMEOUT_MS}: creating the file, switching it to WAL and migrating it take
+ * the file's lock, and many processes may open one new file at once (a team's first parallel
+ * runs), each waiting for the others' opening; nothing is retried around the open, and before
+ * the store is used no heartbeat or queue lock waits on the event loop.
+ */
+export const OPEN_BUSY_TIMEOUT_MS = 5000;
+
 /** Options of {@link SqliteRunStore}. */
 export interface SqliteRunStoreOptions {
   /** How long one write waits for another process's lock before failing as busy (ms). Default {@link DEFAULT_BUSY_TIMEOUT_MS}. */
@@ -83,13 +92,16 @@ export class SqliteRunStore implements RunStore {
     mkdirSync(dirname(this.file), { recursive: true });
     try {
       const nativeBinding = nativeBuild();
+      const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
       this.db = new (betterSqlite3())(this.file, {
-        timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+        timeout: Math.max(busyTimeoutMs, OPEN_BUSY_TIMEOUT_MS),
         ...(nativeBinding ? { nativeBinding } : {}),
       });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
+      // opened: from here each write waits the short busy timeout (and is retried asynchronously)
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     } catch (error) {
       throw this.wrap(error);
     }
