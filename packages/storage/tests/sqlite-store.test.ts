@@ -457,6 +457,13 @@ describe('SqliteRunStore', () => {
     }
   });
 
+  it('refuses a busy timeout that is not a whole, non-negative number of ms (the open does not hide it)', () => {
+    for (const busyTimeoutMs of [-1, 1.5, Number.NaN])
+      expect(() => new SqliteRunStore(join(dir, 'bad-timeout', 'runs.db'), { busyTimeoutMs })).toThrow(
+        /"timeout" option to be a positive integer/,
+      );
+  });
+
   it('records every run when 20 processes create and write one new file at once (unique run ids, none lost)', async () => {
     const file = join(dir, 'concurrent.db');
     const script = `

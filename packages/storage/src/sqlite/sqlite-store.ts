@@ -93,15 +93,18 @@ export class SqliteRunStore implements RunStore {
     try {
       const nativeBinding = nativeBuild();
       const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+      // (better-sqlite3 checks the option: a busy timeout that is not a whole number of ms throws)
       this.db = new (betterSqlite3())(this.file, {
-        timeout: Math.max(busyTimeoutMs, OPEN_BUSY_TIMEOUT_MS),
+        timeout: busyTimeoutMs,
         ...(nativeBinding ? { nativeBinding } : {}),
       });
+      // the open waits longer for another process's lock; from then on each write waits the
+      // short busy timeout (and is retried asynchronously)
+      this.db.pragma(`busy_timeout = ${Math.max(busyTimeoutMs, OPEN_BUSY_TIMEOUT_MS)}`);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
-      // opened: from here each write waits the short busy timeout (and is retried asynchronously)
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     } catch (error) {
       throw this.wrap(error);
     }
