@@ -6,6 +6,7 @@ import plugin, { PERSPECTIVE_CONFIG, QUEUE_CACHE_SIZE, SqliteQueue, queueFiles, 
 import { CommitLog, UriSet } from '@pipeline-invocation/post-labelling';
 import { startFakePerspective, type FakePerspective } from './helpers/perspective-server';
 import { enqueue, post, readQueue, tempQueueDir } from './helpers/queues';
+import { runFolders } from '../../../tests/support/run-folders';
 
 const WORKSPACE = resolve(__dirname, '../../..');
 const CLI = join(WORKSPACE, 'packages/invoker/bin/pipeline.js');
@@ -30,9 +31,7 @@ describe('crash safety', () => {
       PERSPECTIVE_API_URL: server.baseUrl,
       PERSPECTIVE_QPS: '300',
       LOG_LEVEL: 'warn',
-      // the test run's temp and code cache folders (scripts/test-tmpdir.cjs), not the user's
-      TMPDIR: process.env.TMPDIR!,
-      ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
+      ...runFolders(), // the test run's temp and code cache folders, not the user's
     };
     const config = { queueDir: join(home, 'data', 'queue') };
     const posts = Array.from({ length: 1500 }, (_, i) => post(`a post that must survive a crash ${i}`));

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cjsPlugin, createHostProject, esmPlugin, runCli } from './helpers/host-project';
 import { tempDir } from '../../../tests/support/temp-dir';
+import { runFolders } from '../../../tests/support/run-folders';
 
 const root = createHostProject([
   cjsPlugin('cjs-plugin', ['cjs_service']),
@@ -173,9 +174,7 @@ describe('pipeline invoke', () => {
         env: {
           PATH: process.env.PATH,
           LOG_LEVEL: 'info',
-          // the test run's temp and code cache folders (scripts/test-tmpdir.cjs), not the user's
-          TMPDIR: process.env.TMPDIR,
-          ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
+          ...runFolders(), // the test run's temp and code cache folders, not the user's
           ...env,
         },
       });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startOtlpReceiver } from '../../invoker/tests/helpers/otlp-receiver';
+import { runFolders } from '../../../tests/support/run-folders';
 
 // A Lambda runs the handler in a plain Node process: so does this test (the built packages).
 const LAMBDA = `
@@ -29,9 +30,7 @@ describe('the Lambda entry and OpenTelemetry', () => {
           PATH: process.env.PATH,
           OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
           OTEL_METRICS_EXPORTER: 'none',
-          // the test run's temp and code cache folders (scripts/test-tmpdir.cjs), not the user's
-          TMPDIR: process.env.TMPDIR,
-          ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
+          ...runFolders(), // the test run's temp and code cache folders, not the user's
         },
       });
       const { response, traceId } = JSON.parse(stdout);

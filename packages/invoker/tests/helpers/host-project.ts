@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { tempDir } from '../../../../tests/support/temp-dir';
+import { runFolders } from '../../../../tests/support/run-folders';
 
 const WORKSPACE = resolve(__dirname, '../../../..');
 export const CLI = join(WORKSPACE, 'packages/invoker/bin/pipeline.js');
@@ -143,17 +144,8 @@ export interface CliProcess {
   readonly result: Promise<CliResult>;
 }
 
-/**
- * What a CLI process inherits: PATH, HOME, TMPDIR (a test run's own temp folder, which the run
- * checks is left empty: scripts/test-tmpdir.cjs) and PIPELINE_CACHE_DIR (the run's code cache
- * folder there, so the tests do not write the user's ~/.cache).
- */
-const childEnv = () => ({
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  TMPDIR: process.env.TMPDIR,
-  ...(process.env.PIPELINE_CACHE_DIR ? { PIPELINE_CACHE_DIR: process.env.PIPELINE_CACHE_DIR } : {}),
-});
+/** What a CLI process inherits: PATH, HOME and the test run's own folders ({@link runFolders}). */
+const childEnv = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...runFolders() });
 
 /** Start the built `pipeline` CLI in `cwd` without waiting for it. */
 export function startCli(args: string[], options: { cwd: string; env?: Record<string, string> }): CliProcess {
