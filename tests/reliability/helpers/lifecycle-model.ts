@@ -196,14 +196,36 @@ export async function checkEverything(m: Model, real: Real): Promise<void> {
     real.clock.now(),
   );
   await checkKeys(m, real, m.keys.keys());
+  const stats = await real.sut.raw.serviceStats?.(real.clock.now());
   for (const service of SERVICES) {
-    const listed = (await real.sut.raw.list({ service, limit: 1000 })).items.map((r) => r.run_id);
+    const records = (await real.sut.raw.list({ service, limit: 1000 })).items;
+    const listed = records.map((r) => r.run_id);
     const expected = m.runs.filter((r) => r.service === service).map((r) => r.id);
     expectThat(
       real,
       listed.length === new Set(listed).size && [...listed].sort().join() === [...expected].sort().join(),
       () => `${service} lists ${listed.length} runs, the model has ${expected.length}`,
     );
+    if (stats) {
+      // the dashboard's counts (a store's rollups, kept as runs end) against a recount of its runs
+      const hourNow = Math.floor(real.clock.now() / 3_600_000);
+      const recount = (hours: number) => {
+        const ended = records.filter((r) => {
+          const hour = Math.floor(Date.parse(r.started_at!) / 3_600_000);
+          return r.status !== 'RUNNING' && hour > hourNow - hours && hour <= hourNow;
+        });
+        return { finished: ended.length, succeeded: ended.filter((r) => r.status === 'SUCCEEDED').length };
+      };
+      const kept = stats.find((s) => s.service === service);
+      const want = { last24h: recount(24), last7d: recount(7 * 24) };
+      const got = { last24h: kept?.last24h ?? recount(0), last7d: kept?.last7d ?? recount(0) };
+      expectThat(
+        real,
+        JSON.stringify(got) === JSON.stringify(want),
+        () =>
+          `${service}'s dashboard counts are ${JSON.stringify(got)}, a recount of its runs gives ${JSON.stringify(want)}`,
+      );
+    }
   }
 }
 
