@@ -14,7 +14,7 @@ const { startDashboard } = require('@pipeline-invocation/dashboard');
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-dashboard-'));
 
-/** A store of `count` finished runs of 10 services over the last 7 days (its rollups filled by its triggers). */
+/** A store of `count` finished runs of 10 services over the last 7 days (its rollups counted from them). */
 async function filled(count) {
   const store = await fillSqlite(join(dir, `runs-${count}.db`), count, {
     spanMs: 7 * 86_400_000 - 60_000,

@@ -28,11 +28,11 @@ export function record({ at = Date.now(), service = 'svc_0', status = 'SUCCEEDED
 
 /**
  * A SQLite run store file holding `count` finished runs of 10 services over the last `spanMs`
- * (one in `failEvery` FAILED), written in one transaction through the store's own schema (its
- * triggers keep the rollups).
+ * (one in `failEvery` FAILED), written in one transaction through the store's own schema, with
+ * the hourly rollups the store keeps as runs end counted from them (as migration 3 did).
  */
 export async function fillSqlite(file, count, { spanMs, failEvery = 20, durationMs = () => 12 } = {}) {
-  await new SqliteRunStore(file).close(); // the store's own schema, indexes and triggers
+  await new SqliteRunStore(file).close(); // the store's own schema and indexes
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   const insert = db.prepare(
@@ -49,6 +49,10 @@ export async function fillSqlite(file, count, { spanMs, failEvery = 20, duration
       });
       insert.run(r.run_id, r.service, r.status, null, JSON.stringify(r));
     }
+    db.exec(`INSERT INTO run_counts (service, hour, status, n)
+      SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 3600 AS INTEGER) AS hour, status, count(*)
+      FROM runs WHERE status <> 'RUNNING' GROUP BY 1, 2, 3
+      ON CONFLICT (service, hour, status) DO UPDATE SET n = n + excluded.n`);
   })();
   db.close();
   return new SqliteRunStore(file);

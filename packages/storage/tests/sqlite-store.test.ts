@@ -230,7 +230,7 @@ describe('SqliteRunStore', () => {
     await lifecycle.store.close();
   });
 
-  it('the supersede rollup trigger moves a run from CRASHED to its real status in the dashboard counts', async () => {
+  it("a run's own record replacing a CRASHED presumption moves it from CRASHED to its real status in the dashboard counts", async () => {
     const file = join(dir, 'supersede-stats.db');
     const store = new SqliteRunStore(file);
     const { clock, lifecycle, running, ended } = lifecycleOver(store);
@@ -254,6 +254,127 @@ describe('SqliteRunStore', () => {
       { status: 'SUCCEEDED', n: 1 },
     ]);
     db.close();
+  });
+
+  describe('rollups kept by the store (migration 5: no triggers)', () => {
+    /** The dashboard's counts as a recount of the runs table would give them (what the triggers kept). */
+    const recount = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        const counts = (sql: string) =>
+          (db.prepare(sql).all() as { service: string; hour: number; status: string; n: number }[])
+            .filter((row) => row.n !== 0)
+            .map((row) => `${row.service} ${row.hour} ${row.status} ${row.n}`)
+            .sort();
+        return {
+          kept: counts('SELECT service, hour, status, n FROM run_counts'),
+          recounted: counts(
+            `SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 3600 AS INTEGER) AS hour, status, count(*) AS n
+             FROM runs WHERE status <> 'RUNNING' GROUP BY 1, 2, 3`,
+          ),
+          triggers: db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all(),
+        };
+      } finally {
+        db.close();
+      }
+    };
+
+    it('16 concurrent runs finishing in one group are counted once each, under their hour and status', async () => {
+      const file = join(dir, 'rollup-group.db');
+      const store = new SqliteRunStore(file);
+      const { lifecycle, running, ended } = lifecycleOver(store);
+      const records = Array.from({ length: 16 }, (_, i) => running({ service: i % 2 ? 'svc_odd' : 'svc_even' }));
+      await Promise.all(records.map((r) => lifecycle.begin(r)));
+      const groupsBefore = store.groupStats.groups;
+      await Promise.all(records.map((r, i) => lifecycle.finish(ended(r, i % 4 === 0 ? 'FAILED' : 'SUCCEEDED'))));
+      expect(store.groupStats.groups - groupsBefore).toBeLessThan(4); // the finishes shared their commits
+      const byService = Object.fromEntries((await store.serviceStats(Date.now())).map((s) => [s.service, s.last24h]));
+      expect(byService).toEqual({
+        svc_even: { finished: 8, succeeded: 4 },
+        svc_odd: { finished: 8, succeeded: 8 },
+      });
+      await store.close();
+      const { kept, recounted, triggers } = recount(file);
+      expect(triggers).toEqual([]);
+      expect(kept).toEqual(recounted);
+    });
+
+    it('counts a finished record written without a RUNNING one, a crash and its supersede, alone and grouped, as a recount does', async () => {
+      const file = join(dir, 'rollup-paths.db');
+      const store = new SqliteRunStore(file);
+      const { clock, lifecycle, running, ended } = lifecycleOver(store);
+      // a terminal record put where no run was (the outbox's replay of a lost begin): counted
+      const orphan = running({ service: 'svc_paths' });
+      expect(await lifecycle.finish(ended(orphan, 'FAILED'))).toMatchObject({ ok: true });
+      // a run presumed dead, then its own record: CRASHED, then moved to SUCCEEDED
+      const presumed = running({ service: 'svc_paths', idempotency_key: 'k' });
+      await lifecycle.begin(presumed);
+      // a run swept as dead by a later run of its service
+      const swept = running({ service: 'svc_paths' });
+      await lifecycle.begin(swept);
+      clock.advance(STALE_AFTER_MS + 1000);
+      expect((await lifecycle.markCrashed(presumed, { name: 'WorkerCrashed', body: 'presumed dead' })).crashed).toBe(
+        true,
+      );
+      expect(await lifecycle.sweepStale('svc_paths', { name: 'RunCrashed', body: 'no heartbeat' })).toBe(1);
+      expect(recount(file).kept).toEqual(recount(file).recounted);
+      await Promise.all([lifecycle.finish(ended(presumed)), lifecycle.finish(ended(swept, 'FAILED'))]);
+      const { kept, recounted } = recount(file);
+      expect(kept).toEqual(recounted);
+      // both presumptions were replaced by the runs' own records: nothing is left counted CRASHED
+      expect(kept.map((row) => row.replace(/ \d+ /, ' '))).toEqual(['svc_paths FAILED 2', 'svc_paths SUCCEEDED 1']);
+      await store.close();
+    });
+
+    it('a run begun before the upgrade (schema 4, triggers) and finished after it is counted once', async () => {
+      const file = join(dir, 'rollup-upgrade.db');
+      const old = new Database(file);
+      old.pragma('journal_mode = WAL');
+      for (const migration of MIGRATIONS.slice(0, 4)) old.exec(migration);
+      old.pragma('user_version = 4');
+      old.close();
+      const { lifecycle: before, running, ended } = lifecycleOver(new SqliteRunStore(join(dir, 'scratch-v4.db')));
+      await before.store.close();
+      const earlier = running({ service: 'svc_up' });
+      const live = running({ service: 'svc_up' });
+      const v4 = new Database(file);
+      const insert = v4.prepare(
+        'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, NULL, ?)',
+      );
+      insert.run(earlier.run_id, 'svc_up', 'RUNNING', JSON.stringify(earlier));
+      insert.run(live.run_id, 'svc_up', 'RUNNING', JSON.stringify(live));
+      // finished under schema 4: its trigger counts it
+      v4.prepare('UPDATE runs SET status = ?, record = ? WHERE run_id = ?').run(
+        'SUCCEEDED',
+        JSON.stringify(ended(earlier)),
+        earlier.run_id,
+      );
+      v4.close();
+      const store = new SqliteRunStore(file);
+      expect(await new RunLifecycle(store).finish(ended(live, 'FAILED'))).toMatchObject({ ok: true });
+      expect((await store.serviceStats(Date.now()))[0]).toMatchObject({
+        service: 'svc_up',
+        last24h: { finished: 2, succeeded: 1 },
+      });
+      await store.close();
+      const { kept, recounted, triggers } = recount(file);
+      expect(triggers).toEqual([]);
+      expect(kept).toEqual(recounted);
+    });
+
+    it('a finished record whose start time cannot be read is stored, and left out of the counts', async () => {
+      const file = join(dir, 'rollup-no-start.db');
+      const store = new SqliteRunStore(file);
+      const record = {
+        ...finished(runningRecord({ service: 'svc_nostart' })),
+        started_at: 'yesterday-ish',
+        timestamp: 'x',
+      };
+      expect(await store.putRun(record, [{ exists: false }])).toEqual({ written: true, current: record });
+      expect(await store.readRun(record)).toEqual(record);
+      expect(await store.serviceStats(Date.now())).toMatchObject([{ service: 'svc_nostart', last7d: { finished: 0 } }]);
+      await store.close();
+    });
   });
 
   describe('group commit: the writes of concurrent runs issued in one turn share one transaction', () => {

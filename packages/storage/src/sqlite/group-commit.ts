@@ -42,10 +42,17 @@ export class GroupCommit {
     private readonly db: Database.Database,
     /** Maps an error thrown by SQLite to what the caller sees. */
     private readonly wrap: (error: unknown) => unknown,
+    /**
+     * Runs the group's writes inside its transaction, and may write what they add up to before
+     * the commit (the store's rollup counts: one statement for a group, not one per write).
+     */
+    around: (writes: () => void) => void = (writes) => writes(),
   ) {
     this.group = db.transaction((writes, results) => {
       this.entered = true;
-      for (const write of writes) results.push(write.body());
+      around(() => {
+        for (const write of writes) results.push(write.body());
+      });
     });
   }
 

@@ -69,6 +69,13 @@ export class SqliteRunStore implements RunStore {
   private readonly putRunTx: Database.Transaction<
     (record: RunExecutionMetadata, when: RunCondition) => Written<RunExecutionMetadata>
   >;
+  /** A begin alone whose record is already finished (it is counted: two statements, one transaction). */
+  private readonly insertTx: Database.Transaction<(record: RunExecutionMetadata) => Written<RunExecutionMetadata>>;
+  /**
+   * The changes to the dashboard's hourly counts (`run_counts`) the writes of the current
+   * transaction made, by service, hour and status: written by {@link counting} before its commit.
+   */
+  private readonly pendingCounts = new Map<string, { service: string; hour: number; status: RunStatus; n: number }>();
   private readonly updateRunTx: Database.Transaction<
     (run: RunKey, patch: RunPatch, when: RunCondition) => Written<RunExecutionMetadata>
   >;
@@ -112,65 +119,103 @@ export class SqliteRunStore implements RunStore {
     // Each primitive reads the item, evaluates the condition and writes, inside one IMMEDIATE
     // transaction (the write lock is held from the read on): one conditional write or nothing.
     // Alone, each is a transaction of its own; grouped, their bodies run in the group's.
-    this.putRunTx = this.db.transaction((record, when) => this.putRunBody(record, when));
+    // The writes that end a run also count it in the hourly rollups, in the same transaction.
+    this.putRunTx = this.db.transaction((record, when) => this.counting(() => this.putRunBody(record, when)));
+    this.insertTx = this.db.transaction((record) => this.counting(() => this.insertBody(record)));
     this.updateRunTx = this.db.transaction((run, patch, when) => this.updateRunBody(run, patch, when));
     this.putKeyTx = this.db.transaction((item, when) => this.putKeyBody(item, when));
     this.updateKeyTx = this.db.transaction((key, patch, when) => this.updateKeyBody(key, patch, when));
-    this.writes = new GroupCommit(this.db, (error) => this.wrap(error));
+    this.writes = new GroupCommit(
+      this.db,
+      (error) => this.wrap(error),
+      (group) => this.counting(group),
+    );
   }
 
   private putRunBody(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
-    if (onStatusOnly(when)) return this.putRunOnStatus(record, when);
+    if (onStatusOnly(when) && fromRunningOnly(when)) return this.putRunOnStatus(record, when);
     const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
     if (!runSatisfies(current, when)) return { written: false, current };
     const json = JSON.stringify(record);
     if (current) this.statements.replace.run(record.status, json, record.run_id);
     else this.statements.insert.run(...this.row(record, json));
+    this.count(current, record);
     return { written: true, current: record };
   }
 
   /**
-   * A condition on the status alone (a finish: no item, or RUNNING) as statements: an UPDATE
-   * limited to the statuses its clauses allow, else (when a clause allows no item) an INSERT that
-   * does nothing on conflict; the record is read only to answer a refusal. In the common case one
-   * statement, where reading the status first took two.
+   * A condition on the status alone that allows no item or a RUNNING one (a finish; a failed
+   * begin) as statements: an UPDATE of a RUNNING run, else (when a clause allows no item) an
+   * INSERT that does nothing on conflict; the record is read only to answer a refusal. In the
+   * common case one statement, where reading the status first took two. (Other conditions read
+   * the record first: what a write replaces decides how the rollups change.)
    */
   private putRunOnStatus(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
     const json = JSON.stringify(record);
-    const onItem = when.filter((clause) => clause.exists !== false);
-    if (onItem.length > 0) {
-      // any status, or those the clauses name (a clause with neither matches no item)
-      const statuses = onItem.some((clause) => !clause.statusIn)
-        ? undefined
-        : [...new Set(onItem.flatMap((clause) => clause.statusIn!))];
-      if (
-        statuses?.length !== 0 &&
-        this.replaceWhere(statuses).run(record.status, json, record.run_id, ...(statuses ?? [])).changes === 1
-      )
-        return { written: true, current: record };
+    if (
+      when.some((clause) => clause.exists !== false) &&
+      this.statements.replaceRunning.run(record.status, json, record.run_id).changes === 1
+    ) {
+      this.count(RUNNING, record);
+      return { written: true, current: record };
     }
-    if (when.some((clause) => clause.exists === false)) {
-      if (this.statements.insertOnce.run(...this.row(record, json)).changes === 1)
-        return { written: true, current: record };
+    if (
+      when.some((clause) => clause.exists === false) &&
+      this.statements.insertOnce.run(...this.row(record, json)).changes === 1
+    ) {
+      this.count(undefined, record);
+      return { written: true, current: record };
     }
     return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
   }
-
-  /** The UPDATE of a run's status and record where its status is one of `statuses` (any, when undefined). */
-  private replaceWhere(statuses: readonly RunStatus[] | undefined): Database.Statement {
-    if (!statuses) return this.statements.replace;
-    const sql = `UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status IN (${statuses.map(() => '?').join(', ')})`;
-    let statement = this.replaceStatements.get(sql);
-    if (!statement) this.replaceStatements.set(sql, (statement = this.db.prepare(sql)));
-    return statement;
-  }
-  /** Prepared by {@link replaceWhere} for each list of statuses, by their SQL (a handful: the lifecycle's conditions). */
-  private readonly replaceStatements = new Map<string, Database.Statement>();
 
   /** "No item yet" (a begin): one INSERT that does nothing on conflict. */
   private insertBody(record: RunExecutionMetadata): Written<RunExecutionMetadata> {
-    if (this.statements.insertOnce.run(...this.row(record)).changes === 1) return { written: true, current: record };
+    if (this.statements.insertOnce.run(...this.row(record)).changes === 1) {
+      this.count(undefined, record);
+      return { written: true, current: record };
+    }
     return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
+  }
+
+  /**
+   * Count a run whose record went from `before` (none: inserted) to `after` in the hourly
+   * rollups of finished runs (migration 5; before it, triggers did the same): a run is counted
+   * once it has ended, under its status and the hour it started, and a run whose status changes
+   * after it ended (its own record replacing a CRASHED presumption) moves from the old status to
+   * the new. A record whose start time cannot be read is not counted (the trigger failed the
+   * write).
+   */
+  private count(before: Pick<RunExecutionMetadata, 'status'> | undefined, after: RunExecutionMetadata): void {
+    if (after.status === 'RUNNING' || before?.status === after.status) return;
+    if (before && before.status !== 'RUNNING') this.countOne(before as RunExecutionMetadata, -1);
+    this.countOne(after, 1);
+  }
+
+  private countOne(record: RunExecutionMetadata, n: number): void {
+    const startedMs = Date.parse(record.started_at ?? record.timestamp);
+    if (Number.isNaN(startedMs)) return;
+    const hour = Math.floor(startedMs / 3_600_000);
+    const key = `${record.service}\u0000${hour}\u0000${record.status}`;
+    const pending = this.pendingCounts.get(key);
+    if (pending) pending.n += n;
+    else this.pendingCounts.set(key, { service: record.service, hour, status: record.status, n });
+  }
+
+  /**
+   * Run `writes` (inside a transaction) and then write the rollup changes they made: one
+   * statement per service, hour and status, however many runs of the group ended there.
+   */
+  private counting<T>(writes: () => T): T {
+    // (what an earlier transaction counted before it failed was rolled back with it)
+    this.pendingCounts.clear();
+    const result = writes();
+    for (const { service, hour, status, n } of this.pendingCounts.values()) {
+      if (n > 0) this.statements.countUp.run(service, hour, status, n);
+      else if (n < 0) this.statements.countDown.run(n, service, hour, status);
+    }
+    this.pendingCounts.clear();
+    return result;
   }
 
   private updateRunBody(run: RunKey, patch: RunPatch, when: RunCondition): Written<RunExecutionMetadata> {
@@ -241,6 +286,11 @@ export class SqliteRunStore implements RunStore {
       ),
       // service and idempotency_key never change after the first write: leaving them out spares their index updates
       replace: this.db.prepare('UPDATE runs SET status = ?, record = ? WHERE run_id = ?'),
+      replaceRunning: this.db.prepare("UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status = 'RUNNING'"),
+      countUp: this.db.prepare(
+        'INSERT INTO run_counts (service, hour, status, n) VALUES (?, ?, ?, ?) ON CONFLICT (service, hour, status) DO UPDATE SET n = n + excluded.n',
+      ),
+      countDown: this.db.prepare('UPDATE run_counts SET n = n + ? WHERE service = ? AND hour = ? AND status = ?'),
       setRecord: this.db.prepare('UPDATE runs SET record = ? WHERE run_id = ?'),
       get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
       latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
@@ -259,10 +309,10 @@ export class SqliteRunStore implements RunStore {
 
   async putRun(record: RunExecutionMetadata, when: RunCondition): Promise<Written<RunExecutionMetadata>> {
     if (when.length === 1 && when[0]!.exists === false && Object.keys(when[0]!).length === 1) {
-      // alone, an autocommit statement
+      // alone, an autocommit statement (a RUNNING record is not counted)
       return this.writes.submit(
         () => this.insertBody(record),
-        () => this.insertBody(record),
+        () => (record.status === 'RUNNING' ? this.insertBody(record) : this.insertTx.immediate(record)),
       );
     }
     return this.writes.submit(
@@ -487,6 +537,18 @@ export class SqliteRunStore implements RunStore {
     }
     return error;
   }
+}
+
+const RUNNING = { status: 'RUNNING' } as const;
+
+/**
+ * Whether every clause of a status-only condition allows no item or a RUNNING one: the status a
+ * write replaces is then known without reading it.
+ */
+function fromRunningOnly(when: RunCondition): boolean {
+  return when.every(
+    (clause) => clause.exists === false || (clause.statusIn?.length === 1 && clause.statusIn[0] === 'RUNNING'),
+  );
 }
 
 function parse(row: Row | undefined): RunExecutionMetadata | undefined {
