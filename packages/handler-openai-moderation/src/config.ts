@@ -58,7 +58,7 @@ export type ModerationConfig = z.input<typeof ModerationConfigSchema>;
  * `OPENAI_ORG_ID` and `OPENAI_PROJECT_ID` (optional), `OPENAI_BASE_URL`,
  * `OPENAI_MODERATION_MODEL` (`omni-moderation-latest`), `OPENAI_MODERATION_BATCH_SIZE` (32), `OPENAI_MODERATION_RPS` (5), `OPENAI_MODERATION_TIMEOUT_MS`
  * (30 000), `OPENAI_MODERATION_MAX_ATTEMPTS` (4), `OPENAI_MODERATION_RETRY_BASE_MS` (1000),
- * `OPENAI_MODERATION_MAX_IN_FLIGHT` (requests in flight at once; the engine's default, 8),
+ * `OPENAI_MODERATION_MAX_IN_FLIGHT` (requests in flight at once; the engine's default: a second's worth at the rate, 8 to 64),
  * `OPENAI_MODERATION_INPUT_QUEUE` (a file name in the queue folder, or a path), and the queue
  * folder `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`).
  */

@@ -190,7 +190,7 @@ describe('ml_inference_openai_moderation', () => {
     expect(server.requests.map((r) => [r.organization, r.project])).toEqual([[undefined, undefined]]);
   });
 
-  it('keeps at most OPENAI_MODERATION_MAX_IN_FLIGHT requests open at once (8 by default)', async () => {
+  it("keeps at most OPENAI_MODERATION_MAX_IN_FLIGHT requests open at once (by default a second's worth at the rate)", async () => {
     // 1000 requests/s against answers that take 40 ms: without a bound, a page's 8 requests would all be open
     server = await startModerationServer({ latencyMs: 40 });
     const bounded = setup({ OPENAI_MODERATION_BATCH_SIZE: '2', OPENAI_MODERATION_MAX_IN_FLIGHT: '3' });
@@ -199,11 +199,19 @@ describe('ml_inference_openai_moderation', () => {
     expect(server.maxInFlight).toBe(3);
     expect(labelsOf(bounded.files.output)).toHaveLength(40);
 
-    server.maxInFlight = 0;
-    const byDefault = setup({ OPENAI_MODERATION_BATCH_SIZE: '1' });
-    enqueue(byDefault.files.input, [Array.from({ length: 40 }, (_, i) => post(`a post sent alone ${i}`))]);
+    // by default a second's worth of requests at the rate (8 to 64): at 10/s against answers that
+    // take 1.6 s, 10 open at once, where the fixed default of 8 held the run to 5 requests/s
+    await server.stop();
+    server = await startModerationServer({ latencyMs: 1600 });
+    const byDefault = setup({
+      OPENAI_MODERATION_BATCH_SIZE: '1',
+      OPENAI_MODERATION_RPS: '10',
+      OPENAI_MODERATION_TIMEOUT_MS: '20000',
+    });
+    enqueue(byDefault.files.input, [Array.from({ length: 14 }, (_, i) => post(`a post sent alone ${i}`))]);
     expect((await byDefault.run()).status).toBe('SUCCEEDED');
-    expect(server.maxInFlight).toBe(8);
+    expect(server.maxInFlight).toBe(10);
+    expect(labelsOf(byDefault.files.output)).toHaveLength(14);
 
     expect(moderationConfigFromEnv({}).maxInFlight).toBeUndefined();
     expect(() => moderationConfigFromEnv({ OPENAI_MODERATION_MAX_IN_FLIGHT: '0' })).toThrow(

@@ -35,7 +35,7 @@ export type PerspectiveConfig = z.input<typeof PerspectiveConfigSchema>;
  * `PERSPECTIVE_API_KEY` (else `GOOGLE_API_KEY`), `PERSPECTIVE_API_URL`, `PERSPECTIVE_QPS`
  * (default 1, Google's default quota), `PERSPECTIVE_TIMEOUT_MS` (30 000),
  * `PERSPECTIVE_MAX_ATTEMPTS` (4), `PERSPECTIVE_RETRY_BASE_MS` (1000), `PERSPECTIVE_MAX_IN_FLIGHT`
- * (requests in flight at once; the engine's default, 8), `PERSPECTIVE_QUEUE_BUSY_MS`
+ * (requests in flight at once; the engine's default: a second's worth at the rate, 8 to 64), `PERSPECTIVE_QUEUE_BUSY_MS`
  * (10 000: how long a queue write waits for another process's lock), and the queue folder
  * `$BSKY_DATA_DIR/queue` (default `$PIPELINE_HOME/data/queue`, `PIPELINE_HOME` being `.pipeline`).
  */

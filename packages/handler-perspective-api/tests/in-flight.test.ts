@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 describe('requests in flight', () => {
-  it('are at most PERSPECTIVE_MAX_IN_FLIGHT at once (8 by default) when the API answers more slowly than the rate', async () => {
+  it("are at most PERSPECTIVE_MAX_IN_FLIGHT at once (by default a second's worth at the rate) when the API answers more slowly than the rate", async () => {
     // 1000 requests/s against answers that take 40 ms: without a bound, a page would have 100 open
     server = await startFakePerspective({ latencyMs: 40 });
     const bounded = perspectiveKit(server.baseUrl, { qps: 1000, maxInFlight: 3 });
@@ -19,11 +19,15 @@ describe('requests in flight', () => {
     expect(server.maxInFlight).toBe(3);
     expect(readQueue(bounded.files.output).flatMap((r) => r.items)).toHaveLength(30);
 
-    server.maxInFlight = 0;
-    const byDefault = perspectiveKit(server.baseUrl, { qps: 1000 });
-    enqueue(byDefault.config, [Array.from({ length: 60 }, (_, i) => post(`a post sent eight at a time ${i}`))]);
+    // by default a second's worth of requests at the rate (8 to 64): at 10/s against answers that
+    // take 1.6 s, 10 open at once, where the fixed default of 8 held the run to 5 requests/s
+    await server.stop();
+    server = await startFakePerspective({ latencyMs: 1600 });
+    const byDefault = perspectiveKit(server.baseUrl, { qps: 10 });
+    enqueue(byDefault.config, [Array.from({ length: 14 }, (_, i) => post(`a post sent ten at a time ${i}`))]);
     expect((await byDefault.run()).status).toBe('SUCCEEDED');
-    expect(server.maxInFlight).toBe(8);
+    expect(server.maxInFlight).toBe(10);
+    expect(readQueue(byDefault.files.output).flatMap((r) => r.items)).toHaveLength(14);
   });
 
   it('end at the run abort, heard through one listener on the run signal however many are open', async () => {

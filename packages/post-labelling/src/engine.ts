@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger, MetricsSink } from '@pipeline-invocation/core';
 import type { Classifier } from './classifier';
-import { DEFAULT_MAX_IN_FLIGHT, Dispatcher, type BatchOwner } from './pacing/dispatcher';
+import { Dispatcher, defaultMaxInFlight, type BatchOwner } from './pacing/dispatcher';
 import { LabellingClient, type PacingOptions } from './pacing/labelling-client';
 import { flattenRow, rejectReason, type FlatPost, type RejectReason } from './posts';
 import { CommitLog, type Requeue } from './queue/commit-log';
@@ -192,7 +192,7 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   const batch = options.classifier.batchSize;
   const dispatcher = new Dispatcher(
     client,
-    options.pacing.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    options.pacing.maxInFlight ?? defaultMaxInFlight(options.pacing.requestsPerSecond),
     signal,
     options.successor,
   );

@@ -24,7 +24,7 @@ export {
   type PacingOptions,
 } from './pacing/labelling-client';
 export { RateLimiter } from './pacing/rate-limiter';
-export { DEFAULT_MAX_IN_FLIGHT } from './pacing/dispatcher';
+export { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_CAP, defaultMaxInFlight } from './pacing/dispatcher';
 export { AbortWatch } from './pacing/abort-watch';
 export { JsonPost, failedRequest, type JsonPostOptions, type PostResponse } from './pacing/json-post';
 export {

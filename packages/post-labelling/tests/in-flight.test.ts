@@ -1,6 +1,13 @@
 import { getEventListeners } from 'node:events';
 import { labelForTest, queuePair } from './helpers/queues';
-import { AbortWatch, DEFAULT_MAX_IN_FLIGHT, SqliteQueue, type Classifier } from '../src';
+import {
+  AbortWatch,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_IN_FLIGHT_CAP,
+  SqliteQueue,
+  defaultMaxInFlight,
+  type Classifier,
+} from '../src';
 import { sleep } from '../src/pacing/sleep';
 
 let counter = 0;
@@ -56,13 +63,18 @@ describe('requests in flight', () => {
     q.close();
   });
 
-  it(`are at most ${DEFAULT_MAX_IN_FLIGHT} by default, where a page used to start all its requests at once`, async () => {
+  it(`are at most ${DEFAULT_MAX_IN_FLIGHT_CAP} by default at a high rate, where a page used to start all its requests at once`, async () => {
+    // 10,000 requests/s (the helper's rate): a page's 100 requests are ready at once
     const q = queues([Array.from({ length: 100 }, post)]);
     const { classifier, seen } = slowClassifier(20);
     const result = await run({ input: q.input, output: q.output, classifier });
     expect(result.labelled).toBe(100);
-    expect(seen.mostOpen).toBe(DEFAULT_MAX_IN_FLIGHT);
+    expect(seen.mostOpen).toBe(DEFAULT_MAX_IN_FLIGHT_CAP);
     q.close();
+  });
+
+  it(`default to a second's worth of requests at the rate, at least ${DEFAULT_MAX_IN_FLIGHT} and at most ${DEFAULT_MAX_IN_FLIGHT_CAP}`, () => {
+    expect([0.2, 1, 8, 8.5, 20, 64, 65, 10_000].map(defaultMaxInFlight)).toEqual([8, 8, 8, 9, 20, 64, 64, 64]);
   });
 
   it('hear the run abort through one listener on its signal, not one per request or pacing sleep', async () => {

@@ -1,12 +1,22 @@
 import { ClassifierGoneError, type ClassifierAnswer } from '../classifier';
 import type { LabellingClient } from './labelling-client';
 
-/**
- * Requests in flight at once unless `pacing.maxInFlight` says. A run reaches its configured rate
- * while rate x answer time stays within it (Little's law): 8 covers 50 requests/s answered in
- * 160 ms, or 5/s of batches answered in 1.6 s. Past that, raise `maxInFlight`.
- */
+/** The fewest requests in flight at once a default allows (see {@link defaultMaxInFlight}). */
 export const DEFAULT_MAX_IN_FLIGHT = 8;
+
+/** The most requests in flight at once a default allows (see {@link defaultMaxInFlight}). */
+export const DEFAULT_MAX_IN_FLIGHT_CAP = 64;
+
+/**
+ * Requests in flight at once unless `pacing.maxInFlight` says: a second's worth at the run's
+ * rate, at least {@link DEFAULT_MAX_IN_FLIGHT} (8) and at most {@link DEFAULT_MAX_IN_FLIGHT_CAP}
+ * (64). A run reaches its rate while rate x answer time stays within the bound (Little's law):
+ * so with answers under a second up to 64 requests/s, and above that while answers take under
+ * 64 / rate (160 ms at 400/s). Past that, raise `maxInFlight`.
+ */
+export function defaultMaxInFlight(requestsPerSecond: number): number {
+  return Math.min(DEFAULT_MAX_IN_FLIGHT_CAP, Math.max(DEFAULT_MAX_IN_FLIGHT, Math.ceil(requestsPerSecond)));
+}
 
 /** A group of posts to send (a page): their texts, and what each post's request answered. */
 export interface BatchOwner {

@@ -15,8 +15,8 @@ export interface PacingOptions {
   /**
    * Requests in flight at once, at most (waiting for their start, on the wire, or waiting to
    * retry): what bounds a run's memory when the API or this process answers more slowly than
-   * the rate. Default {@link DEFAULT_MAX_IN_FLIGHT} (8); the rate is reached while it is at least
-   * the rate times the answer time.
+   * the rate. Default {@link defaultMaxInFlight}: a second's worth of requests at the rate, 8 to
+   * 64; the rate is reached while it is at least the rate times the answer time.
    */
   maxInFlight?: number;
 }
