@@ -269,14 +269,23 @@ describe('SqliteRunStore', () => {
         return {
           kept: counts('SELECT service, hour, status, n FROM run_counts'),
           recounted: counts(
-            `SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 3600 AS INTEGER) AS hour, status, count(*) AS n
-             FROM runs WHERE status <> 'RUNNING' GROUP BY 1, 2, 3`,
+            `SELECT service, hour, status, count(*) AS n FROM (
+               SELECT service, CAST(unixepoch(json_extract(record, '$.started_at')) / 3600 AS INTEGER) AS hour, status
+               FROM runs WHERE status <> 'RUNNING')
+             WHERE hour IS NOT NULL GROUP BY 1, 2, 3`,
           ),
           triggers: db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all(),
         };
       } finally {
         db.close();
       }
+    };
+    /** The file has no triggers, and its counts are what a recount of its runs gives; returns them. */
+    const expectExactCounts = (file: string) => {
+      const { kept, recounted, triggers } = recount(file);
+      expect(triggers).toEqual([]);
+      expect(kept).toEqual(recounted);
+      return kept;
     };
 
     it('16 concurrent runs finishing in one group are counted once each, under their hour and status', async () => {
@@ -294,9 +303,7 @@ describe('SqliteRunStore', () => {
         svc_odd: { finished: 8, succeeded: 8 },
       });
       await store.close();
-      const { kept, recounted, triggers } = recount(file);
-      expect(triggers).toEqual([]);
-      expect(kept).toEqual(recounted);
+      expectExactCounts(file);
     });
 
     it('counts a finished record written without a RUNNING one, a crash and its supersede, alone and grouped, as a recount does', async () => {
@@ -317,13 +324,110 @@ describe('SqliteRunStore', () => {
         true,
       );
       expect(await lifecycle.sweepStale('svc_paths', { name: 'RunCrashed', body: 'no heartbeat' })).toBe(1);
-      expect(recount(file).kept).toEqual(recount(file).recounted);
+      expectExactCounts(file);
       await Promise.all([lifecycle.finish(ended(presumed)), lifecycle.finish(ended(swept, 'FAILED'))]);
-      const { kept, recounted } = recount(file);
-      expect(kept).toEqual(recounted);
       // both presumptions were replaced by the runs' own records: nothing is left counted CRASHED
-      expect(kept.map((row) => row.replace(/ \d+ /, ' '))).toEqual(['svc_paths FAILED 2', 'svc_paths SUCCEEDED 1']);
+      expect(expectExactCounts(file).map((row) => row.replace(/ \d+ /, ' '))).toEqual([
+        'svc_paths FAILED 2',
+        'svc_paths SUCCEEDED 1',
+      ]);
       await store.close();
+    });
+
+    it('a group in which one finish fails is written again write by write: the others are counted once, the failed one not at all', async () => {
+      const file = join(dir, 'rollup-failed-group.db');
+      const store = new SqliteRunStore(file);
+      const { lifecycle, running, ended } = lifecycleOver(store);
+      const runs = [
+        running({ service: 'svc_fail' }),
+        running({ service: 'svc_fail' }),
+        running({ service: 'svc_fail' }),
+      ];
+      await Promise.all(runs.map((r) => lifecycle.begin(r)));
+      // a value JSON cannot hold: the middle finish throws inside the group, which is rolled back
+      const bad = { ...ended(runs[1]!), metadata: 1n as unknown as string };
+      const outcomes = await Promise.allSettled([
+        store.putRun(ended(runs[0]!), [{ exists: false }, { statusIn: ['RUNNING'] }]),
+        store.putRun(bad, [{ exists: false }, { statusIn: ['RUNNING'] }]),
+        store.putRun(ended(runs[2]!, 'FAILED'), [{ exists: false }, { statusIn: ['RUNNING'] }]),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await store.serviceStats(Date.now()))[0]).toMatchObject({ last24h: { finished: 2, succeeded: 1 } });
+      await store.close();
+      expect(expectExactCounts(file).map((row) => row.replace(/ \d+ /, ' '))).toEqual([
+        'svc_fail FAILED 1',
+        'svc_fail SUCCEEDED 1',
+      ]);
+    });
+
+    it('a group counts as its writes one by one would, in their order, even over a run that was never counted', async () => {
+      // A CRASHED run written without its count (by a process of an older version across the
+      // upgrade) superseded by its own record, and another run marked CRASHED in the same turn.
+      // As the triggers did, in the order written: a decrement of a row not there changes
+      // nothing. Added up before writing, the two would cancel, and a crash counted first lose it.
+      let files = 0;
+      const counts = async (order: 'supersede first' | 'crash first', grouped: boolean) => {
+        const file = join(dir, `rollup-order-${++files}.db`);
+        const store = new SqliteRunStore(file);
+        const { clock, running, ended } = lifecycleOver(store);
+        const uncounted = { ...running({ service: 'svc_order' }), status: 'CRASHED' as const, ended_at: clock.iso() };
+        const raw = new Database(file);
+        raw
+          .prepare('INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, NULL, ?)')
+          .run(uncounted.run_id, uncounted.service, uncounted.status, JSON.stringify(uncounted));
+        raw.close();
+        const stale = running({ service: 'svc_order' });
+        await store.putRun(stale, [{ exists: false }]);
+        const writes = [
+          () => store.putRun({ ...ended(uncounted), ended_at: clock.iso() }, [{ statusIn: ['CRASHED'] }]),
+          () => store.putRun(ended(stale, 'CRASHED'), [{ statusIn: ['RUNNING'] }]),
+        ];
+        if (order === 'crash first') writes.reverse();
+        if (grouped) await Promise.all(writes.map((write) => write()));
+        else for (const write of writes) await write();
+        await store.close();
+        return recount(file).kept.map((row) => row.replace(/ \d+ /, ' '));
+      };
+      const oneByOne = await counts('supersede first', false);
+      expect(oneByOne).toEqual(['svc_order CRASHED 1', 'svc_order SUCCEEDED 1']);
+      expect(await counts('supersede first', true)).toEqual(oneByOne);
+      const crashFirst = await counts('crash first', false);
+      expect(crashFirst).toEqual(['svc_order SUCCEEDED 1']); // the decrement took the crash's count
+      expect(await counts('crash first', true)).toEqual(crashFirst);
+    });
+
+    it("reads a start time as SQLite does (UTC when it names no zone, whole hours since 1970 towards zero), whatever the process's time zone", async () => {
+      const file = join(dir, 'rollup-hours.db');
+      const zone = process.env.TZ;
+      process.env.TZ = 'America/New_York';
+      try {
+        const store = new SqliteRunStore(file);
+        for (const started_at of [
+          '2026-12-07T10:30:00.000Z',
+          '2026-12-07T10:30:00',
+          '2026-12-07 10:30:00',
+          '2026-12-07T10:30:00+02:00',
+          '1969-12-31T23:30:00.000Z',
+          '2026-02-30T10:00:00.000Z',
+          // read by SQLite too: days past 28, hour 24, seconds 60, a six-digit year
+          '2026-04-31T10:00:00.000Z',
+          '2026-12-07T24:00:00.000Z',
+          '2026-12-07T23:59:60.000Z',
+          '+002026-12-07T10:30:00.000Z',
+        ]) {
+          const record = { ...finished(runningRecord({ service: 'svc_hours' })), started_at };
+          expect(await store.putRun(record, [{ exists: false }])).toMatchObject({ written: true });
+        }
+        await store.close();
+      } finally {
+        if (zone === undefined) delete process.env.TZ;
+        else process.env.TZ = zone;
+      }
+      // the counts are those SQLite's reading of each start time gives (a recount): the first three
+      // are 10:30 UTC, one is 08:30 UTC, and 23:30 on 31 December 1969 is hour 0 (towards zero)
+      const kept = expectExactCounts(file);
+      expect(kept).toContain(`svc_hours ${Date.UTC(2026, 11, 7, 10) / 3_600_000} SUCCEEDED 3`);
+      expect(kept).toContain('svc_hours 0 SUCCEEDED 1');
     });
 
     it('a run begun before the upgrade (schema 4, triggers) and finished after it is counted once', async () => {
@@ -357,23 +461,38 @@ describe('SqliteRunStore', () => {
         last24h: { finished: 2, succeeded: 1 },
       });
       await store.close();
-      const { kept, recounted, triggers } = recount(file);
-      expect(triggers).toEqual([]);
-      expect(kept).toEqual(recounted);
+      expectExactCounts(file);
+    });
+
+    it('counts a run under its own service (the column), whatever service a later record of it names', async () => {
+      const file = join(dir, 'rollup-service.db');
+      const store = new SqliteRunStore(file);
+      const run = runningRecord({ service: 'svc_column' });
+      await store.putRun(run, [{ exists: false }]);
+      const renamed = { ...finished(run), service: 'svc_other' };
+      expect(await store.putRun(renamed, [{ statusIn: ['RUNNING'] }])).toMatchObject({ written: true });
+      const crashed = runningRecord({ service: 'svc_column' });
+      await store.putRun(crashed, [{ exists: false }]);
+      await store.putRun({ ...finished(crashed, 'CRASHED'), service: 'svc_other' }, [
+        { statusIn: ['RUNNING'], heartbeatBefore: '9999' },
+      ]);
+      await store.putRun({ ...finished(crashed), service: 'svc_other' }, [{ statusIn: ['CRASHED'] }]);
+      await store.close();
+      expect(expectExactCounts(file).map((row) => row.replace(/ \d+ /, ' '))).toEqual(['svc_column SUCCEEDED 2']);
     });
 
     it('a finished record whose start time cannot be read is stored, and left out of the counts', async () => {
       const file = join(dir, 'rollup-no-start.db');
       const store = new SqliteRunStore(file);
-      const record = {
-        ...finished(runningRecord({ service: 'svc_nostart' })),
-        started_at: 'yesterday-ish',
-        timestamp: 'x',
-      };
-      expect(await store.putRun(record, [{ exists: false }])).toEqual({ written: true, current: record });
-      expect(await store.readRun(record)).toEqual(record);
+      const unreadable = { ...finished(runningRecord({ service: 'svc_nostart' })), started_at: 'yesterday-ish' };
+      const { started_at: _absent, ...missing } = finished(runningRecord({ service: 'svc_nostart' }));
+      for (const record of [unreadable, missing]) {
+        expect(await store.putRun(record, [{ exists: false }])).toEqual({ written: true, current: record });
+        expect(await store.readRun(record)).toEqual(record);
+      }
       expect(await store.serviceStats(Date.now())).toMatchObject([{ service: 'svc_nostart', last7d: { finished: 0 } }]);
       await store.close();
+      expect(expectExactCounts(file)).toEqual([]);
     });
   });
 

@@ -133,88 +133,119 @@ export class SqliteRunStore implements RunStore {
   }
 
   private putRunBody(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
-    if (onStatusOnly(when) && fromRunningOnly(when)) return this.putRunOnStatus(record, when);
+    if (onStatusOnly(when) && fromRunningOnly(when)) {
+      const written = this.putRunOnStatus(record, when);
+      if (written) return written;
+    }
     const current = parse(this.statements.get.get(record.run_id) as Row | undefined);
     if (!runSatisfies(current, when)) return { written: false, current };
     const json = JSON.stringify(record);
-    if (current) this.statements.replace.run(record.status, json, record.run_id);
-    else this.statements.insert.run(...this.row(record, json));
-    this.count(current, record);
+    if (current) {
+      const { service } = this.statements.replace.get(record.status, json, record.run_id) as { service: string };
+      this.count(service, current, record);
+    } else {
+      this.statements.insert.run(...this.row(record, json));
+      this.count(record.service, undefined, record);
+    }
     return { written: true, current: record };
   }
 
   /**
    * A condition on the status alone that allows no item or a RUNNING one (a finish; a failed
-   * begin) as statements: an UPDATE of a RUNNING run, else (when a clause allows no item) an
-   * INSERT that does nothing on conflict; the record is read only to answer a refusal. In the
-   * common case one statement, where reading the status first took two. (Other conditions read
-   * the record first: what a write replaces decides how the rollups change.)
+   * begin) as one statement: an UPDATE of the run when it is RUNNING, else (when a clause allows
+   * no item) an INSERT that does nothing on conflict. Undefined when neither wrote: the caller
+   * reads the record and decides (a refusal; or a record that names another service than its
+   * run's, which the UPDATE leaves to that path, since the rollups count a run under its own).
    */
-  private putRunOnStatus(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> {
+  private putRunOnStatus(record: RunExecutionMetadata, when: RunCondition): Written<RunExecutionMetadata> | undefined {
     const json = JSON.stringify(record);
     if (
       when.some((clause) => clause.exists !== false) &&
-      this.statements.replaceRunning.run(record.status, json, record.run_id).changes === 1
+      this.statements.replaceRunning.run(record.status, json, record.run_id, record.service).changes === 1
     ) {
-      this.count(RUNNING, record);
+      this.count(record.service, RUNNING, record);
       return { written: true, current: record };
     }
     if (
       when.some((clause) => clause.exists === false) &&
       this.statements.insertOnce.run(...this.row(record, json)).changes === 1
     ) {
-      this.count(undefined, record);
+      this.count(record.service, undefined, record);
       return { written: true, current: record };
     }
-    return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
+    return undefined;
   }
 
   /** "No item yet" (a begin): one INSERT that does nothing on conflict. */
   private insertBody(record: RunExecutionMetadata): Written<RunExecutionMetadata> {
     if (this.statements.insertOnce.run(...this.row(record)).changes === 1) {
-      this.count(undefined, record);
+      this.count(record.service, undefined, record);
       return { written: true, current: record };
     }
     return { written: false, current: parse(this.statements.get.get(record.run_id) as Row | undefined) };
   }
 
   /**
-   * Count a run whose record went from `before` (none: inserted) to `after` in the hourly
-   * rollups of finished runs (migration 5; before it, triggers did the same): a run is counted
-   * once it has ended, under its status and the hour it started, and a run whose status changes
-   * after it ended (its own record replacing a CRASHED presumption) moves from the old status to
-   * the new. A record whose start time cannot be read is not counted (the trigger failed the
-   * write).
+   * Count a run of `service` (its column: a record cannot move a run) whose record went from
+   * `before` (none: inserted) to `after` in the hourly rollups of finished runs, as the triggers
+   * of schemas 3 and 4 did: a run is counted once it has ended, under its status and the hour it
+   * started, and a run whose status changes after it ended (its own record replacing a CRASHED
+   * presumption) moves from the old status to the new. A record whose start time SQLite cannot
+   * read is stored and not counted (the trigger failed its write).
    */
-  private count(before: Pick<RunExecutionMetadata, 'status'> | undefined, after: RunExecutionMetadata): void {
+  private count(
+    service: string,
+    before: Pick<RunExecutionMetadata, 'status'> | undefined,
+    after: RunExecutionMetadata,
+  ): void {
     if (after.status === 'RUNNING' || before?.status === after.status) return;
-    if (before && before.status !== 'RUNNING') this.countOne(before as RunExecutionMetadata, -1);
-    this.countOne(after, 1);
+    if (before && before.status !== 'RUNNING') {
+      // A decrement is written at once, after the increments of its row issued before it: the
+      // order the triggers had (a decrement of a row not there yet changes nothing).
+      const hour = this.hourOf(before as RunExecutionMetadata);
+      if (hour !== undefined) {
+        const key = `${service}\u0000${hour}\u0000${before.status}`;
+        this.writeCount(key);
+        this.statements.countDown.run(service, hour, before.status);
+      }
+    }
+    const hour = this.hourOf(after);
+    if (hour === undefined) return;
+    const key = `${service}\u0000${hour}\u0000${after.status}`;
+    const pending = this.pendingCounts.get(key);
+    if (pending) pending.n += 1;
+    else this.pendingCounts.set(key, { service, hour, status: after.status, n: 1 });
   }
 
-  private countOne(record: RunExecutionMetadata, n: number): void {
-    const startedMs = Date.parse(record.started_at ?? record.timestamp);
-    if (Number.isNaN(startedMs)) return;
-    const hour = Math.floor(startedMs / 3_600_000);
-    const key = `${record.service}\u0000${hour}\u0000${record.status}`;
+  /** Write the increments pending under `key`, if any. */
+  private writeCount(key: string): void {
     const pending = this.pendingCounts.get(key);
-    if (pending) pending.n += n;
-    else this.pendingCounts.set(key, { service: record.service, hour, status: record.status, n });
+    if (!pending) return;
+    this.pendingCounts.delete(key);
+    this.statements.countUp.run(pending.service, pending.hour, pending.status, pending.n);
   }
 
   /**
-   * Run `writes` (inside a transaction) and then write the rollup changes they made: one
-   * statement per service, hour and status, however many runs of the group ended there.
+   * The hour (since 1970, UTC) a record's run started, as SQLite reads `started_at`
+   * (`CAST(unixepoch(...) / 3600 AS INTEGER)`); undefined when it cannot. A UTC time as
+   * `toISOString()` writes it, which is what runs hold, is read here (days 1-28 and hours 0-23,
+   * where JavaScript and SQLite agree); anything else by SQLite.
    */
+  private hourOf(record: RunExecutionMetadata): number | undefined {
+    const startedAt: unknown = record.started_at;
+    if (typeof startedAt === 'string' && ISO_UTC.test(startedAt) && day28Hour23(startedAt)) {
+      const ms = Date.parse(startedAt);
+      if (!Number.isNaN(ms)) return Math.trunc(Math.trunc(ms / 1000) / 3600);
+    }
+    const hour = this.statements.hourOf.get(JSON.stringify({ started_at: startedAt ?? null })) as number | null;
+    return hour ?? undefined;
+  }
+
   private counting<T>(writes: () => T): T {
     // (what an earlier transaction counted before it failed was rolled back with it)
     this.pendingCounts.clear();
     const result = writes();
-    for (const { service, hour, status, n } of this.pendingCounts.values()) {
-      if (n > 0) this.statements.countUp.run(service, hour, status, n);
-      else if (n < 0) this.statements.countDown.run(n, service, hour, status);
-    }
-    this.pendingCounts.clear();
+    for (const key of [...this.pendingCounts.keys()]) this.writeCount(key);
     return result;
   }
 
@@ -285,12 +316,16 @@ export class SqliteRunStore implements RunStore {
         'INSERT INTO runs (run_id, service, status, idempotency_key, record) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING',
       ),
       // service and idempotency_key never change after the first write: leaving them out spares their index updates
-      replace: this.db.prepare('UPDATE runs SET status = ?, record = ? WHERE run_id = ?'),
-      replaceRunning: this.db.prepare("UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status = 'RUNNING'"),
+      // (RETURNING the run's service: the rollups count a run under its column, as the triggers did)
+      replace: this.db.prepare('UPDATE runs SET status = ?, record = ? WHERE run_id = ? RETURNING service'),
+      replaceRunning: this.db.prepare(
+        "UPDATE runs SET status = ?, record = ? WHERE run_id = ? AND status = 'RUNNING' AND service = ?",
+      ),
       countUp: this.db.prepare(
         'INSERT INTO run_counts (service, hour, status, n) VALUES (?, ?, ?, ?) ON CONFLICT (service, hour, status) DO UPDATE SET n = n + excluded.n',
       ),
-      countDown: this.db.prepare('UPDATE run_counts SET n = n + ? WHERE service = ? AND hour = ? AND status = ?'),
+      countDown: this.db.prepare('UPDATE run_counts SET n = n - 1 WHERE service = ? AND hour = ? AND status = ?'),
+      hourOf: this.db.prepare("SELECT CAST(unixepoch(json_extract(?, '$.started_at')) / 3600 AS INTEGER)").pluck(),
       setRecord: this.db.prepare('UPDATE runs SET record = ? WHERE run_id = ?'),
       get: this.db.prepare('SELECT record FROM runs WHERE run_id = ?'),
       latest: this.db.prepare('SELECT record FROM runs WHERE service = ? ORDER BY run_id DESC LIMIT 1'),
@@ -540,6 +575,16 @@ export class SqliteRunStore implements RunStore {
 }
 
 const RUNNING = { status: 'RUNNING' } as const;
+
+/** A UTC time as `toISOString()` writes it (years 0000-9999). */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** Whether the day of an {@link ISO_UTC} time is 01-28 and its hour 00-23. */
+function day28Hour23(time: string): boolean {
+  const day = time.slice(8, 10);
+  const hour = time.slice(11, 13);
+  return day >= '01' && day <= '28' && hour <= '23';
+}
 
 /**
  * Whether every clause of a status-only condition allows no item or a RUNNING one: the status a
