@@ -33,7 +33,7 @@ export const ModerationConfigSchema = z.object({
     .positive({ error: 'OPENAI_MODERATION_TIMEOUT_MS must be a positive whole number' }),
   maxAttempts: z.number().int().min(1, { error: 'OPENAI_MODERATION_MAX_ATTEMPTS must be at least 1' }),
   retryBaseMs: z.number().nonnegative({ error: 'OPENAI_MODERATION_RETRY_BASE_MS must not be negative' }),
-  /** Requests in flight at once, at most (the engine's default, 8, when absent). */
+  /** Requests in flight at once, at most (when absent, the engine's default: a second's worth at the rate, 8 to 64). */
   maxInFlight: z
     .number({ error: 'OPENAI_MODERATION_MAX_IN_FLIGHT must be a number' })
     .int({ error: 'OPENAI_MODERATION_MAX_IN_FLIGHT must be a whole number' })
