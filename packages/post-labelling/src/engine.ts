@@ -190,22 +190,19 @@ export async function labelQueue(options: LabelRunOptions): Promise<LabelRunResu
   };
 
   const batch = options.classifier.batchSize;
-  const dispatcher = new Dispatcher(
-    client,
-    options.pacing.maxInFlight ?? defaultMaxInFlight(options.pacing.requestsPerSecond),
-    signal,
-    options.successor,
-  );
+  const maxInFlight = options.pacing.maxInFlight ?? defaultMaxInFlight(options.pacing.requestsPerSecond);
+  const dispatcher = new Dispatcher(client, maxInFlight, signal, options.successor);
   const stop = () => dispatcher.abort(signal.reason);
   signal.addEventListener('abort', stop, { once: true });
   let inFlight: Page | undefined;
   try {
     // About 2 s of requests per page: 90 to 100 posts for one post per request; for batches
-    // 8 requests' worth. A page's posts stay in memory until it commits, and the next page is
-    // read while it finishes: the smaller the page, the fewer objects live long enough to be
-    // promoted to V8's old generation (see the README's "Memory").
+    // 8 requests' worth, or half the requests in flight when that is more (two pages are open
+    // at once: smaller pages would leave the bound unused). A page's posts stay in memory until
+    // it commits, and the next page is read while it finishes: the smaller the page, the fewer
+    // objects live long enough to be promoted to V8's old generation (see the README's "Memory").
     const requestsPerPage = Math.min(
-      Math.max(Math.ceil(MAX_PAGE_POSTS / batch), 8),
+      Math.max(Math.ceil(MAX_PAGE_POSTS / batch), 8, Math.ceil(maxInFlight / 2)),
       Math.max(Math.ceil(OUTPUT_ROW_SIZE / batch), Math.ceil(client.ratePerSec * 2)),
     );
     const pagePosts = options.pagePosts ?? requestsPerPage * batch;

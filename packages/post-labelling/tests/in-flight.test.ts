@@ -73,6 +73,21 @@ describe('requests in flight', () => {
     q.close();
   });
 
+  it('of a batch classifier can fill the bound: its pages grow to half of it (two are open at once)', async () => {
+    // batches of 32 posts: pages of 8 requests held a run to 16 open, whatever maxInFlight said
+    const q = queues(Array.from({ length: 60 }, () => Array.from({ length: 32 }, post)));
+    const { classifier, seen } = slowClassifier(200, 32);
+    const result = await run({
+      input: q.input,
+      output: q.output,
+      classifier,
+      pacing: { requestsPerSecond: 10_000, maxAttempts: 2, retryBaseMs: 1, maxInFlight: 40 },
+    });
+    expect(result.labelled).toBe(60 * 32);
+    expect(seen.mostOpen).toBe(40);
+    q.close();
+  });
+
   it(`default to a second's worth of requests at the rate, at least ${DEFAULT_MAX_IN_FLIGHT} and at most ${DEFAULT_MAX_IN_FLIGHT_CAP}`, () => {
     expect([0.2, 1, 8, 8.5, 20, 64, 65, 10_000].map(defaultMaxInFlight)).toEqual([8, 8, 8, 9, 20, 64, 64, 64]);
   });
