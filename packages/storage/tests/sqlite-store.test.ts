@@ -485,8 +485,9 @@ describe('SqliteRunStore', () => {
       const file = join(dir, 'rollup-no-start.db');
       const store = new SqliteRunStore(file);
       const unreadable = { ...finished(runningRecord({ service: 'svc_nostart' })), started_at: 'yesterday-ish' };
+      // (a record without started_at is not a RunExecutionMetadata: one written by other code)
       const { started_at: _absent, ...missing } = finished(runningRecord({ service: 'svc_nostart' }));
-      for (const record of [unreadable, missing]) {
+      for (const record of [unreadable, missing as RunExecutionMetadata]) {
         expect(await store.putRun(record, [{ exists: false }])).toEqual({ written: true, current: record });
         expect(await store.readRun(record)).toEqual(record);
       }
