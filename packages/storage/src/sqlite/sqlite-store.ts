@@ -204,14 +204,13 @@ export class SqliteRunStore implements RunStore {
       // order the triggers had (a decrement of a row not there yet changes nothing).
       const hour = this.hourOf(before as RunExecutionMetadata);
       if (hour !== undefined) {
-        const key = `${service}\u0000${hour}\u0000${before.status}`;
-        this.writeCount(key);
+        this.writeCount(countKey(service, hour, before.status));
         this.statements.countDown.run(service, hour, before.status);
       }
     }
     const hour = this.hourOf(after);
     if (hour === undefined) return;
-    const key = `${service}\u0000${hour}\u0000${after.status}`;
+    const key = countKey(service, hour, after.status);
     const pending = this.pendingCounts.get(key);
     if (pending) pending.n += 1;
     else this.pendingCounts.set(key, { service, hour, status: after.status, n: 1 });
@@ -575,6 +574,11 @@ export class SqliteRunStore implements RunStore {
 }
 
 const RUNNING = { status: 'RUNNING' } as const;
+
+/** The key of a row of `run_counts` among the counts a transaction has pending. */
+function countKey(service: string, hour: number, status: RunStatus): string {
+  return `${service}\u0000${hour}\u0000${status}`;
+}
 
 /** A UTC time as `toISOString()` writes it (years 0000-9999). */
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
