@@ -19,6 +19,27 @@ export async function measure(fn, { warmup = 200, samples = 30, batch = 100 } = 
   return median(perOp);
 }
 
+/**
+ * {@link measure} of two functions at once, their batches taking turns (a, b, a, b, ...), so a
+ * burst of load from other work falls on both rather than on whichever ran at the time: the
+ * median time per call of each, in ms.
+ */
+export async function measurePair(a, b, { warmup = 200, samples = 30, batch = 100 } = {}) {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
+  const perOp = [[], []];
+  for (let s = 0; s < samples; s++) {
+    for (const [k, fn] of [a, b].entries()) {
+      const start = performance.now();
+      for (let i = 0; i < batch; i++) await fn();
+      perOp[k].push((performance.now() - start) / batch);
+    }
+  }
+  return perOp.map(median);
+}
+
 /** Median of numbers. */
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
