@@ -11,8 +11,9 @@
 //   then keeps no code cache, which a new environment's empty /tmp never has), once. The same import
 //   with a code cache (a machine that keeps the cache folder) is reported beside it.
 // Each process also counts the modules it loaded from their own files (the bundle's are not),
-// printed beside its time. Processes get only PATH, PIPELINE_HOME and (for first starts) a fresh
-// PIPELINE_CACHE_DIR, or Lambda's variables: no NODE_EXTRA_CA_CERTS.
+// printed beside its time. Processes get only PATH, PIPELINE_HOME and PIPELINE_CACHE_DIR (a folder
+// of the bench's own, which its first rounds fill; a fresh one for first starts), or Lambda's
+// variables: no NODE_EXTRA_CA_CERTS, and nothing written to the user's ~/.cache.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,11 @@ const root = noopHostProject('bench-cold-');
 /** The Lambda function's folder: the same project, its packages installed from their packed files. */
 const lambdaRoot = noopHostProject('bench-cold-lambda-', { deployed: true });
 // default logging (info, JSON lines on stderr): what a user's run does
-const env = { PATH: process.env.PATH, PIPELINE_HOME: join(root, '.pipeline') };
+const env = {
+  PATH: process.env.PATH,
+  PIPELINE_HOME: join(root, '.pipeline'),
+  PIPELINE_CACHE_DIR: join(root, '.cache'),
+};
 /** What AWS Lambda sets (with PATH), as the Node.js 22 runtime does; no HOME, no cache folder. */
 const lambdaEnv = {
   PATH: process.env.PATH,
@@ -47,7 +52,7 @@ function time(args, { count = false, cacheDir, lambda = false } = {}) {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, count ? ['-r', counter, ...args] : args, {
     cwd: lambda ? lambdaRoot : root,
-    env: lambda ? lambdaEnv : cacheDir ? { ...env, PIPELINE_CACHE_DIR: cacheDir } : env,
+    env: lambda ? lambdaEnv : { ...env, PIPELINE_CACHE_DIR: cacheDir ?? env.PIPELINE_CACHE_DIR },
     encoding: 'utf8',
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;

@@ -54,7 +54,13 @@ export function invokeInChild(service, home, env) {
       ['--require', preload, cli, 'invoke', service, '--payload', '{"run_type":"prod"}', '--json'],
       {
         cwd: workspace,
-        env: { PATH: process.env.PATH, PIPELINE_HOME: home, LOG_LEVEL: 'warn', ...env },
+        env: {
+          PATH: process.env.PATH,
+          PIPELINE_HOME: home,
+          PIPELINE_CACHE_DIR: join(home, 'cache'),
+          LOG_LEVEL: 'warn',
+          ...env,
+        },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );

@@ -3,7 +3,7 @@
 // (`python3 -c pass`) plus `pipeline invoke` of a no-op TypeScript handler, all measured in the
 // same run, interleaved (target: at most 1.2x that sum). (2) In-process invocations per second
 // of the no-op Python handler (memory store, no tracker, silent logs) at concurrency 1 and 8:
-// reported. Processes get only PATH and PIPELINE_HOME.
+// reported. Processes get only PATH, PIPELINE_HOME and PIPELINE_CACHE_DIR (the bench's own folders).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -33,7 +33,12 @@ writeFileSync(
     pipelineInvocation: { python: { services: { py_noop: 'pipelines.noop:lambda_handler' } } },
   }),
 );
-const env = { PATH: process.env.PATH, PIPELINE_HOME: join(root, '.pipeline'), LOG_LEVEL: 'warn' };
+const env = {
+  PATH: process.env.PATH,
+  PIPELINE_HOME: join(root, '.pipeline'),
+  PIPELINE_CACHE_DIR: join(root, '.cache'),
+  LOG_LEVEL: 'warn',
+};
 
 function time(command, args) {
   const start = process.hrtime.bigint();

@@ -50,12 +50,14 @@ const step = async (name, fn) => {
   }
 };
 
+// (the consumers' `pipeline` keeps its code cache in this run's folder, not in the user's
+// ~/.cache, and it goes with the folder)
 const run = (cwd, command, args, env = {}) =>
   execFileSync(command, args, {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, PIPELINE_CACHE_DIR: join(temp, 'pipeline-cache'), ...env },
   });
 
 function freePort() {
