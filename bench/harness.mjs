@@ -40,6 +40,16 @@ export async function measurePair(a, b, { warmup = 200, samples = 30, batch = 10
   return perOp.map(median);
 }
 
+/**
+ * `value` with `digits` decimals, or more where those would print the target itself (a verdict of
+ * "1.05x MISSES the target of at most 1.05x" reads as a contradiction; "1.052x" does not).
+ */
+export function beside(value, target, digits = 2) {
+  let shown = value.toFixed(digits);
+  while (shown === target.toFixed(digits) && value !== target && digits < 6) shown = value.toFixed(++digits);
+  return shown;
+}
+
 /** Median of numbers. */
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -69,7 +79,7 @@ export function report(title, rows, { target, judged = rows.length - 1 } = {}) {
   if (target !== undefined) {
     const ratio = rows[judged].ms / baseline.ms;
     const verdict = ratio <= target ? 'meets' : 'MISSES';
-    console.log(`  -> ${ratio.toFixed(2)}x, ${verdict} the target of at most ${target}x`);
+    console.log(`  -> ${beside(ratio, target)}x, ${verdict} the target of at most ${target}x`);
     return ratio <= target;
   }
   return true;
@@ -126,7 +136,7 @@ export function verdictPerTurn(base, other, target) {
   const ok = ratio <= target;
   console.log(`  per turn: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}`);
   console.log(
-    `  -> ${ratio.toFixed(2)}x (median per turn), ${ok ? 'meets' : 'MISSES'} the target of at most ${target}x`,
+    `  -> ${beside(ratio, target)}x (median per turn), ${ok ? 'meets' : 'MISSES'} the target of at most ${target}x`,
   );
   return ok;
 }

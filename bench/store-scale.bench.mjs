@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { formatMs, measurePair } from './harness.mjs';
+import { beside, formatMs, measurePair } from './harness.mjs';
 import { fillSqlite, record } from './runs.mjs';
 
 const { RunLifecycle } = createRequire(import.meta.url)('@pipeline-invocation/core');
@@ -50,7 +50,7 @@ for (const [name, make] of Object.entries(cases)) {
   const passed = ratio <= 1.5;
   ok &&= passed;
   console.log(
-    `  ${name.padEnd(36)} ${formatMs(few).padStart(10)} (1k)  ${formatMs(many).padStart(10)} (1M)   ${ratio.toFixed(2)}x  ${passed ? 'meets' : 'MISSES'} <= 1.5x`,
+    `  ${name.padEnd(36)} ${formatMs(few).padStart(10)} (1k)  ${formatMs(many).padStart(10)} (1M)   ${beside(ratio, 1.5)}x  ${passed ? 'meets' : 'MISSES'} <= 1.5x`,
   );
 }
 await small.store.close();
