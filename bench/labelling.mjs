@@ -1,8 +1,9 @@
 // What the two classifier benches share: queue files filled with posts, labels counted, and one
 // `pipeline invoke` in a child process with its peak memory.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,12 @@ const require = createRequire(import.meta.url);
 const { SqliteQueue } = require('@pipeline-invocation/post-labelling');
 const workspace = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(workspace, 'packages/invoker/bin/pipeline.js');
+/**
+ * The start cache of this bench's invocations (PIPELINE_CACHE_DIR): one folder for all of them, so
+ * each after the first starts as a user's does, and not the user's ~/.cache; removed at exit.
+ */
+const cacheDir = mkdtempSync(join(tmpdir(), 'bench-labelling-cache-'));
+process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
 
 /** The queue folder of a run whose PIPELINE_HOME is `home`. */
 export const queueDir = (home) => join(home, 'data', 'queue');
@@ -57,7 +64,7 @@ export function invokeInChild(service, home, env) {
         env: {
           PATH: process.env.PATH,
           PIPELINE_HOME: home,
-          PIPELINE_CACHE_DIR: join(home, 'cache'),
+          PIPELINE_CACHE_DIR: cacheDir,
           LOG_LEVEL: 'warn',
           ...env,
         },

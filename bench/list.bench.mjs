@@ -33,12 +33,7 @@ writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'bench-host', d
 
 function time(args) {
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, {
-    cwd: root,
-    // (Node's compile cache, on 22.8+, in the bench's folder rather than the user's ~/.cache)
-    env: { ...process.env, PIPELINE_CACHE_DIR: join(root, '.cache') },
-    encoding: 'utf8',
-  });
+  const result = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
   return { ms, stdout: result.stdout };

@@ -113,7 +113,6 @@ async function throughput(
             REDIS_URL: redis.url,
             PIPELINE_STORE: store,
             PIPELINE_HOME: home,
-            PIPELINE_CACHE_DIR: join(home, 'cache'),
             LOG_LEVEL: 'warn',
           },
           stdio: 'inherit',
