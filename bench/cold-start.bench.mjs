@@ -52,7 +52,7 @@ function time(args, { count = false, cacheDir, lambda = false } = {}) {
   const start = process.hrtime.bigint();
   const result = spawnSync(process.execPath, count ? ['-r', counter, ...args] : args, {
     cwd: lambda ? lambdaRoot : root,
-    env: lambda ? lambdaEnv : { ...env, PIPELINE_CACHE_DIR: cacheDir ?? env.PIPELINE_CACHE_DIR },
+    env: lambda ? lambdaEnv : cacheDir ? { ...env, PIPELINE_CACHE_DIR: cacheDir } : env,
     encoding: 'utf8',
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;

@@ -8,15 +8,9 @@ import { performance } from 'node:perf_hooks';
  * Median time per operation of `fn` (ms), over `samples` samples of `batch` calls each.
  * `fn` may be async.
  */
-export async function measure(fn, { warmup = 200, samples = 30, batch = 100 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const perOp = [];
-  for (let s = 0; s < samples; s++) {
-    const start = performance.now();
-    for (let i = 0; i < batch; i++) await fn();
-    perOp.push((performance.now() - start) / batch);
-  }
-  return median(perOp);
+export async function measure(fn, options) {
+  const [ms] = await measureTurns([fn], options);
+  return ms;
 }
 
 /**
@@ -24,14 +18,16 @@ export async function measure(fn, { warmup = 200, samples = 30, batch = 100 } = 
  * burst of load from other work falls on both rather than on whichever ran at the time: the
  * median time per call of each, in ms.
  */
-export async function measurePair(a, b, { warmup = 200, samples = 30, batch = 100 } = {}) {
-  for (let i = 0; i < warmup; i++) {
-    await a();
-    await b();
-  }
-  const perOp = [[], []];
+export function measurePair(a, b, options) {
+  return measureTurns([a, b], options);
+}
+
+/** The median time per call (ms) of each of `fns`, their warm-up calls and timed batches taking turns. */
+async function measureTurns(fns, { warmup = 200, samples = 30, batch = 100 } = {}) {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
+  const perOp = fns.map(() => []);
   for (let s = 0; s < samples; s++) {
-    for (const [k, fn] of [a, b].entries()) {
+    for (const [k, fn] of fns.entries()) {
       const start = performance.now();
       for (let i = 0; i < batch; i++) await fn();
       perOp[k].push((performance.now() - start) / batch);

@@ -15,8 +15,6 @@ const N = { sqlite: 15000, dynamodb: 400 };
 const ROUNDS = 5;
 /** The AWS SDK warns about Node 20 on every start; keep the figures readable. */
 const QUIET = { ...process.env, NODE_NO_WARNINGS: '1' };
-const BARE_TABLE =
-  'CREATE TABLE bare (run_id TEXT PRIMARY KEY, service TEXT, status TEXT, idempotency_key TEXT, record TEXT)';
 
 // ---- worker role: run one kind of write loop and print the elapsed ms -------------------------
 const [role, kind, target, countArg] = process.argv.slice(2);
@@ -94,7 +92,7 @@ function makeBareFile(target) {
   const Database = require('better-sqlite3');
   const db = new Database(target);
   db.pragma('journal_mode = WAL');
-  db.exec(BARE_TABLE);
+  db.exec('CREATE TABLE bare (run_id TEXT PRIMARY KEY, service TEXT, status TEXT, idempotency_key TEXT, record TEXT)');
   db.close();
 }
 
